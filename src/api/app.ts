@@ -1,0 +1,60 @@
+/**
+ * The HTTP application. Errors become responses in exactly one place (onError below): an AppError
+ * keeps its kind, status and field; anything else is logged and answered as a bare `internal` error,
+ * never a stack trace.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import type { TaskService } from '../tasks/task-service.ts';
+import { apiKeyAuth } from './auth.ts';
+import { docsRoutes } from './routes/docs.ts';
+import { healthRoutes } from './routes/health.ts';
+import { seedRoutes } from './routes/seed.ts';
+import { taskRoutes } from './routes/tasks.ts';
+
+export interface AppDeps {
+  config: Config;
+  tasks: TaskService;
+  logger: Logger;
+  /** Extra routers mounted under the same auth and error handling (workflows, runs, DLQ …). */
+  extraRoutes?: Array<(app: Hono) => void>;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      if (err.retryAfter !== undefined) c.header('Retry-After', String(err.retryAfter));
+      const body: { kind: string; message: string; field?: string } = { kind: err.kind, message: err.message };
+      if (err.field !== undefined) body.field = err.field;
+      return c.json({ error: body }, err.status as 400);
+    }
+    deps.logger.error({ err, path: c.req.path }, 'unhandled error');
+    return c.json({ error: { kind: 'internal', message: 'internal error' } }, 500);
+  });
+  app.notFound((c) =>
+    c.json({ error: { kind: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  );
+
+  healthRoutes(app, deps);
+  docsRoutes(app);
+  app.use('*', apiKeyAuth(deps.config.apiKeys));
+  // Room for the largest prompt plus the rest of the request.
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.config.maxPromptBytes + 256 * 1024,
+      onError: () => {
+        throw new AppError('payload_too_large', `request body is larger than ${deps.config.maxPromptBytes} bytes`);
+      },
+    }),
+  );
+  seedRoutes(app, deps);
+  taskRoutes(app, deps);
+  for (const mount of deps.extraRoutes ?? []) mount(app);
+  return app;
+}

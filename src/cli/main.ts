@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+/** `switchyard <verb>`: serve, exec, tasks. Exits non-zero on failure, with the reason on stderr. */
+import { parseArgs } from 'node:util';
+import { AppError } from '../errors.ts';
+import { execCommand } from './exec.ts';
+import { serveCommand } from './serve.ts';
+import { tasksCommand } from './tasks.ts';
+
+const USAGE = `usage: switchyard <command> [options]
+
+  serve [--port N] [--host H] [--data-dir D] [--demo]   start the server (flags mirror SWITCHYARD_* variables)
+  exec "prompt" [--tools Read,Grep] [--cwd DIR] [--timeout MS] [--json]
+                                                        run one task, streaming its progress
+  tasks ls [--status S] [--limit N] | show ID | cancel ID | wait ID
+
+  Client commands talk to --url (SWITCHYARD_URL, default http://127.0.0.1:7847) with --api-key (SWITCHYARD_API_KEY).`;
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
+  serve: serveCommand,
+  exec: execCommand,
+  tasks: tasksCommand,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [verb, ...rest] = argv;
+  if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+    console.log(USAGE);
+    return verb ? 0 : 2;
+  }
+  const command = COMMANDS[verb];
+  if (!command) {
+    console.error(`switchyard: unknown command ${JSON.stringify(verb)}\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    const message = err instanceof AppError || err instanceof Error ? err.message : String(err);
+    console.error(`switchyard ${verb}: ${message}`);
+    return err instanceof TypeError && /parseArgs|option/i.test(message) ? 2 : 1;
+  }
+}
+
+/** Shared by client commands. */
+export function clientOptions(values: { url?: string | undefined; 'api-key'?: string | undefined }) {
+  const apiKey = values['api-key'] ?? process.env.SWITCHYARD_API_KEY;
+  return {
+    baseUrl: values.url ?? process.env.SWITCHYARD_URL ?? 'http://127.0.0.1:7847',
+    ...(apiKey ? { apiKey } : {}),
+  };
+}
+
+export const clientFlags = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+} as const;
+
+export { parseArgs };
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * A typed client for Switchyard's v1 API, used by the CLI and by users.
+ *
+ * @example
+ * ```ts
+ * const client = new SwitchyardClient({ baseUrl: 'http://127.0.0.1:7847' });
+ * const task = await client.submit({ prompt: 'Summarize README.md', allowed_tools: ['Read'] });
+ * const done = await client.wait(task.id);
+ * console.log(done.status, done.response);
+ * ```
+ */
+
+export interface TaskRequest {
+  prompt: string;
+  allowed_tools?: string[];
+  timeout?: number;
+  idle_timeout?: number;
+  cwd?: string;
+  model?: string;
+  max_turns?: number;
+  max_budget_usd?: number;
+  system_prompt_append?: string;
+  output_schema?: Record<string, unknown>;
+  metadata?: Record<string, unknown>;
+  retry_safe?: boolean;
+  webhook_url?: string;
+}
+
+export interface TaskError {
+  kind: string;
+  message: string;
+  retryable: boolean;
+}
+
+export interface Task {
+  id: string;
+  status: 'queued' | 'running' | 'awaiting_approval' | 'completed' | 'failed';
+  response: string | null;
+  result: Record<string, unknown> | null;
+  error: TaskError | null;
+  request: Record<string, unknown>;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface TaskStreamEvent {
+  id: number;
+  type: string;
+  data: unknown;
+}
+
+export class SwitchyardError extends Error {
+  readonly status: number;
+  readonly kind: string;
+  readonly field: string | undefined;
+  constructor(status: number, kind: string, message: string, field?: string) {
+    super(message);
+    this.name = 'SwitchyardError';
+    this.status = status;
+    this.kind = kind;
+    this.field = field;
+  }
+}
+
+export interface ClientOptions {
+  baseUrl: string;
+  apiKey?: string;
+}
+
+export const isTerminal = (status: string) => status === 'completed' || status === 'failed';
+
+export class SwitchyardClient {
+  readonly #base: string;
+  readonly #headers: Record<string, string>;
+
+  constructor(options: ClientOptions) {
+    this.#base = options.baseUrl.replace(/\/$/, '');
+    this.#headers = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+    const init: RequestInit = { method, headers: { ...this.#headers, ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${this.#base}${path}`, init);
+    const text = await res.text();
+    const parsed = text ? JSON.parse(text) : undefined;
+    if (!res.ok) {
+      const e = parsed?.error ?? {};
+      throw new SwitchyardError(res.status, e.kind ?? 'internal', e.message ?? res.statusText, e.field);
+    }
+    return parsed as T;
+  }
+
+  submit(request: TaskRequest, options: { idempotencyKey?: string } = {}): Promise<Task> {
+    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    return this.request('POST', '/v1/tasks', request, headers);
+  }
+
+  get(id: string, waitSeconds = 0): Promise<Task> {
+    const q = waitSeconds > 0 ? `?wait=${waitSeconds}` : '';
+    return this.request('GET', `/v1/tasks/${encodeURIComponent(id)}${q}`);
+  }
+
+  list(query: { status?: string; limit?: number; cursor?: string } = {}) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
+    return this.request<{ items: Task[]; next_cursor: string | null }>('GET', `/v1/tasks?${params}`);
+  }
+
+  cancel(id: string): Promise<Task> {
+    return this.request('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`);
+  }
+
+  sendMessage(id: string, prompt: string): Promise<Task> {
+    return this.request('POST', `/v1/tasks/${encodeURIComponent(id)}/messages`, { prompt });
+  }
+
+  /** Long-polls until the task is terminal (or `timeoutMs` passes, then returns it as it is). */
+  async wait(id: string, timeoutMs = Number.POSITIVE_INFINITY): Promise<Task> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = Math.ceil((deadline - Date.now()) / 1000);
+      const task = await this.get(id, Math.max(1, Math.min(60, left)));
+      if (isTerminal(task.status) || Date.now() >= deadline) return task;
+    }
+  }
+
+  /** Streams a task's events (SSE) until the task ends; resumes after `afterId` if given. */
+  async *events(id: string, options: { afterId?: number; signal?: AbortSignal } = {}): AsyncGenerator<TaskStreamEvent> {
+    const headers: Record<string, string> = { ...this.#headers, accept: 'text/event-stream' };
+    if (options.afterId !== undefined) headers['last-event-id'] = String(options.afterId);
+    const init: RequestInit = { headers };
+    if (options.signal) init.signal = options.signal;
+    const res = await fetch(`${this.#base}/v1/tasks/${encodeURIComponent(id)}/events`, init);
+    if (!res.ok || !res.body) {
+      const e = (await res.json().catch(() => ({}))) as { error?: { kind?: string; message?: string } };
+      throw new SwitchyardError(res.status, e.error?.kind ?? 'internal', e.error?.message ?? res.statusText);
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let cut = buffer.indexOf('\n\n');
+      while (cut >= 0) {
+        const frame = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        cut = buffer.indexOf('\n\n');
+        const event = parseFrame(frame);
+        if (event) yield event;
+      }
+    }
+  }
+}
+
+function parseFrame(frame: string): TaskStreamEvent | undefined {
+  let id: number | undefined;
+  let type = 'message';
+  const data: string[] = [];
+  for (const line of frame.split('\n')) {
+    if (line.startsWith('id:')) id = Number(line.slice(3).trim());
+    else if (line.startsWith('event:')) type = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  if (id === undefined || data.length === 0) return undefined;
+  return { id, type, data: JSON.parse(data.join('\n')) };
+}

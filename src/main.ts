@@ -1,0 +1,97 @@
+/**
+ * Composition root: config → store → task scheduler and service → HTTP. Nothing here runs at import.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { pino } from 'pino';
+import { createApp } from './api/app.ts';
+import type { Config } from './config.ts';
+import { demoScript } from './model/demo-script.ts';
+import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
+import { runClaude } from './runners/claude/run-claude.ts';
+import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import { TaskNotifier } from './tasks/task-events.ts';
+import { TaskScheduler } from './tasks/task-scheduler.ts';
+import { TaskService } from './tasks/task-service.ts';
+import { WebhookSender } from './tasks/webhooks.ts';
+
+export interface RunningServer {
+  url: string;
+  tasks: TaskService;
+  /** Graceful stop: no new work, running tasks get `graceMs` to finish, then the store closes. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Keys and tokens that must never reach a log line. */
+const REDACT = [
+  'req.headers.authorization',
+  'config.apiKeys',
+  'config.passThroughEnv',
+  'config.webhookSecret',
+  '*.ANTHROPIC_API_KEY',
+  '*.ANTHROPIC_AUTH_TOKEN',
+];
+
+export async function startServer(config: Config): Promise<RunningServer> {
+  const logger = pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } });
+  let demoModel: ScriptedModel | undefined;
+  if (config.demo) {
+    demoModel = await startScriptedModel(demoScript);
+    config = {
+      ...config,
+      passThroughEnv: { ...config.passThroughEnv, ANTHROPIC_BASE_URL: demoModel.url, ANTHROPIC_API_KEY: 'demo' },
+    };
+    logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
+  }
+  const store = openSqliteStore(config.dataDir);
+  const notifier = new TaskNotifier();
+  const webhooks = new WebhookSender({ store, secret: config.webhookSecret, httpAllow: config.httpAllow, logger });
+  const runnerOptions = {
+    passThroughEnv: config.passThroughEnv,
+    startupTimeout: config.startupTimeout,
+    projectSettings: config.projectSettings,
+    ...(config.claudePath ? { claudePath: config.claudePath } : {}),
+  };
+  const scheduler = new TaskScheduler({
+    store,
+    notifier,
+    concurrency: config.concurrency,
+    dataDir: config.dataDir,
+    runClaude: (input, ctx, onAgentSession) => runClaude(input, ctx, { ...runnerOptions, onAgentSession }),
+    onTerminal: (task) => void webhooks.enqueue(task),
+  });
+  const tasks = new TaskService({ config, store, notifier, scheduler });
+  await tasks.start();
+  webhooks.start();
+
+  const app = createApp({ config, tasks, logger });
+  const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info({ url, concurrency: config.concurrency, dataDir: config.dataDir }, 'switchyard listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    tasks,
+    close(graceMs = 30_000) {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          // Long-polls and SSE streams would hold close() open; end them.
+          (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        await scheduler.drain(graceMs);
+        await webhooks.stop();
+        await store.close();
+        await demoModel?.close();
+      })();
+      return closing;
+    },
+  };
+}

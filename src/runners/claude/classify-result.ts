@@ -1,0 +1,74 @@
+/**
+ * Turns the SDK's final result message into our envelope or a typed failure. A result whose model
+ * call failed is never "completed": the SDK marks it with is_error, api_error_status and
+ * terminal_reason, and each maps to one kind of the failure vocabulary.
+ */
+import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { AppError, type ErrorKind } from '../../errors.ts';
+import type { OutputEnvelope } from '../runner.ts';
+
+function apiErrorKind(status: number | null | undefined, text: string): ErrorKind {
+  if (status === 429 || status === 402) {
+    return /credit|quota|billing|usage limit|spend/i.test(text) ? 'quota' : 'overloaded';
+  }
+  if (status === 529 || status === 503) return 'overloaded';
+  return 'model_error';
+}
+
+export function classifyResult(result: SDKResultMessage, filesChanged: string[]): OutputEnvelope {
+  const usage = result.usage as unknown as Record<string, number | undefined>;
+  const envelope: OutputEnvelope = {
+    response: result.subtype === 'success' ? result.result : '',
+    usage: {
+      input_tokens: usage.input_tokens ?? 0,
+      output_tokens: usage.output_tokens ?? 0,
+      cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+      cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+      cost_usd: result.total_cost_usd,
+    },
+    detail: {
+      agent_session_id: result.session_id,
+      num_turns: result.num_turns,
+      duration_ms: result.duration_ms,
+      duration_api_ms: result.duration_api_ms,
+      total_cost_usd: result.total_cost_usd,
+      model_usage: result.modelUsage,
+      permission_denials: result.permission_denials,
+      files_changed: filesChanged,
+      stop_reason: result.stop_reason,
+      terminal_reason: result.terminal_reason ?? null,
+    },
+  };
+  if (result.subtype === 'success' && !result.is_error) {
+    if (result.structured_output !== undefined) envelope.data = result.structured_output;
+    return envelope;
+  }
+  const text = result.subtype === 'success' ? result.result : (result.errors ?? []).join('; ');
+  let kind: ErrorKind;
+  switch (result.subtype) {
+    case 'error_max_turns':
+      kind = 'max_turns';
+      break;
+    case 'error_max_budget_usd':
+      kind = 'budget';
+      break;
+    case 'error_max_structured_output_retries':
+      kind = 'output_invalid';
+      break;
+    case 'success':
+      kind = apiErrorKind(result.api_error_status, text);
+      break;
+    default:
+      kind = result.terminal_reason === 'max_turns' ? 'max_turns' : 'model_error';
+  }
+  throw new ClaudeResultError(kind, text || `Claude Code ended with ${result.subtype}`, envelope);
+}
+
+/** A failure that still carries the session's envelope (turns, cost, denials) for the task record. */
+export class ClaudeResultError extends AppError {
+  readonly envelope: OutputEnvelope;
+  constructor(kind: ErrorKind, message: string, envelope: OutputEnvelope) {
+    super(kind, message);
+    this.envelope = envelope;
+  }
+}

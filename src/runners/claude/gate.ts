@@ -1,0 +1,207 @@
+/**
+ * The single gate every tool call passes (DESIGN.md "The tool boundary"): deny by default, real paths
+ * (symlinks and `..` resolved) confined to the task's workspace and the rule's scope, every Bash simple
+ * command matched against the Bash rules, WebFetch confined to the allowed domains. Reasons are shown
+ * to the model, so they name only what the model itself asked for.
+ */
+import { lstat, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { type BashPattern, checkBashCommand, parseBashPattern } from './bash-command.ts';
+import { pathScopeMatches, subtreeBase, type ToolPolicy, type ToolRule, toolKind } from './policy.ts';
+
+export type GateDecision = { allow: true } | { allow: false; reason: string };
+
+const ALLOW: GateDecision = { allow: true };
+const deny = (reason: string): GateDecision => ({ allow: false, reason });
+
+// Input fields that name a file or directory. Every one present is checked, whatever the tool, so a
+// field a tool quietly accepts cannot carry a path past the gate.
+const PATH_FIELDS = ['file_path', 'notebook_path', 'path'] as const;
+const REQUIRED_FIELD: Record<string, string> = {
+  Read: 'file_path',
+  Edit: 'file_path',
+  Write: 'file_path',
+  NotebookEdit: 'notebook_path',
+};
+// Glob and Grep search a directory (Grep may also name one file); the others name one file each.
+const SEARCH_TOOLS = new Set(['Glob', 'Grep']);
+
+/**
+ * Decides one tool call. `workspace` is the task's working directory (the SDK's cwd).
+ *
+ * @example
+ * const policy = compilePolicy(['Edit(docs/**)']);
+ * await decideToolCall(policy, '/tasks/t1', 'Edit', { file_path: 'docs/a.md' }); // { allow: true }
+ * await decideToolCall(policy, '/tasks/t1', 'Edit', { file_path: 'src/a.ts' });  // { allow: false, reason }
+ */
+export async function decideToolCall(
+  policy: ToolPolicy,
+  workspace: string,
+  toolName: string,
+  input: Record<string, unknown>,
+): Promise<GateDecision> {
+  const rules = policy.rules.filter((rule) => rule.tool === toolName);
+  const kind = toolKind(toolName);
+  if (rules.length === 0 || kind === undefined) return deny(`${toolName.slice(0, 100)} is not in allowed_tools.`);
+  switch (kind) {
+    case 'none':
+      return ALLOW;
+    case 'domain':
+      return decideUrl(rules, input.url);
+    case 'bash':
+      return decideBash(rules, input.command);
+    case 'path':
+      return decidePaths(rules, workspace, toolName, input);
+  }
+}
+
+function decideBash(rules: ToolRule[], command: unknown): GateDecision {
+  if (typeof command !== 'string') return deny('Bash needs a command string.');
+  let patterns: BashPattern[] | 'any' = 'any';
+  if (rules.every((rule) => rule.scope !== undefined)) {
+    patterns = rules.map((rule) => parseBashPattern(rule.scope!)).filter((p): p is BashPattern => typeof p !== 'string');
+  }
+  const reason = checkBashCommand(command, patterns);
+  return reason === null ? ALLOW : deny(reason);
+}
+
+function decideUrl(rules: ToolRule[], url: unknown): GateDecision {
+  if (typeof url !== 'string') return deny('WebFetch needs a url string.');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return deny('WebFetch needs an absolute http(s) URL.');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') return deny('WebFetch only fetches http(s) URLs.');
+  const host = parsed.hostname.toLowerCase();
+  const allowed = rules.some((rule) => {
+    if (rule.scope === undefined) return true;
+    const domain = rule.scope.slice('domain:'.length);
+    return host === domain || host.endsWith(`.${domain}`);
+  });
+  return allowed ? ALLOW : deny(`WebFetch of ${host.slice(0, 253)} is not allowed: the host is outside the allowed domains.`);
+}
+
+async function decidePaths(
+  rules: ToolRule[],
+  workspace: string,
+  tool: string,
+  input: Record<string, unknown>,
+): Promise<GateDecision> {
+  const required = REQUIRED_FIELD[tool];
+  if (required !== undefined && typeof input[required] !== 'string') return deny(`${tool} needs a ${required}.`);
+  // Glob's pattern and Grep's glob only filter below the searched directory, unless they climb out of it.
+  for (const field of ['pattern', 'glob'] as const) {
+    const value = input[field];
+    if (tool === (field === 'pattern' ? 'Glob' : 'Grep') && typeof value === 'string' && escapes(value)) {
+      return deny(`${tool} ${field} ${show(value)} must be relative and must not contain "..".`);
+    }
+  }
+  const named: string[] = [];
+  for (const field of PATH_FIELDS) {
+    const value = input[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string') return deny(`${tool} ${field} must be a string.`);
+    if (value !== '') named.push(value);
+  }
+  // Glob and Grep search the working directory when no path is given.
+  if (named.length === 0 && SEARCH_TOOLS.has(tool)) named.push('.');
+
+  const root = path.resolve(workspace);
+  let workspaceReal: string;
+  try {
+    workspaceReal = await realpath(root);
+  } catch {
+    return deny(`${tool} is not available: the workspace is missing.`);
+  }
+  const scopes = rules.some((rule) => rule.scope === undefined) ? undefined : rules.map((rule) => rule.scope!);
+  for (const requested of named) {
+    const reason = await checkPath(tool, root, workspaceReal, requested, scopes);
+    if (reason !== null) return deny(reason);
+  }
+  return ALLOW;
+}
+
+async function checkPath(
+  tool: string,
+  workspace: string,
+  workspaceReal: string,
+  requested: string,
+  scopes: string[] | undefined,
+): Promise<string | null> {
+  const shown = show(requested);
+  // Claude Code expands a leading ~ to the home directory, which path.resolve would not.
+  if (requested.startsWith('~') || requested.includes('\0')) return `${tool} of ${shown} is outside the workspace.`;
+  // Read `..` both ways: lexically (path.resolve) and as the kernel does, after symlinks; both must pass.
+  const candidates = [path.resolve(workspace, requested)];
+  if (requested.split('/').includes('..')) {
+    candidates.push(path.isAbsolute(requested) ? requested : `${workspace}/${requested}`);
+  }
+  for (const candidate of candidates) {
+    const real = await resolveReal(candidate);
+    if (real === null || !isInside(workspaceReal, real)) return `${tool} of ${shown} is outside the workspace.`;
+    if (scopes === undefined) continue;
+    const relative = path.relative(workspaceReal, real).split(path.sep).join('/');
+    const searchesTree = SEARCH_TOOLS.has(tool) && !(await isFile(real));
+    const allowed = scopes.some((scope) => (searchesTree ? coversTree(scope, relative) : pathScopeMatches(scope, relative)));
+    if (!allowed) return `${tool} of ${shown} is outside the allowed scope (${scopes.join(', ')}).`;
+  }
+  return null;
+}
+
+/**
+ * The real path a tool would touch. For a path that does not exist yet (a new file), the deepest
+ * existing ancestor is resolved and the rest appended; a dangling symlink or a `..` below a missing
+ * directory cannot be followed safely, so it yields null.
+ */
+async function resolveReal(absolute: string): Promise<string | null> {
+  const parts = absolute.split('/');
+  for (let n = parts.length; n >= 1; n--) {
+    const head = parts.slice(0, n).join('/') || '/';
+    try {
+      await lstat(head);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      return null;
+    }
+    const tail = parts.slice(n);
+    if (tail.includes('..')) return null;
+    try {
+      return path.join(await realpath(head), ...tail);
+    } catch {
+      return null; // a dangling symlink or a loop: a write would land wherever it points
+    }
+  }
+  return null;
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
+  return candidate === root || candidate.startsWith(prefix);
+}
+
+async function isFile(real: string): Promise<boolean> {
+  try {
+    return (await stat(real)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** A directory search is in scope only when the scope admits its whole subtree (`dir/**`, `**`). */
+function coversTree(scope: string, relativeDir: string): boolean {
+  const base = subtreeBase(scope);
+  if (base === undefined) return false;
+  return base === '' || relativeDir === base || relativeDir.startsWith(`${base}/`);
+}
+
+/** An absolute, home-relative or `..` pattern (also inside braces: `{/etc/*,x}`, `{..,a}/*`). */
+function escapes(pattern: string): boolean {
+  return /(^|[{,])[/~\\]/.test(pattern) || /(^|[/\\{,])\.\.($|[/\\},])/.test(pattern);
+}
+
+function show(value: string): string {
+  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+}

@@ -1,0 +1,151 @@
+/**
+ * The claude worker: one Claude Code session through the Agent SDK, under our tool boundary and
+ * watchdogs. Input envelope in, output envelope out; failures are thrown as typed AppErrors.
+ */
+import fs from 'node:fs';
+import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { AppError, type ErrorKind } from '../../errors.ts';
+import type { OutputEnvelope, RunContext } from '../runner.ts';
+import { classifyResult } from './classify-result.ts';
+import { decideToolCall } from './gate.ts';
+import type { ToolPolicy } from './policy.ts';
+import { ProcessGroup } from './process-group.ts';
+
+export interface ClaudeInput {
+  prompt: string;
+  policy: ToolPolicy;
+  /** The task's workspace: an absolute, real directory inside a workspace root. */
+  cwd: string;
+  model?: string;
+  max_turns?: number;
+  max_budget_usd?: number;
+  system_prompt_append?: string;
+  output_schema?: Record<string, unknown>;
+  /** Wall-clock limit in ms. */
+  timeout: number;
+  /** Longest silence from the agent in ms. */
+  idle_timeout: number;
+  /** Claude Code session to resume (a follow-up message). */
+  resume?: string;
+  /** Per-task CLAUDE_CONFIG_DIR: no state is shared between tasks or read from the server's home. */
+  configDir: string;
+}
+
+export interface ClaudeRunnerOptions {
+  /** Model endpoint, credentials and proxies: the only server variables Claude Code sees. */
+  passThroughEnv: Record<string, string>;
+  startupTimeout: number;
+  /** Read settings, hooks, CLAUDE.md and .mcp.json from the workspace (operator opt-in). */
+  projectSettings: boolean;
+  claudePath?: string;
+  onAgentSession?: (agentSessionId: string) => void;
+}
+
+const WRITE_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit']);
+
+function childEnv(input: ClaudeInput, options: ClaudeRunnerOptions): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    HOME: input.configDir,
+    CLAUDE_CONFIG_DIR: input.configDir,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    // Retries belong to the caller (the workflow engine's policy), so a model error surfaces quickly.
+    CLAUDE_CODE_MAX_RETRIES: '0',
+    ...options.passThroughEnv,
+  };
+}
+
+export async function runClaude(input: ClaudeInput, ctx: RunContext, options: ClaudeRunnerOptions): Promise<OutputEnvelope> {
+  fs.mkdirSync(input.configDir, { recursive: true, mode: 0o700 });
+  const group = new ProcessGroup();
+  const abort = new AbortController();
+  let stopKind: ErrorKind | undefined;
+  const stop = (kind: ErrorKind) => {
+    if (stopKind) return;
+    stopKind = kind;
+    abort.abort();
+    group.kill();
+  };
+
+  const onCallerAbort = () => stop(ctx.signal.reason === 'timeout' ? 'timeout' : 'cancelled');
+  if (ctx.signal.aborted) onCallerAbort();
+  ctx.signal.addEventListener('abort', onCallerAbort, { once: true });
+  const wallClock = setTimeout(() => stop('timeout'), input.timeout);
+  let idle = setTimeout(() => stop('startup'), options.startupTimeout);
+  const touch = () => {
+    clearTimeout(idle);
+    idle = setTimeout(() => stop('idle_timeout'), input.idle_timeout);
+  };
+
+  const filesChanged = new Set<string>();
+  const sdkOptions: Options = {
+    cwd: input.cwd,
+    tools: input.policy.tools,
+    allowedTools: [],
+    permissionMode: 'default',
+    settingSources: options.projectSettings ? ['project', 'local'] : [],
+    env: childEnv(input, options),
+    abortController: abort,
+    spawnClaudeCodeProcess: group.spawn,
+    canUseTool: async (toolName, toolInput) => {
+      const decision = await decideToolCall(input.policy, input.cwd, toolName, toolInput);
+      if (!decision.allow) return { behavior: 'deny', message: decision.reason };
+      if (WRITE_TOOLS.has(toolName)) {
+        const file = toolInput.file_path ?? toolInput.notebook_path;
+        if (typeof file === 'string') filesChanged.add(file);
+      }
+      return { behavior: 'allow', updatedInput: toolInput };
+    },
+    systemPrompt: { type: 'preset', preset: 'claude_code', append: input.system_prompt_append },
+  };
+  if (input.model) sdkOptions.model = input.model;
+  if (input.max_turns) sdkOptions.maxTurns = input.max_turns;
+  if (input.max_budget_usd) sdkOptions.maxBudgetUsd = input.max_budget_usd;
+  if (input.output_schema) sdkOptions.outputFormat = { type: 'json_schema', schema: input.output_schema };
+  if (input.resume) sdkOptions.resume = input.resume;
+  if (options.claudePath) sdkOptions.pathToClaudeCodeExecutable = options.claudePath;
+
+  let result: SDKResultMessage | undefined;
+  let lastError: unknown;
+  try {
+    for await (const message of query({ prompt: input.prompt, options: sdkOptions }) as AsyncIterable<SDKMessage>) {
+      touch();
+      if (message.type === 'system' && message.subtype === 'init') options.onAgentSession?.(message.session_id);
+      if (message.type === 'result') result = message;
+      ctx.emit({ type: message.type, data: message });
+    }
+  } catch (err) {
+    lastError = err;
+  } finally {
+    clearTimeout(wallClock);
+    clearTimeout(idle);
+    ctx.signal.removeEventListener('abort', onCallerAbort);
+    // The agent may leave children behind (a backgrounded Bash command): end the whole group.
+    group.kill();
+  }
+
+  if (stopKind) throw new AppError(stopKind, stopMessage(stopKind, input, options));
+  if (!result) {
+    throw new AppError('startup', `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`, {
+      cause: lastError,
+    });
+  }
+  return classifyResult(result, [...filesChanged]);
+}
+
+function stopMessage(kind: ErrorKind, input: ClaudeInput, options: ClaudeRunnerOptions): string {
+  switch (kind) {
+    case 'timeout':
+      return `task exceeded its timeout of ${input.timeout} ms`;
+    case 'idle_timeout':
+      return `the agent was silent for more than ${input.idle_timeout} ms`;
+    case 'startup':
+      return `Claude Code did not start within ${options.startupTimeout} ms`;
+    default:
+      return 'task was cancelled';
+  }
+}

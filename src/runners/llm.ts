@@ -1,0 +1,325 @@
+/**
+ * The `llm` worker: one prompt to a model through the Vercel AI SDK, either Anthropic or any
+ * OpenAI-compatible server (Ollama, vLLM, llama.cpp), with optional JSON output checked against a schema.
+ *
+ * Structured output is asked for in the instructions and checked here with ajv rather than through the
+ * SDK's `Output.object`: local servers differ in which `response_format` they honour, and owning the
+ * check is what lets us re-ask once with the exact validation errors.
+ */
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import { APICallError, AISDKError, generateText, type LanguageModel, type ModelMessage } from 'ai';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { AppError, validationError } from '../errors.ts';
+import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type Usage } from './runner.ts';
+
+export type LlmProvider = 'anthropic' | 'openai-compatible';
+
+export interface LlmStepInput {
+  prompt: string;
+  system?: string;
+  provider?: LlmProvider;
+  /** Anthropic: the server root as in ANTHROPIC_BASE_URL (`/v1` is added). OpenAI-compatible: the `/v1` root. */
+  base_url?: string;
+  model?: string;
+  /** Name of an environment variable ending in `_API_KEY` that holds the key for this step. */
+  api_key_env?: string;
+  /** A JSON Schema (2020-12): the reply must be JSON that validates against it. */
+  output_schema?: object;
+  temperature?: number;
+  max_tokens?: number;
+  /** Milliseconds for the whole step, repair included; default 600 000. */
+  timeout?: number;
+}
+
+export interface LlmDefaults {
+  provider: LlmProvider;
+  /** Endpoint of the default provider. */
+  base_url?: string;
+  /** Model of the default provider. */
+  model?: string;
+  anthropicApiKey?: string;
+  /** ANTHROPIC_BASE_URL, used when a step picks Anthropic while the default provider is another. */
+  anthropicBaseUrl?: string;
+  openaiApiKey?: string;
+  /** The `*_API_KEY` variables a step may name in `api_key_env`; nothing else from the environment. */
+  keys?: Record<string, string>;
+}
+
+const ANTHROPIC_API = 'https://api.anthropic.com';
+const DEFAULT_TIMEOUT_MS = 600_000;
+const KEY_ENV = /^[A-Z][A-Z0-9_]*_API_KEY$/;
+
+/**
+ * Reads the llm defaults from the environment: SWITCHYARD_LLM_PROVIDER (default `anthropic`, or
+ * `openai-compatible` when only SWITCHYARD_LLM_BASE_URL is set), SWITCHYARD_LLM_BASE_URL, SWITCHYARD_LLM_MODEL,
+ * SWITCHYARD_LLM_API_KEY (the default endpoint's key), ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL.
+ */
+export function llmDefaultsFromEnv(env: Record<string, string | undefined>): LlmDefaults {
+  const chosen = env.SWITCHYARD_LLM_PROVIDER || (env.SWITCHYARD_LLM_BASE_URL ? 'openai-compatible' : 'anthropic');
+  if (chosen !== 'anthropic' && chosen !== 'openai-compatible') {
+    throw validationError('SWITCHYARD_LLM_PROVIDER', 'must be "anthropic" or "openai-compatible"');
+  }
+  const provider: LlmProvider = chosen;
+  const keys: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (KEY_ENV.test(name) && value) keys[name] = value;
+  const defaults: LlmDefaults = { provider, keys };
+  const baseUrl = env.SWITCHYARD_LLM_BASE_URL || (provider === 'anthropic' ? env.ANTHROPIC_BASE_URL : undefined);
+  if (baseUrl) defaults.base_url = checkUrl(baseUrl, 'SWITCHYARD_LLM_BASE_URL');
+  if (env.SWITCHYARD_LLM_MODEL) defaults.model = env.SWITCHYARD_LLM_MODEL;
+  if (env.ANTHROPIC_BASE_URL) defaults.anthropicBaseUrl = checkUrl(env.ANTHROPIC_BASE_URL, 'ANTHROPIC_BASE_URL');
+  const anthropicKey = (provider === 'anthropic' ? env.SWITCHYARD_LLM_API_KEY : undefined) || env.ANTHROPIC_API_KEY;
+  if (anthropicKey) defaults.anthropicApiKey = anthropicKey;
+  if (provider === 'openai-compatible' && env.SWITCHYARD_LLM_API_KEY) defaults.openaiApiKey = env.SWITCHYARD_LLM_API_KEY;
+  return defaults;
+}
+
+interface Target {
+  provider: LlmProvider;
+  baseUrl: string;
+  model: string;
+  apiKey: string | undefined;
+}
+
+/**
+ * Runs one `llm` step.
+ *
+ * @example await runLlm({ prompt: 'Summarise: …', output_schema: { type: 'object' } }, ctx, llmDefaultsFromEnv(process.env))
+ */
+export async function runLlm(input: LlmStepInput, ctx: RunContext, defaults: LlmDefaults): Promise<OutputEnvelope> {
+  if (typeof input.prompt !== 'string' || input.prompt === '') throw validationError('prompt', 'must be a non-empty string');
+  const timeout = input.timeout ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400_000) {
+    throw validationError('timeout', 'must be an integer between 1 and 86400000 (ms)');
+  }
+  if (input.max_tokens !== undefined && (!Number.isInteger(input.max_tokens) || input.max_tokens < 1)) {
+    throw validationError('max_tokens', 'must be a positive integer');
+  }
+  if (input.temperature !== undefined && (typeof input.temperature !== 'number' || input.temperature < 0)) {
+    throw validationError('temperature', 'must be a number of at least 0');
+  }
+  const validate = input.output_schema === undefined ? undefined : compileSchema(input.output_schema);
+  const target = resolveTarget(input, defaults);
+  const model = createModel(target);
+  const timer = new AbortController();
+  const timeoutId = setTimeout(() => timer.abort(), timeout);
+  const signal = AbortSignal.any([ctx.signal, timer.signal]);
+  const shownUrl = new URL(target.baseUrl);
+  shownUrl.username = '';
+  shownUrl.password = '';
+  const detail: Record<string, unknown> = { provider: target.provider, model: target.model, base_url: shownUrl.href };
+  let usage = emptyUsage();
+
+  const call = async (messages: ModelMessage[]) => {
+    const result = await generateText({
+      model,
+      instructions: validate ? withSchema(input.system, input.output_schema!) : input.system,
+      messages,
+      temperature: input.temperature,
+      maxOutputTokens: input.max_tokens,
+      maxRetries: 0, // the engine owns retries and backoff
+      abortSignal: signal,
+    });
+    usage = addUsage(usage, toUsage(result.totalUsage));
+    detail.finish_reason = result.finishReason;
+    detail.requests = ((detail.requests as number | undefined) ?? 0) + 1;
+    return result.text;
+  };
+
+  try {
+    const messages: ModelMessage[] = [{ role: 'user', content: input.prompt }];
+    const text = await call(messages);
+    if (!validate) return { response: text, usage, detail };
+    let checked = check(text, validate);
+    if (!checked.ok) {
+      ctx.emit({ type: 'llm.repair', data: { errors: checked.errors } });
+      messages.push({ role: 'assistant', content: text }, { role: 'user', content: repairPrompt(checked.errors) });
+      checked = check(await call(messages), validate);
+      detail.repaired = true;
+    }
+    if (!checked.ok) {
+      throw new AppError('output_invalid', `the model's reply did not match output_schema after one repair: ${checked.errors}`);
+    }
+    return { response: JSON.stringify(checked.value), data: checked.value, usage, detail };
+  } catch (err) {
+    if (ctx.signal.aborted) throw abortError(ctx.signal, `the ${target.provider} call`);
+    if (timer.signal.aborted) throw new AppError('timeout', `the ${target.provider} call did not finish within ${timeout} ms`);
+    throw toAppError(err, target);
+  } finally {
+    clearTimeout(timeoutId);
+  }
+}
+
+function resolveTarget(input: LlmStepInput, defaults: LlmDefaults): Target {
+  const provider = input.provider ?? defaults.provider;
+  if (provider !== 'anthropic' && provider !== 'openai-compatible') {
+    throw validationError('provider', 'must be "anthropic" or "openai-compatible"');
+  }
+  const isDefault = provider === defaults.provider;
+  const configured =
+    (isDefault ? defaults.base_url : undefined) ??
+    (provider === 'anthropic' ? (defaults.anthropicBaseUrl ?? ANTHROPIC_API) : undefined);
+  const given = input.base_url ?? configured;
+  if (!given) {
+    throw validationError('base_url', 'is required for provider openai-compatible (on the step or SWITCHYARD_LLM_BASE_URL)');
+  }
+  const baseUrl = normalizeBaseUrl(provider, checkUrl(given, 'base_url'));
+  const model = input.model ?? (isDefault ? defaults.model : undefined);
+  if (!model) throw validationError('model', 'is required (on the step or SWITCHYARD_LLM_MODEL)');
+  let apiKey: string | undefined;
+  if (input.api_key_env !== undefined) {
+    if (!KEY_ENV.test(input.api_key_env)) {
+      throw validationError('api_key_env', 'must name an environment variable ending in _API_KEY');
+    }
+    apiKey = defaults.keys?.[input.api_key_env];
+    if (!apiKey) throw validationError('api_key_env', `names ${input.api_key_env}, which is not set`);
+  } else if (configured !== undefined && baseUrl === normalizeBaseUrl(provider, configured)) {
+    // The operator's key goes only to the operator's endpoint, never to a URL a workflow picked.
+    apiKey = provider === 'anthropic' ? defaults.anthropicApiKey : defaults.openaiApiKey;
+  }
+  if (provider === 'anthropic' && !apiKey && baseUrl === `${ANTHROPIC_API}/v1`) {
+    throw validationError('api_key_env', 'is needed: no Anthropic API key is set (ANTHROPIC_API_KEY)');
+  }
+  return { provider, baseUrl, model, apiKey };
+}
+
+function checkUrl(url: string, field: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw validationError(field, 'must be an absolute http:// or https:// URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw validationError(field, 'must use http or https');
+  return url;
+}
+
+/**
+ * Anthropic URLs follow Claude Code's ANTHROPIC_BASE_URL (the server root) and OpenAI-compatible
+ * servers are commonly given without `/v1`; the SDKs want the versioned root.
+ */
+function normalizeBaseUrl(provider: LlmProvider, url: string): string {
+  const trimmed = url.replace(/\/+$/, '');
+  if (provider === 'anthropic') return trimmed.endsWith('/v1') ? trimmed : `${trimmed}/v1`;
+  return new URL(trimmed).pathname === '/' ? `${trimmed}/v1` : trimmed;
+}
+
+function createModel(target: Target): LanguageModel {
+  if (target.provider === 'anthropic') {
+    // An explicit key (even empty) stops the SDK falling back to process.env.
+    return createAnthropic({ baseURL: target.baseUrl, apiKey: target.apiKey ?? '' })(target.model);
+  }
+  return createOpenAICompatible({ name: 'switchyard', baseURL: target.baseUrl, apiKey: target.apiKey })(target.model);
+}
+
+function compileSchema(schema: object): ValidateFunction {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    throw validationError('output_schema', 'must be a JSON Schema object');
+  }
+  // Formats are not checked (no ajv-formats): unknown keywords and formats must not fail a user's schema.
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  try {
+    return ajv.compile(schema);
+  } catch (err) {
+    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${(err as Error).message}`, {
+      field: 'output_schema',
+      cause: err,
+    });
+  }
+}
+
+function withSchema(system: string | undefined, schema: object): string {
+  const rule =
+    'Reply with one JSON value that validates against this JSON Schema, and nothing else: ' +
+    `no prose, no code fences.\n${JSON.stringify(schema)}`;
+  return system ? `${system}\n\n${rule}` : rule;
+}
+
+function repairPrompt(errors: string): string {
+  return `Your reply was not valid: ${errors}\nReply again with only the corrected JSON value.`;
+}
+
+type Checked = { ok: true; value: unknown } | { ok: false; errors: string };
+
+function check(text: string, validate: ValidateFunction): Checked {
+  const value = parseJsonReply(text);
+  if (value === undefined) return { ok: false, errors: 'it is not JSON.' };
+  if (validate(value)) return { ok: true, value };
+  return { ok: false, errors: describeErrors(validate.errors ?? []) };
+}
+
+/** Models wrap JSON in fences or a sentence despite instructions; take the outermost JSON value. */
+function parseJsonReply(text: string): unknown {
+  const candidates = [text.trim(), /```(?:json)?\s*([\s\S]*?)```/.exec(text)?.[1]?.trim()];
+  const start = text.search(/[{[]/);
+  const end = Math.max(text.lastIndexOf('}'), text.lastIndexOf(']'));
+  if (start >= 0 && end > start) candidates.push(text.slice(start, end + 1));
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    try {
+      return JSON.parse(candidate);
+    } catch {}
+  }
+  return undefined;
+}
+
+function describeErrors(errors: ErrorObject[]): string {
+  return errors
+    .slice(0, 20)
+    .map((e) => {
+      const extra = e.keyword === 'additionalProperties' ? ` (${String(e.params.additionalProperty)})` : '';
+      return `${e.instancePath || '/'} ${e.message ?? e.keyword}${extra}`;
+    })
+    .join('; ');
+}
+
+function toUsage(usage: {
+  inputTokens: number | undefined;
+  outputTokens: number | undefined;
+  inputTokenDetails?: { cacheReadTokens: number | undefined; cacheWriteTokens: number | undefined };
+}): Usage {
+  const out: Usage = { input_tokens: usage.inputTokens ?? 0, output_tokens: usage.outputTokens ?? 0, cost_usd: 0 };
+  const details = usage.inputTokenDetails;
+  if (details?.cacheReadTokens) out.cache_read_input_tokens = details.cacheReadTokens;
+  if (details?.cacheWriteTokens) out.cache_creation_input_tokens = details.cacheWriteTokens;
+  return out;
+}
+
+function toAppError(err: unknown, target: Target): AppError {
+  if (err instanceof AppError) return err;
+  const who = `${target.provider} model server at ${new URL(target.baseUrl).origin}`;
+  const scrub = (text: string) => (target.apiKey ? text.split(target.apiKey).join('[redacted]') : text);
+  if (APICallError.isInstance(err)) {
+    const status = err.statusCode;
+    const said = scrub(err.message).slice(0, 300);
+    if (status === undefined) return new AppError('network', `could not reach the ${who}: ${said}`, { cause: err });
+    const message = `the ${who} answered ${status}: ${said}`;
+    if (status === 429) {
+      const quota = /credit|quota|billing|insufficient/i.test(err.responseBody ?? '');
+      return new AppError(quota ? 'quota' : 'overloaded', message, { cause: err });
+    }
+    if (status === 529 || status === 503) return new AppError('overloaded', message, { cause: err });
+    if (status === 401 || status === 403) {
+      return new AppError('model_error', `the ${who} rejected the API key (${status}); check api_key_env or the configured key`, {
+        cause: err,
+      });
+    }
+    // 400, 404, 422 …: the request itself is wrong (unknown model, bad parameter); retrying cannot help.
+    if (status < 500) return new AppError('validation', message, { cause: err });
+    return new AppError('model_error', message, { cause: err });
+  }
+  if (AISDKError.isInstance(err)) return new AppError('model_error', `the ${who} failed: ${scrub(err.message)}`, { cause: err });
+  return new AppError('internal', `the llm step failed: ${scrub(err instanceof Error ? err.message : String(err))}`, {
+    cause: err,
+  });
+}
+
+/** See http.ts: the abort reason tells a cancel from the engine's wall-clock timeout. */
+function abortError(signal: AbortSignal, what: string): AppError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof AppError) return reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') {
+    return new AppError('timeout', `${what} stopped: the step timed out`, { cause: reason });
+  }
+  return new AppError('cancelled', `${what} was cancelled`, { cause: reason });
+}

@@ -1,0 +1,52 @@
+import type { ErrorInfo } from '../errors.ts';
+
+/** Token usage and cost of one unit of work, summed over model calls. */
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
+  cost_usd: number;
+}
+
+/**
+ * What every runner returns. `response` is always a string: it is the key every worker shares, so
+ * any step can feed any other. `data` holds structured output when the step asked for it.
+ */
+export interface OutputEnvelope {
+  response: string;
+  data?: unknown;
+  usage?: Usage;
+  /** Runner-specific detail (turns, status code, headers, files changed …), stored and shown as is. */
+  detail?: Record<string, unknown>;
+}
+
+/** A runner fails by throwing an AppError; the engine stores it as this. */
+export type RunnerError = ErrorInfo;
+
+/** Something a runner reports while it works (an agent message, a log line). */
+export interface RunnerEvent {
+  type: string;
+  data: unknown;
+}
+
+export interface RunContext {
+  /** Aborted on cancel and on the wall-clock timeout; runners must stop promptly and clean up. */
+  signal: AbortSignal;
+  emit(event: RunnerEvent): void;
+}
+
+export function emptyUsage(): Usage {
+  return { input_tokens: 0, output_tokens: 0, cost_usd: 0 };
+}
+
+export function addUsage(a: Usage, b: Usage | undefined): Usage {
+  if (!b) return a;
+  return {
+    input_tokens: a.input_tokens + b.input_tokens,
+    output_tokens: a.output_tokens + b.output_tokens,
+    cache_read_input_tokens: (a.cache_read_input_tokens ?? 0) + (b.cache_read_input_tokens ?? 0),
+    cache_creation_input_tokens: (a.cache_creation_input_tokens ?? 0) + (b.cache_creation_input_tokens ?? 0),
+    cost_usd: a.cost_usd + b.cost_usd,
+  };
+}

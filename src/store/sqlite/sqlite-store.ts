@@ -1,0 +1,262 @@
+/**
+ * The embedded Store: node:sqlite in WAL mode with synchronous=FULL, so an acknowledged write
+ * survives a crash or power loss. SQLite specifics stay in this folder.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { AppError, type ErrorInfo } from '../../errors.ts';
+import type {
+  CreateResult,
+  NewTask,
+  RecoveryReport,
+  Store,
+  TaskEvent,
+  TaskFinish,
+  TaskListQuery,
+  TaskRecord,
+  TaskStatus,
+  WebhookDelivery,
+} from '../store.ts';
+import { GroupCommit } from './group-commit.ts';
+import { migrate } from './migrate.ts';
+
+type Row = Record<string, SQLInputValue>;
+
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+const parse = <T>(v: SQLInputValue | undefined): T | null => (v === null || v === undefined ? null : (JSON.parse(String(v)) as T));
+
+function toTask(row: Row): TaskRecord {
+  return {
+    id: String(row.id),
+    status: row.status as TaskStatus,
+    request: parse<Record<string, unknown>>(row.request) ?? {},
+    policy: parse<Record<string, unknown>>(row.policy) ?? {},
+    response: row.response === null ? null : String(row.response),
+    result: parse<Record<string, unknown>>(row.result),
+    error: parse<ErrorInfo>(row.error),
+    created_at: String(row.created_at),
+    started_at: row.started_at === null ? null : String(row.started_at),
+    finished_at: row.finished_at === null ? null : String(row.finished_at),
+    attempts: Number(row.attempts),
+    retry_safe: row.retry_safe === 1,
+    idempotency_key: row.idempotency_key === null ? null : String(row.idempotency_key),
+    agent_session_id: row.agent_session_id === null ? null : String(row.agent_session_id),
+    pending_message: row.pending_message === null ? null : String(row.pending_message),
+    metadata: parse<Record<string, unknown>>(row.metadata),
+    webhook_url: row.webhook_url === null ? null : String(row.webhook_url),
+  };
+}
+
+export function openSqliteStore(dataDir: string): SqliteStore {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const db = new DatabaseSync(path.join(dataDir, 'switchyard.db'), { timeout: 10_000 });
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA foreign_keys = ON');
+  migrate(db);
+  return new SqliteStore(db);
+}
+
+export class SqliteStore implements Store {
+  readonly db: DatabaseSync;
+  readonly #writes: GroupCommit;
+
+  constructor(db: DatabaseSync) {
+    this.db = db;
+    this.#writes = new GroupCommit(db);
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.db.prepare(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.db.prepare(sql).all(...params) as Row[];
+  }
+
+  createTask(task: NewTask): Promise<CreateResult> {
+    return this.#writes.run(() => {
+      if (task.idempotency_key !== null) {
+        const existing = this.#get('SELECT * FROM tasks WHERE idempotency_key = ?', task.idempotency_key);
+        if (existing) {
+          if (existing.idempotency_hash !== task.idempotency_hash) {
+            throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
+              field: 'Idempotency-Key',
+            });
+          }
+          return { task: toTask(existing), created: false };
+        }
+      }
+      const row = this.#get(
+        `INSERT INTO tasks (id, status, request, policy, created_at, retry_safe, idempotency_key, idempotency_hash, metadata, webhook_url)
+         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        task.id,
+        JSON.stringify(task.request),
+        JSON.stringify(task.policy),
+        new Date().toISOString(),
+        task.retry_safe ? 1 : 0,
+        task.idempotency_key,
+        task.idempotency_hash,
+        json(task.metadata),
+        task.webhook_url,
+      );
+      return { task: toTask(row!), created: true };
+    });
+  }
+
+  async getTask(id: string): Promise<TaskRecord | undefined> {
+    const row = this.#get('SELECT * FROM tasks WHERE id = ?', id);
+    return row ? toTask(row) : undefined;
+  }
+
+  async listTasks(query: TaskListQuery): Promise<{ items: TaskRecord[]; next_cursor: string | null }> {
+    // Newest first; the cursor is the seq of the last item returned.
+    const before = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(query.cursor);
+    const rows = query.status
+      ? this.#all(
+          'SELECT * FROM tasks WHERE status = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+          query.status,
+          before,
+          query.limit + 1,
+        )
+      : this.#all('SELECT * FROM tasks WHERE seq < ? ORDER BY seq DESC LIMIT ?', before, query.limit + 1);
+    const page = rows.slice(0, query.limit);
+    const next = rows.length > query.limit ? String(page.at(-1)!.seq) : null;
+    return { items: page.map(toTask), next_cursor: next };
+  }
+
+  async countByStatus(status: TaskStatus): Promise<number> {
+    return Number(this.#get('SELECT count(*) AS n FROM tasks WHERE status = ?', status)!.n);
+  }
+
+  claimNextTask(now: string): Promise<TaskRecord | undefined> {
+    return this.#writes.run(() => {
+      const row = this.#get(
+        `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, ?), attempts = attempts + 1
+         WHERE seq = (SELECT seq FROM tasks WHERE status = 'queued' ORDER BY seq LIMIT 1) RETURNING *`,
+        now,
+      );
+      return row ? toTask(row) : undefined;
+    });
+  }
+
+  setAgentSession(id: string, agentSessionId: string): Promise<void> {
+    return this.#writes.run(() => {
+      this.db.prepare('UPDATE tasks SET agent_session_id = ? WHERE id = ?').run(agentSessionId, id);
+    });
+  }
+
+  finishTask(id: string, finish: TaskFinish, now: string): Promise<boolean> {
+    return this.#writes.run(() => {
+      const info = this.db
+        .prepare(
+          `UPDATE tasks SET status = ?, response = ?, result = ?, error = ?, finished_at = ?, pending_message = NULL
+           WHERE id = ? AND status NOT IN ('completed', 'failed')`,
+        )
+        .run(finish.status, finish.response, json(finish.result), json(finish.error), now, id);
+      return Number(info.changes) === 1;
+    });
+  }
+
+  queueMessage(id: string, message: string): Promise<boolean> {
+    return this.#writes.run(() => {
+      // Moving to the back of the FIFO: a new seq would break cursors, so the claim order uses seq
+      // and a follow-up simply waits its turn among tasks queued before it.
+      const info = this.db
+        .prepare(
+          `UPDATE tasks SET status = 'queued', pending_message = ?, error = NULL, finished_at = NULL
+           WHERE id = ? AND status IN ('completed', 'failed')`,
+        )
+        .run(message, id);
+      return Number(info.changes) === 1;
+    });
+  }
+
+  recoverInterrupted(now: string): Promise<RecoveryReport> {
+    return this.#writes.run(() => {
+      const requeued = this.#all(
+        `UPDATE tasks SET status = 'queued' WHERE status = 'running' AND retry_safe = 1 RETURNING id`,
+      ).map((r) => String(r.id));
+      const error: ErrorInfo = {
+        kind: 'interrupted',
+        message: 'the server stopped while this task was running',
+        retryable: true,
+      };
+      const interrupted = this.#all(
+        `UPDATE tasks SET status = 'failed', error = ?, finished_at = ? WHERE status = 'running' RETURNING id`,
+        JSON.stringify(error),
+        now,
+      ).map((r) => String(r.id));
+      return { requeued, interrupted };
+    });
+  }
+
+  appendEvents(events: Array<Omit<TaskEvent, 'seq'>>): Promise<TaskEvent[]> {
+    return this.#writes.run(() => {
+      const insert = this.db.prepare(
+        `INSERT INTO task_events (task_id, seq, type, data, created_at)
+         VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM task_events WHERE task_id = ?), ?, ?, ?) RETURNING seq`,
+      );
+      return events.map((e) => {
+        const row = insert.get(e.task_id, e.task_id, e.type, JSON.stringify(e.data ?? null), e.created_at) as Row;
+        return { ...e, seq: Number(row.seq) };
+      });
+    });
+  }
+
+  async listEvents(taskId: string, afterSeq: number, limit: number): Promise<TaskEvent[]> {
+    return this.#all(
+      'SELECT * FROM task_events WHERE task_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      taskId,
+      afterSeq,
+      limit,
+    ).map((r) => ({
+      task_id: String(r.task_id),
+      seq: Number(r.seq),
+      type: String(r.type),
+      data: parse(r.data),
+      created_at: String(r.created_at),
+    }));
+  }
+
+  addWebhookDelivery(taskId: string, url: string, payload: string, now: string): Promise<void> {
+    return this.#writes.run(() => {
+      this.db
+        .prepare('INSERT INTO webhook_deliveries (task_id, url, payload, next_attempt_at) VALUES (?, ?, ?, ?)')
+        .run(taskId, url, payload, now);
+    });
+  }
+
+  async dueWebhookDeliveries(now: string, limit: number): Promise<WebhookDelivery[]> {
+    return this.#all(
+      'SELECT * FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?',
+      now,
+      limit,
+    ).map((r) => ({
+      id: Number(r.id),
+      task_id: String(r.task_id),
+      url: String(r.url),
+      payload: String(r.payload),
+      attempts: Number(r.attempts),
+      next_attempt_at: String(r.next_attempt_at),
+    }));
+  }
+
+  recordWebhookAttempt(id: number, ok: boolean, nextAttemptAt: string | null, lastError: string | null): Promise<void> {
+    return this.#writes.run(() => {
+      this.db
+        .prepare(
+          `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+           delivered_at = CASE WHEN ? THEN ? ELSE delivered_at END WHERE id = ?`,
+        )
+        .run(nextAttemptAt, lastError, ok ? 1 : 0, ok ? new Date().toISOString() : null, id);
+    });
+  }
+
+  async close(): Promise<void> {
+    // Let writes already queued in this tick commit before closing.
+    await this.#writes.run(() => undefined);
+    this.db.close();
+  }
+}

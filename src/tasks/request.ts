@@ -1,0 +1,156 @@
+/**
+ * The task request, as the article's /execute and the v1 API accept it. Strict: an unknown field is
+ * a 400, so a client that misspells `allowedTools` never silently runs under another boundary.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { z } from 'zod';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { compilePolicy, formatRule, type ToolPolicy } from '../runners/claude/policy.ts';
+
+const intBetween = (min: number, max: number, unit: string) => {
+  const message = `must be an integer between ${min} and ${max}${unit}`;
+  return z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message });
+};
+
+export function taskRequestSchema(maxTimeout: number) {
+  return z.strictObject(
+    {
+      prompt: z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' }),
+      allowed_tools: z.array(z.string(), { error: 'must be an array of tool rules' }).max(100).optional(),
+      timeout: intBetween(1000, maxTimeout, ' (ms)').optional(),
+      idle_timeout: intBetween(1000, maxTimeout, ' (ms)').optional(),
+      cwd: z.string({ error: 'must be a path' }).min(1).max(4096).optional(),
+      model: z
+        .string()
+        .regex(/^[\w.:@/-]{1,200}$/, { error: 'must be a model name (letters, digits, . : @ / - _)' })
+        .optional(),
+      max_turns: intBetween(1, 1000, '').optional(),
+      max_budget_usd: z
+        .number({ error: 'must be a number of dollars' })
+        .positive({ error: 'must be greater than 0' })
+        .max(10_000)
+        .optional(),
+      system_prompt_append: z.string().max(100_000).optional(),
+      output_schema: z.record(z.string(), z.unknown(), { error: 'must be a JSON Schema object' }).optional(),
+      metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
+      retry_safe: z.boolean({ error: 'must be true or false' }).optional(),
+      webhook_url: z
+        .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+        .max(2048)
+        .optional(),
+    },
+    { error: 'must be a JSON object' },
+  );
+}
+
+export type TaskRequestBody = z.infer<ReturnType<typeof taskRequestSchema>>;
+
+/** The request as stored on the task, with defaults applied and the workspace resolved. */
+export interface NormalizedRequest {
+  prompt: string;
+  allowed_tools: string[];
+  timeout: number;
+  idle_timeout: number;
+  cwd: string;
+  model?: string;
+  max_turns?: number;
+  max_budget_usd?: number;
+  system_prompt_append?: string;
+  output_schema?: Record<string, unknown>;
+}
+
+export interface ParsedTaskRequest {
+  request: NormalizedRequest;
+  policy: ToolPolicy;
+  metadata: Record<string, unknown> | null;
+  retry_safe: boolean;
+  webhook_url: string | null;
+}
+
+const ajv = new Ajv2020({ strict: false });
+
+/** Resolves `cwd` (symlinks and `..` included) and requires it to lie inside a workspace root. */
+export function resolveWorkspace(cwd: string | undefined, roots: string[]): string {
+  const realRoots = roots.map((r) => fs.realpathSync(r));
+  if (cwd === undefined) return realRoots[0]!;
+  let real: string;
+  try {
+    real = fs.realpathSync(path.resolve(realRoots[0]!, cwd));
+  } catch {
+    throw new AppError('validation', `cwd ${JSON.stringify(cwd)} does not exist`, { field: 'cwd' });
+  }
+  if (!fs.statSync(real).isDirectory()) {
+    throw new AppError('validation', `cwd ${JSON.stringify(cwd)} is not a directory`, { field: 'cwd' });
+  }
+  const inside = realRoots.some((root) => real === root || real.startsWith(root.endsWith('/') ? root : `${root}/`));
+  if (!inside) {
+    throw new AppError('validation', `cwd ${JSON.stringify(cwd)} is outside the workspace roots`, { field: 'cwd' });
+  }
+  return real;
+}
+
+let capCache: { rules: string[]; policy: ToolPolicy } | undefined;
+function operatorCap(config: Config): ToolPolicy | undefined {
+  if (!config.toolCap) return undefined;
+  if (capCache?.rules !== config.toolCap) {
+    capCache = { rules: config.toolCap, policy: compilePolicy(config.toolCap, { field: 'SWITCHYARD_TOOL_CAP' }) };
+  }
+  return capCache.policy;
+}
+
+export function parseTaskRequest(body: unknown, config: Config): ParsedTaskRequest {
+  const parsed = taskRequestSchema(config.maxTimeout).safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`
+        : `${field} ${issue.message}`;
+    const unknownField = issue.code === 'unrecognized_keys' ? issue.keys[0]! : field;
+    throw new AppError('validation', message, { field: unknownField });
+  }
+  const b = parsed.data;
+  if (Buffer.byteLength(b.prompt) > config.maxPromptBytes) {
+    throw new AppError('payload_too_large', `prompt is larger than ${config.maxPromptBytes} bytes`, {
+      field: 'prompt',
+    });
+  }
+  if (b.output_schema && !ajv.validateSchema(b.output_schema)) {
+    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`, {
+      field: 'output_schema',
+    });
+  }
+  if (b.metadata && JSON.stringify(b.metadata).length > 16_384) {
+    throw new AppError('validation', 'metadata must be at most 16384 bytes of JSON', { field: 'metadata' });
+  }
+  if (b.webhook_url && !config.webhookSecret) {
+    throw new AppError('validation', 'webhook_url needs the operator to set SWITCHYARD_WEBHOOK_SECRET', {
+      field: 'webhook_url',
+    });
+  }
+  const cap = operatorCap(config);
+  const policy = compilePolicy(b.allowed_tools ?? [], cap ? { cap, field: 'allowed_tools' } : { field: 'allowed_tools' });
+  const request: NormalizedRequest = {
+    prompt: b.prompt,
+    allowed_tools: policy.rules.map(formatRule),
+    timeout: b.timeout ?? config.defaultTimeout,
+    idle_timeout: b.idle_timeout ?? config.idleTimeout,
+    cwd: resolveWorkspace(b.cwd, config.workspaceRoots),
+  };
+  if (b.model !== undefined) request.model = b.model;
+  if (b.max_turns !== undefined) request.max_turns = b.max_turns;
+  if (b.max_budget_usd !== undefined) request.max_budget_usd = b.max_budget_usd;
+  if (b.system_prompt_append !== undefined) request.system_prompt_append = b.system_prompt_append;
+  if (b.output_schema !== undefined) request.output_schema = b.output_schema;
+  return {
+    request,
+    policy,
+    metadata: b.metadata ?? null,
+    retry_safe: b.retry_safe ?? false,
+    webhook_url: b.webhook_url ?? null,
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Runs queued tasks, at most `concurrency` at once, oldest first. Every transition is written to the
+ * Store before anyone is told about it; a crash between two writes leaves a state that recovery
+ * (Store.recoverInterrupted) turns into `interrupted` or a requeue.
+ */
+import path from 'node:path';
+import { toErrorInfo } from '../errors.ts';
+import { ClaudeResultError } from '../runners/claude/classify-result.ts';
+import type { ToolPolicy } from '../runners/claude/policy.ts';
+import type { ClaudeInput } from '../runners/claude/run-claude.ts';
+import type { OutputEnvelope, RunContext } from '../runners/runner.ts';
+import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
+import type { NormalizedRequest } from './request.ts';
+import type { TaskNotifier } from './task-events.ts';
+
+export type ClaudeRunner = (input: ClaudeInput, ctx: RunContext, onAgentSession: (id: string) => void) => Promise<OutputEnvelope>;
+
+export interface SchedulerDeps {
+  store: Store;
+  notifier: TaskNotifier;
+  runClaude: ClaudeRunner;
+  concurrency: number;
+  dataDir: string;
+  /** Called after a task's terminal state is durable (webhooks, metrics). */
+  onTerminal?: (task: TaskRecord) => void;
+}
+
+export class TaskScheduler {
+  readonly #deps: SchedulerDeps;
+  readonly #running = new Map<string, AbortController>();
+  #pumping = false;
+  #again = false;
+  #stopped = false;
+  /** Told of every claim, so the service's queued count stays exact without a COUNT query. */
+  onClaimed: () => void = () => {};
+
+  constructor(deps: SchedulerDeps) {
+    this.#deps = deps;
+  }
+
+  get runningCount(): number {
+    return this.#running.size;
+  }
+
+  /** Starts as many queued tasks as there are free slots. Cheap to call often. */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    this.#pumping = true;
+    void this.#pump().finally(() => {
+      this.#pumping = false;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      }
+    });
+  }
+
+  async #pump(): Promise<void> {
+    while (!this.#stopped && this.#running.size < this.#deps.concurrency) {
+      const task = await this.#deps.store.claimNextTask(new Date().toISOString());
+      if (!task) return;
+      this.onClaimed();
+      const controller = new AbortController();
+      this.#running.set(task.id, controller);
+      void this.#run(task, controller).finally(() => {
+        this.#running.delete(task.id);
+        this.wake();
+      });
+    }
+  }
+
+  /** Aborts a running task; returns false if it is not running here. */
+  cancel(taskId: string): boolean {
+    const controller = this.#running.get(taskId);
+    if (!controller) return false;
+    controller.abort('cancel');
+    return true;
+  }
+
+  /** Stops taking work, waits up to `graceMs` for running tasks, then kills what is left. */
+  async drain(graceMs: number): Promise<void> {
+    this.#stopped = true;
+    const deadline = Date.now() + graceMs;
+    while (this.#running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    // Killed tasks stay `running` in the Store; the next start records them as interrupted.
+    for (const controller of this.#running.values()) controller.abort('shutdown');
+    while (this.#running.size > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async #run(task: TaskRecord, controller: AbortController): Promise<void> {
+    const { store, notifier } = this.#deps;
+    const request = task.request as unknown as NormalizedRequest;
+    let pendingEvents: Promise<unknown> = Promise.resolve();
+    const emit = (type: string, data: unknown) => {
+      const event = { task_id: task.id, type, data, created_at: new Date().toISOString() };
+      pendingEvents = pendingEvents.then(() =>
+        store.appendEvents([event]).then((saved: TaskEvent[]) => notifier.publishEvents(saved)),
+      );
+    };
+    emit('status', { status: 'running', attempt: task.attempts });
+    const input: ClaudeInput = {
+      prompt: task.pending_message ?? request.prompt,
+      policy: task.policy as unknown as ToolPolicy,
+      cwd: request.cwd,
+      timeout: request.timeout,
+      idle_timeout: request.idle_timeout,
+      configDir: path.join(this.#deps.dataDir, 'claude', task.id),
+    };
+    if (request.model) input.model = request.model;
+    if (request.max_turns) input.max_turns = request.max_turns;
+    if (request.max_budget_usd) input.max_budget_usd = request.max_budget_usd;
+    if (request.system_prompt_append) input.system_prompt_append = request.system_prompt_append;
+    if (request.output_schema) input.output_schema = request.output_schema;
+    if (task.pending_message && task.agent_session_id) input.resume = task.agent_session_id;
+
+    const ctx: RunContext = { signal: controller.signal, emit: (e) => emit(e.type, e.data) };
+    let finish: TaskFinish;
+    try {
+      const out = await this.#deps.runClaude(input, ctx, (id) => void store.setAgentSession(task.id, id));
+      finish = { status: 'completed', response: out.response, result: resultOf(task, out), error: null };
+    } catch (err) {
+      const envelope = err instanceof ClaudeResultError ? err.envelope : undefined;
+      finish = {
+        status: 'failed',
+        response: envelope?.response ?? null,
+        result: envelope ? resultOf(task, envelope) : { policy: task.policy },
+        error: toErrorInfo(err),
+      };
+    }
+    await pendingEvents.catch(() => undefined);
+    if (controller.signal.reason === 'shutdown') return;
+    if (await store.finishTask(task.id, finish, new Date().toISOString())) {
+      emit('status', { status: finish.status, error: finish.error });
+      await pendingEvents.catch(() => undefined);
+      const saved = await store.getTask(task.id);
+      if (saved) {
+        notifier.publishTerminal(saved);
+        this.#deps.onTerminal?.(saved);
+      }
+    }
+  }
+}
+
+function resultOf(task: TaskRecord, out: OutputEnvelope): Record<string, unknown> {
+  return {
+    response: out.response,
+    structured_output: out.data ?? null,
+    usage: out.usage ?? null,
+    ...out.detail,
+    policy: task.policy,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * The task operations behind both APIs (the article's /execute and /v1/tasks): submit, read, wait,
+ * follow events, cancel, send a follow-up message.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { type Store, TERMINAL, type TaskEvent, type TaskRecord, type TaskStatus } from '../store/store.ts';
+import { parseTaskRequest } from './request.ts';
+import type { TaskNotifier } from './task-events.ts';
+import type { TaskScheduler } from './task-scheduler.ts';
+
+export interface TaskServiceDeps {
+  config: Config;
+  store: Store;
+  notifier: TaskNotifier;
+  scheduler: TaskScheduler;
+}
+
+export class TaskService {
+  readonly #deps: TaskServiceDeps;
+  /** Queued count kept in memory: a COUNT per submission would cost more than the insert. */
+  #queued = 0;
+
+  constructor(deps: TaskServiceDeps) {
+    this.#deps = deps;
+    deps.scheduler.onClaimed = () => {
+      if (this.#queued > 0) this.#queued--;
+    };
+  }
+
+  async start(): Promise<void> {
+    const now = new Date().toISOString();
+    await this.#deps.store.recoverInterrupted(now);
+    this.#queued = await this.#deps.store.countByStatus('queued');
+    this.#deps.scheduler.wake();
+  }
+
+  async submit(body: unknown, idempotencyKey?: string): Promise<{ task: TaskRecord; created: boolean }> {
+    const { config, store, scheduler } = this.#deps;
+    const parsed = parseTaskRequest(body, config);
+    if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+      throw new AppError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
+        field: 'Idempotency-Key',
+      });
+    }
+    if (this.#queued >= config.queueLimit) {
+      throw new AppError('queue_full', `the queue is full (${config.queueLimit} tasks waiting)`, { retryAfter: 5 });
+    }
+    const hash = idempotencyKey ? createHash('sha256').update(JSON.stringify(body)).digest('hex') : null;
+    const result = await store.createTask({
+      id: randomUUID(),
+      request: parsed.request as unknown as Record<string, unknown>,
+      policy: parsed.policy as unknown as Record<string, unknown>,
+      retry_safe: parsed.retry_safe,
+      idempotency_key: idempotencyKey ?? null,
+      idempotency_hash: hash,
+      metadata: parsed.metadata,
+      webhook_url: parsed.webhook_url,
+    });
+    if (result.created) {
+      this.#queued++;
+      scheduler.wake();
+    }
+    return result;
+  }
+
+  async get(id: string): Promise<TaskRecord> {
+    const task = await this.#deps.store.getTask(id);
+    if (!task) throw new AppError('not_found', `no task with id ${JSON.stringify(id)}`, { field: 'id' });
+    return task;
+  }
+
+  list(status: TaskStatus | undefined, limit: number, cursor: string | undefined) {
+    const query: Parameters<Store['listTasks']>[0] = { limit };
+    if (status) query.status = status;
+    if (cursor) query.cursor = cursor;
+    return this.#deps.store.listTasks(query);
+  }
+
+  /** Resolves with the task once it is terminal, or as it is when `waitMs` runs out. */
+  async wait(id: string, waitMs: number, signal?: AbortSignal): Promise<TaskRecord> {
+    const task = await this.get(id);
+    if (TERMINAL.has(task.status) || waitMs <= 0) return task;
+    return new Promise<TaskRecord>((resolve) => {
+      const done = (t?: TaskRecord) => {
+        clearTimeout(timer);
+        off();
+        signal?.removeEventListener('abort', onAbort);
+        if (t) resolve(t);
+        else void this.get(id).then(resolve, () => resolve(task));
+      };
+      const onAbort = () => done();
+      const off = this.#deps.notifier.onTerminal(id, (t) => done(t));
+      const timer = setTimeout(() => done(), waitMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      // The task may have ended between the read above and the subscription.
+      void this.#deps.store.getTask(id).then((t) => {
+        if (t && TERMINAL.has(t.status)) done(t);
+      });
+    });
+  }
+
+  async cancel(id: string): Promise<TaskRecord> {
+    const { store, scheduler, notifier } = this.#deps;
+    const task = await this.get(id);
+    if (TERMINAL.has(task.status)) return task;
+    if (!scheduler.cancel(id)) {
+      // Queued: nobody runs it yet, so the cancel is ours to write.
+      const finished = await store.finishTask(
+        id,
+        {
+          status: 'failed',
+          response: null,
+          result: { policy: task.policy },
+          error: { kind: 'cancelled', message: 'task was cancelled before it started', retryable: false },
+        },
+        new Date().toISOString(),
+      );
+      if (finished) {
+        this.#queued = Math.max(0, this.#queued - 1);
+        const saved = await this.get(id);
+        const events = await store.appendEvents([
+          { task_id: id, type: 'status', data: { status: 'failed', error: saved.error }, created_at: saved.finished_at! },
+        ]);
+        notifier.publishEvents(events);
+        notifier.publishTerminal(saved);
+        return saved;
+      }
+    }
+    return this.wait(id, 5000);
+  }
+
+  async sendMessage(id: string, body: unknown): Promise<TaskRecord> {
+    const prompt = (body as { prompt?: unknown } | null)?.prompt;
+    if (typeof prompt !== 'string' || prompt.length === 0) {
+      throw new AppError('validation', 'prompt must be a non-empty string', { field: 'prompt' });
+    }
+    const extra = Object.keys(body as object).filter((k) => k !== 'prompt');
+    if (extra.length > 0) throw new AppError('validation', `unknown field ${JSON.stringify(extra[0])}`, { field: extra[0]! });
+    if (Buffer.byteLength(prompt) > this.#deps.config.maxPromptBytes) {
+      throw new AppError('payload_too_large', `prompt is larger than ${this.#deps.config.maxPromptBytes} bytes`, {
+        field: 'prompt',
+      });
+    }
+    const task = await this.get(id);
+    if (!task.agent_session_id) {
+      throw new AppError('conflict', 'this task has no Claude Code session to continue yet', { field: 'id' });
+    }
+    if (!(await this.#deps.store.queueMessage(id, prompt))) {
+      throw new AppError('conflict', `task is ${task.status}: wait for it to end before sending a message`, {
+        field: 'id',
+      });
+    }
+    this.#queued++;
+    this.#deps.scheduler.wake();
+    return this.get(id);
+  }
+
+  events(id: string, afterSeq: number, limit = 500): Promise<TaskEvent[]> {
+    return this.#deps.store.listEvents(id, afterSeq, limit);
+  }
+
+  onEvent(id: string, listener: (e: TaskEvent) => void): () => void {
+    return this.#deps.notifier.onEvent(id, listener);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Signed webhooks on terminal task states (Standard Webhooks: webhook-id, webhook-timestamp,
+ * webhook-signature). Each delivery is stored before it is attempted and retried with exponential
+ * backoff, so a restart resumes pending deliveries. The target passes the same SSRF guard as http
+ * steps: a client cannot make the server POST into the operator's private network.
+ */
+import type { Logger } from 'pino';
+import { Webhook } from 'standardwebhooks';
+import { runHttp } from '../runners/http.ts';
+import { parseAllowList } from '../runners/ssrf.ts';
+import type { Store, TaskRecord } from '../store/store.ts';
+
+const MAX_ATTEMPTS = 8;
+const BASE_DELAY_MS = 1000;
+const MAX_DELAY_MS = 3_600_000;
+
+export interface WebhookSenderDeps {
+  store: Store;
+  secret: string | undefined;
+  httpAllow: string | undefined;
+  logger: Logger;
+  /** Milliseconds between scans for due deliveries. */
+  pollMs?: number;
+}
+
+export function webhookPayload(task: TaskRecord): string {
+  return JSON.stringify({
+    type: `task.${task.status}`,
+    timestamp: task.finished_at,
+    data: { session_id: task.id, status: task.status, response: task.response, result: task.result, error: task.error },
+  });
+}
+
+export class WebhookSender {
+  readonly #deps: WebhookSenderDeps;
+  readonly #signer: Webhook | undefined;
+  readonly #allow: ReturnType<typeof parseAllowList>;
+  #timer: NodeJS.Timeout | undefined;
+  #busy: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(deps: WebhookSenderDeps) {
+    this.#deps = deps;
+    this.#signer = deps.secret ? new Webhook(deps.secret) : undefined;
+    this.#allow = parseAllowList(deps.httpAllow ?? '');
+  }
+
+  async enqueue(task: TaskRecord): Promise<void> {
+    if (!task.webhook_url || !this.#signer) return;
+    await this.#deps.store.addWebhookDelivery(task.id, task.webhook_url, webhookPayload(task), new Date().toISOString());
+    this.kick();
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.kick(), this.#deps.pollMs ?? 1000);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.#stopped || this.#busy) return;
+    this.#busy = this.#sendDue().finally(() => {
+      this.#busy = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    await this.#busy;
+  }
+
+  async #sendDue(): Promise<void> {
+    const { store, logger } = this.#deps;
+    const due = await store.dueWebhookDeliveries(new Date().toISOString(), 20);
+    await Promise.all(
+      due.map(async (d) => {
+        const id = `msg_${d.task_id}_${d.id}`;
+        const now = new Date();
+        const signature = this.#signer!.sign(id, now, d.payload);
+        const timestamp = String(Math.floor(now.getTime() / 1000));
+        let error: string | null = null;
+        try {
+          await runHttp(
+            {
+              method: 'POST',
+              url: d.url,
+              headers: {
+                'content-type': 'application/json',
+                'webhook-id': id,
+                'webhook-timestamp': timestamp,
+                'webhook-signature': signature,
+              },
+              body: d.payload,
+              timeout: 10_000,
+            },
+            { signal: AbortSignal.timeout(15_000), emit: () => {} },
+            { allow: this.#allow },
+          );
+        } catch (err) {
+          error = (err as Error).message;
+        }
+        const attempts = d.attempts + 1;
+        const next =
+          error === null || attempts >= MAX_ATTEMPTS
+            ? null
+            : new Date(Date.now() + Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempts - 1))).toISOString();
+        if (error) logger.warn({ task: d.task_id, attempts, error }, 'webhook delivery failed');
+        await store.recordWebhookAttempt(d.id, error === null, next, error);
+      }),
+    );
+  }
+}

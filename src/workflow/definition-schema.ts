@@ -1,0 +1,168 @@
+/**
+ * The shape of a workflow file, as a zod schema. It is the single source of the published JSON Schema
+ * (editors complete and check files with it) and of the shape check in definition.ts; the rules that
+ * span several fields (dependencies, cycles, template references, pools) live in definition.ts.
+ * Every object is strict: a misspelled key is an error, never silently ignored.
+ */
+import { z } from 'zod';
+
+export const STEP_NAME = /^[a-zA-Z_][a-zA-Z0-9_-]*$/;
+export const WORKFLOW_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+export const MAX_NAME_LENGTH = 64;
+export const WORKERS = ['claude', 'llm', 'http', 'transform', 'approval'] as const;
+export type WorkerName = (typeof WORKERS)[number];
+
+/** One message for every way an integer field can be wrong, in the words of the rule (STYLE.md 4). */
+function intRange(min: number, max: number, unit = '') {
+  const error = `must be an integer between ${min} and ${max}${unit ? ` ${unit}` : ''}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+function numberRange(min: number, max: number) {
+  const error = `must be a number between ${min} and ${max}`;
+  return z.number({ error }).min(min, { error }).max(max, { error });
+}
+
+const stepName = z.string().regex(STEP_NAME).max(MAX_NAME_LENGTH);
+const jsonObject = z.record(z.string(), z.unknown());
+const template = (description: string) => z.string().meta({ description });
+
+export const backoffSchema = z.strictObject({
+  initial: intRange(0, 86_400_000, '(ms)').optional().meta({ description: 'Delay cap before the 2nd attempt.' }),
+  factor: numberRange(1, 10).optional().meta({ description: 'Growth of the delay cap per attempt.' }),
+  max: intRange(0, 86_400_000, '(ms)').optional().meta({ description: 'Largest delay cap.' }),
+});
+
+export const retrySchema = z.strictObject({
+  max_attempts: intRange(1, 20).optional().meta({ description: 'Attempts in all, the first included.' }),
+  backoff: backoffSchema.optional().meta({ description: 'Full-jitter exponential backoff (ms).' }),
+});
+
+const base = {
+  description: z.string().max(2000).optional(),
+  depends_on: z
+    .array(stepName)
+    .default([])
+    .meta({ description: 'Steps that must complete first; their outputs are in scope for templates.' }),
+};
+
+const fanOut = {
+  for_each: template('One {{ expression }} whose value is an array; the step runs once per item (`item`).').optional(),
+  parallelism: intRange(1, 100).optional().meta({ description: 'Items of for_each run at once.' }),
+};
+
+const work = {
+  ...fanOut,
+  timeout: intRange(1000, 86_400_000, '(ms)').optional().meta({ description: 'Wall-clock limit per attempt.' }),
+  retry: retrySchema.optional(),
+  pool: z.string().optional().meta({ description: 'Resource pool (top-level `pools`, or claude, llm, http).' }),
+};
+
+const outputSchema = jsonObject.optional().meta({ description: 'JSON Schema (2020-12) the output must match.' });
+
+export const claudeStepSchema = z.strictObject({
+  worker: z.literal('claude'),
+  ...base,
+  ...work,
+  prompt: template('Task for Claude Code; without step references, dependency responses are prepended.'),
+  allowed_tools: z.array(z.string()).optional().meta({ description: 'Tools and rules, e.g. Read, Edit(docs/**).' }),
+  cwd: z.string().optional(),
+  model: z.string().optional(),
+  max_turns: intRange(1, 1000).optional(),
+  max_budget_usd: z.number().positive({ error: 'must be a positive number' }).optional(),
+  output_schema: outputSchema,
+});
+
+export const llmStepSchema = z.strictObject({
+  worker: z.literal('llm'),
+  ...base,
+  ...work,
+  prompt: template('Prompt; without step references, dependency responses are prepended.'),
+  system: template('System prompt.').optional(),
+  provider: z.enum(['anthropic', 'openai-compatible']).optional(),
+  base_url: z.string().optional().meta({ description: 'Server of an openai-compatible provider.' }),
+  model: z.string().optional(),
+  temperature: numberRange(0, 2).optional(),
+  max_tokens: intRange(1, 1_000_000).optional(),
+  output_schema: outputSchema,
+});
+
+export const httpStepSchema = z.strictObject({
+  worker: z.literal('http'),
+  ...base,
+  ...work,
+  url: template('URL; each {{ }} output is percent-encoded, so scheme and host must be literal.'),
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']).optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  body: z
+    .union([z.string(), jsonObject, z.array(z.unknown())])
+    .optional()
+    .meta({ description: 'JSON value (a whole-string {{ expr }} keeps its type) or a text template.' }),
+  expect_status: z.array(intRange(100, 599)).min(1).optional().meta({ description: 'Accepted statuses (2xx).' }),
+});
+
+export const transformStepSchema = z.strictObject({
+  worker: z.literal('transform'),
+  ...base,
+  ...fanOut,
+  template: template('Rendered text; a single {{ expression }} also yields its value as `data`.'),
+});
+
+export const approvalStepSchema = z.strictObject({
+  worker: z.literal('approval'),
+  ...base,
+  message: template('What the reviewer is asked to approve.'),
+  timeout: intRange(1000, 86_400_000, '(ms)').optional().meta({ description: 'How long to wait for a decision.' }),
+});
+
+export const stepSchemas = {
+  claude: claudeStepSchema,
+  llm: llmStepSchema,
+  http: httpStepSchema,
+  transform: transformStepSchema,
+  approval: approvalStepSchema,
+} as const;
+
+export const stepSchema = z.discriminatedUnion('worker', [
+  claudeStepSchema,
+  llmStepSchema,
+  httpStepSchema,
+  transformStepSchema,
+  approvalStepSchema,
+]);
+
+export const workflowSchema = z.strictObject({
+  name: z.string().regex(WORKFLOW_NAME).max(100),
+  description: z.string().max(10_000).optional(),
+  inputs: z
+    .record(z.string().regex(STEP_NAME), jsonObject)
+    .optional()
+    .meta({ description: 'Input name → JSON Schema; inputs without a `default` are required.' }),
+  pools: z
+    .record(z.string().regex(STEP_NAME), intRange(1, 10_000))
+    .optional()
+    .meta({ description: 'Pool name → capacity (steps of that pool running at once).' }),
+  steps: z.record(stepName, stepSchema).meta({ description: 'Step name → step.' }),
+});
+
+export type ClaudeStep = z.output<typeof claudeStepSchema>;
+export type LlmStep = z.output<typeof llmStepSchema>;
+export type HttpStep = z.output<typeof httpStepSchema>;
+export type TransformStep = z.output<typeof transformStepSchema>;
+export type ApprovalStep = z.output<typeof approvalStepSchema>;
+/** A validated step, discriminated by `worker`. `depends_on` is always present (default []). */
+export type StepDefinition = z.output<typeof stepSchema>;
+export type RetrySpec = z.output<typeof retrySchema>;
+/** A validated workflow definition. */
+export type WorkflowDefinition = z.output<typeof workflowSchema>;
+
+/**
+ * The JSON Schema (2020-12) of a workflow file, for editors (`# yaml-language-server: $schema=…`).
+ * It checks shape only; `switchyard validate` also checks dependencies, cycles and templates.
+ */
+export function workflowJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(workflowSchema, { io: 'input', target: 'draft-2020-12' }),
+    title: 'Switchyard workflow',
+  };
+}

@@ -1,0 +1,267 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { decideToolCall, type GateDecision } from '../../src/runners/claude/gate.ts';
+import { compilePolicy } from '../../src/runners/claude/policy.ts';
+
+// root/ws is the workspace; root/ws-evil and root/outside sit beside it.
+let root: string;
+let ws: string;
+
+before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'switchyard-gate-'));
+  ws = path.join(root, 'ws');
+  for (const dir of ['ws/docs/api', 'ws/src', 'ws/nb', 'ws-evil', 'outside']) await mkdir(path.join(root, dir), { recursive: true });
+  for (const file of ['ws/docs/a.md', 'ws/docs/api/b.md', 'ws/src/a.ts', 'ws/.env', 'ws/nb/n.ipynb', 'ws-evil/x', 'outside/secret']) {
+    await writeFile(path.join(root, file), 'x');
+  }
+  await symlink('../outside', path.join(ws, 'escape')); // directory link out of the workspace
+  await symlink(path.join(root, 'outside/secret'), path.join(ws, 'docs/secret.md')); // file link out, inside a scope
+  await symlink(path.join(root, 'outside/new.txt'), path.join(ws, 'docs/dangling.md')); // dangling, points out
+  await symlink('docs', path.join(ws, 'manual')); // link to inside the workspace
+  await symlink('../src', path.join(ws, 'docs/code')); // inside the workspace but out of the docs scope
+  await symlink('ws', path.join(root, 'ws-link')); // the workspace reached through a link
+});
+
+after(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+function decide(allowed: string[], tool: string, input: Record<string, unknown>, workspace = ws): Promise<GateDecision> {
+  return decideToolCall(compilePolicy(allowed), workspace, tool, input);
+}
+
+async function assertAllowed(allowed: string[], tool: string, input: Record<string, unknown>): Promise<void> {
+  assert.deepEqual(await decide(allowed, tool, input), { allow: true }, `${tool} ${JSON.stringify(input)}`);
+}
+
+async function assertDenied(allowed: string[], tool: string, input: Record<string, unknown>, reason: string | RegExp): Promise<void> {
+  const decision = await decide(allowed, tool, input);
+  assert.equal(decision.allow, false, `${tool} ${JSON.stringify(input)} should be denied`);
+  if (decision.allow) return;
+  if (typeof reason === 'string') assert.equal(decision.reason, reason);
+  else assert.match(decision.reason, reason);
+}
+
+describe('decideToolCall: tools', () => {
+  test('denies a tool not in the policy, and everything under an empty policy', async () => {
+    await assertDenied(['Read'], 'Bash', { command: 'ls' }, 'Bash is not in allowed_tools.');
+    await assertDenied([], 'Read', { file_path: 'docs/a.md' }, 'Read is not in allowed_tools.');
+    await assertDenied(['Read'], 'Agent', { prompt: 'x' }, 'Agent is not in allowed_tools.');
+    await assertDenied(['Read'], 'mcp__x__y', {}, 'mcp__x__y is not in allowed_tools.');
+  });
+
+  test('allows scope-less tools when present', async () => {
+    await assertAllowed(['WebSearch', 'TodoWrite'], 'WebSearch', { query: 'x' });
+    await assertAllowed(['WebSearch', 'TodoWrite'], 'TodoWrite', { todos: [] });
+    await assertDenied(['WebSearch'], 'TodoWrite', { todos: [] }, 'TodoWrite is not in allowed_tools.');
+  });
+});
+
+describe('decideToolCall: paths', () => {
+  test('confines an unscoped rule to the workspace', async () => {
+    await assertAllowed(['Read'], 'Read', { file_path: path.join(ws, 'src/a.ts') });
+    await assertAllowed(['Read'], 'Read', { file_path: 'src/a.ts' });
+    await assertAllowed(['Read'], 'Read', { file_path: '.env' });
+    await assertDenied(['Read'], 'Read', { file_path: '/etc/passwd' }, 'Read of "/etc/passwd" is outside the workspace.');
+    await assertDenied(['Read'], 'Read', { file_path: '../outside/secret' }, /outside the workspace/);
+    await assertDenied(['Read'], 'Read', { file_path: 'src/../../outside/secret' }, /outside the workspace/);
+    await assertDenied(['Read'], 'Read', { file_path: path.join(ws, '../outside/secret') }, /outside the workspace/);
+    await assertDenied(['Read'], 'Read', { file_path: '~/.ssh/id_rsa' }, /outside the workspace/);
+    await assertDenied(['Read'], 'Read', { file_path: 'a\0b' }, /outside the workspace/);
+  });
+
+  test('a sibling that shares the workspace prefix is outside it', async () => {
+    await assertDenied(['Read'], 'Read', { file_path: `${ws}-evil/x` }, /outside the workspace/);
+    await assertDenied(['Read'], 'Read', { file_path: '../ws-evil/x' }, /outside the workspace/);
+    await assertAllowed(['Read'], 'Read', { file_path: `${ws}/docs/a.md` });
+  });
+
+  test('follows symlinks: out of the workspace denied, within it allowed', async () => {
+    await assertDenied(['Read'], 'Read', { file_path: 'escape/secret' }, 'Read of "escape/secret" is outside the workspace.');
+    await assertDenied(['Read'], 'Read', { file_path: 'docs/secret.md' }, /outside the workspace/);
+    await assertDenied(['Write'], 'Write', { file_path: 'escape/new.txt' }, /outside the workspace/);
+    await assertDenied(['Write'], 'Write', { file_path: 'docs/dangling.md' }, /outside the workspace/);
+    await assertDenied(['Read'], 'Read', { file_path: 'manual/../escape/secret' }, /outside the workspace/);
+    await assertAllowed(['Read'], 'Read', { file_path: 'manual/a.md' });
+    await assertAllowed(['Read(docs/**)'], 'Read', { file_path: 'manual/api/b.md' });
+  });
+
+  test('`..` is read the way the kernel reads it, after symlinks, as well as lexically', async () => {
+    // Lexically docs/code/../a.md is docs/a.md; the kernel goes through the link to src/, then up to ws/a.md.
+    await assertDenied(['Read(docs/**)'], 'Read', { file_path: 'docs/code/../a.md' }, /outside the allowed scope/);
+    await assertAllowed(['Read(docs/**)'], 'Read', { file_path: 'docs/api/../a.md' });
+    await assertDenied(['Write'], 'Write', { file_path: 'newdir/../x.txt' }, /outside the workspace/);
+  });
+
+  test('the workspace may itself be reached through a symlink', async () => {
+    const link = path.join(root, 'ws-link');
+    assert.deepEqual(await decide(['Read'], 'Read', { file_path: 'docs/a.md' }, link), { allow: true });
+    assert.deepEqual(await decide(['Read'], 'Read', { file_path: path.join(ws, 'docs/a.md') }, link), { allow: true });
+    const missing = await decide(['Read'], 'Read', { file_path: 'a' }, path.join(root, 'nope'));
+    assert.equal(missing.allow, false);
+  });
+
+  test('Edit(docs/**) allows docs/ and denies everything else', async () => {
+    await assertAllowed(['Edit(docs/**)'], 'Edit', { file_path: 'docs/a.md', old_string: 'x', new_string: 'y' });
+    await assertAllowed(['Edit(docs/**)'], 'Edit', { file_path: path.join(ws, 'docs/api/b.md') });
+    await assertDenied(['Edit(docs/**)'], 'Edit', { file_path: 'src/a.ts' }, 'Edit of "src/a.ts" is outside the allowed scope (docs/**).');
+    await assertDenied(['Edit(docs/**)'], 'Edit', { file_path: 'docs/code/a.ts' }, /outside the allowed scope/);
+    await assertDenied(['Edit(docs/**)', 'Read'], 'Edit', { file_path: '.env' }, /outside the allowed scope/);
+    await assertAllowed(['Edit(docs/**)', 'Edit(src/*.ts)'], 'Edit', { file_path: 'src/a.ts' });
+    await assertAllowed(['Edit(docs/**)', 'Edit'], 'Edit', { file_path: 'src/a.ts' });
+  });
+
+  test('Write of a new file: inside the scope allowed, outside denied', async () => {
+    await assertAllowed(['Write(out/**)'], 'Write', { file_path: 'out/new/deep/file.txt', content: 'x' });
+    await assertAllowed(['Write(docs/**)'], 'Write', { file_path: 'docs/new.md', content: 'x' });
+    await assertDenied(['Write(out/**)'], 'Write', { file_path: 'src/new.ts', content: 'x' }, /outside the allowed scope \(out\/\*\*\)/);
+    await assertDenied(['Write(out/**)'], 'Write', { file_path: path.join(root, 'outside/new.txt') }, /outside the workspace/);
+  });
+
+  test('NotebookEdit checks notebook_path', async () => {
+    await assertAllowed(['NotebookEdit(nb/**)'], 'NotebookEdit', { notebook_path: 'nb/n.ipynb', new_source: '' });
+    await assertDenied(['NotebookEdit(nb/**)'], 'NotebookEdit', { notebook_path: 'docs/n.ipynb' }, /outside the allowed scope/);
+    await assertDenied(['NotebookEdit'], 'NotebookEdit', { file_path: 'nb/n.ipynb' }, 'NotebookEdit needs a notebook_path.');
+  });
+
+  test('every path field is checked, and missing or odd ones are denied', async () => {
+    await assertDenied(['Read'], 'Read', {}, 'Read needs a file_path.');
+    await assertDenied(['Read'], 'Read', { file_path: 42 }, 'Read needs a file_path.');
+    await assertDenied(['Read'], 'Read', { file_path: 'docs/a.md', path: '/etc' }, /"\/etc" is outside the workspace/);
+    await assertDenied(['Glob'], 'Glob', { pattern: '*', path: ['x'] }, 'Glob path must be a string.');
+  });
+
+  test('Glob and Grep default to the workspace and stay in it', async () => {
+    await assertAllowed(['Glob'], 'Glob', { pattern: '**/*.ts' });
+    await assertAllowed(['Glob'], 'Glob', { pattern: '*.md', path: 'docs' });
+    await assertAllowed(['Grep'], 'Grep', { pattern: 'TODO', glob: '*.ts' });
+    await assertDenied(['Glob'], 'Glob', { pattern: '*', path: '/etc' }, /outside the workspace/);
+    await assertDenied(['Grep'], 'Grep', { pattern: 'root', path: '/etc/passwd' }, /outside the workspace/);
+    await assertDenied(['Grep'], 'Grep', { pattern: 'x', path: 'escape' }, /outside the workspace/);
+    await assertDenied(['Glob'], 'Glob', { pattern: '/etc/*' }, /Glob pattern "\/etc\/\*" must be relative/);
+    await assertDenied(['Glob'], 'Glob', { pattern: '../outside/*' }, /must be relative/);
+    await assertDenied(['Glob'], 'Glob', { pattern: 'src/../../*' }, /must be relative/);
+    await assertDenied(['Glob'], 'Glob', { pattern: '{/etc/*,x}' }, /must be relative/);
+    await assertDenied(['Glob'], 'Glob', { pattern: '{..,x}/*' }, /must be relative/);
+    await assertDenied(['Glob'], 'Glob', { pattern: '~/*' }, /must be relative/);
+    await assertDenied(['Grep'], 'Grep', { pattern: 'x', glob: '../**' }, /must be relative/);
+  });
+
+  test('a scoped Glob or Grep searches only inside a whole-subtree scope', async () => {
+    await assertAllowed(['Grep(docs/**)'], 'Grep', { pattern: 'x', path: 'docs' });
+    await assertAllowed(['Grep(docs/**)'], 'Grep', { pattern: 'x', path: 'docs/api' });
+    await assertAllowed(['Grep(docs/*.md)'], 'Grep', { pattern: 'x', path: 'docs/a.md' });
+    await assertAllowed(['Glob(**)'], 'Glob', { pattern: '*' });
+    await assertDenied(['Grep(docs/**)'], 'Grep', { pattern: 'x' }, 'Grep of "." is outside the allowed scope (docs/**).');
+    await assertDenied(['Grep(docs/**)'], 'Grep', { pattern: 'x', path: 'src' }, /outside the allowed scope/);
+    await assertDenied(['Grep(docs/*.md)'], 'Grep', { pattern: 'x', path: 'docs' }, /outside the allowed scope/);
+    await assertDenied(['Glob(docs/**)'], 'Glob', { pattern: '*', path: 'docs/code' }, /outside the allowed scope/);
+  });
+});
+
+describe('decideToolCall: Bash', () => {
+  const rules = ['Bash(git diff *)', 'Bash(npm test)', 'Bash(git log*)'];
+
+  test('allows commands whose every piece matches a rule', async () => {
+    for (const command of [
+      'git diff HEAD',
+      'git diff',
+      "git diff 'HEAD~1' -- \"docs/a b.md\"",
+      'npm test',
+      'git log --oneline',
+      'git logx',
+      'git diff HEAD && npm test',
+      'git diff | git log -1',
+      'git diff; npm test',
+      'git diff\nnpm test',
+      'git diff 2>&1',
+      'npm test >/dev/null 2>&1',
+      'git diff *.md',
+      "git diff 'a;b' \"c|d\" e\\;f",
+      "git diff '$(id)' '`id`' '#x'",
+    ]) {
+      await assertAllowed(rules, 'Bash', { command });
+    }
+  });
+
+  test('denies pieces that match no rule, by their parsed words', async () => {
+    const cases: [string, string | RegExp][] = [
+      ['rm -rf /', 'Bash command refused: "rm -rf /" matches no allowed Bash rule (git diff *, npm test, git log*).'],
+      ['git diff; rm -rf /', /"rm -rf \/" matches no allowed Bash rule/],
+      ['git diff && curl x', /"curl x" matches no allowed Bash rule/],
+      ['git diff || curl x', /"curl x"/],
+      ['git diff | sh', /"sh" matches no/],
+      ['git diff & curl x', /"curl x"/],
+      ['git diff\ncurl x', /"curl x"/],
+      ['npm test --watch', /"npm test --watch" matches no/],
+      ['npm', /"npm" matches no/],
+      ['git status', /"git status" matches no/],
+      ['gitdiff', /matches no/],
+      ['PAGER=sh git diff', /"PAGER=sh git diff" matches no/],
+      ['npm te*', /matches no/],
+      ['if git diff; then rm x; fi', /"if git diff" matches no/],
+      ['', 'Bash command refused: the command is empty.'],
+    ];
+    for (const [command, reason] of cases) await assertDenied(rules, 'Bash', { command }, reason);
+  });
+
+  test('refuses substitutions, expansions, redirections and comments even under an unscoped rule', async () => {
+    const cases: [string, RegExp][] = [
+      ['git diff $(rm -rf /)', /command substitution is not allowed/],
+      ['git diff `rm -rf /`', /command substitution is not allowed/],
+      ['git diff "$(id)"', /command substitution is not allowed/],
+      ['git diff "`id`"', /command substitution is not allowed/],
+      ['git diff $HOME', /variable expansion \(\$\) is not allowed/],
+      ['git diff "${HOME}"', /variable expansion/],
+      ["git diff $'\\x3b'", /variable expansion/],
+      ['git diff > /etc/passwd', /redirection or here-doc/],
+      ['git diff >> out.txt', /redirection/],
+      ['git diff < in.txt', /redirection/],
+      ['git diff 2>err.txt', /redirection/],
+      ['git diff >/dev/nullx', /redirection/],
+      ['git diff >&out.txt', /redirection/],
+      ['git diff <<EOF\nx\nEOF', /redirection/],
+      ['git diff <(cat /etc/passwd)', /redirection/],
+      ['(rm -rf /)', /subshell/],
+      ['git diff a#b; rm -rf /', /a comment \(#\) is not allowed/],
+      ['git diff # rm', /comment/],
+      ['git diff "unterminated', /unterminated quote/],
+      ['git diff \\\nrm', /line continuation/],
+      ['git diff\u00a0;rm', /unusual whitespace/],
+      ['git diff\r\nrm', /control/],
+    ];
+    for (const [command, reason] of cases) {
+      await assertDenied(rules, 'Bash', { command }, reason);
+      await assertDenied(['Bash'], 'Bash', { command }, reason);
+    }
+  });
+
+  test('an unscoped rule allows any plain command; a non-string command is denied', async () => {
+    await assertAllowed(['Bash'], 'Bash', { command: 'rm -rf build && ls | wc -l' });
+    await assertAllowed(['Bash(*)'], 'Bash', { command: 'echo hi; ls' });
+    await assertDenied(['Bash'], 'Bash', { command: ['ls'] }, 'Bash needs a command string.');
+  });
+});
+
+describe('decideToolCall: WebFetch', () => {
+  const rules = ['WebFetch(domain:example.com)'];
+
+  test('a domain scope admits that host and its subdomains only', async () => {
+    await assertAllowed(rules, 'WebFetch', { url: 'https://example.com/a', prompt: 'x' });
+    await assertAllowed(rules, 'WebFetch', { url: 'http://api.EXAMPLE.com:8080/a' });
+    await assertDenied(rules, 'WebFetch', { url: 'https://evilexample.com/' }, 'WebFetch of evilexample.com is not allowed: the host is outside the allowed domains.');
+    await assertDenied(rules, 'WebFetch', { url: 'https://example.com.evil.net/' }, /example\.com\.evil\.net is not allowed/);
+    await assertDenied(rules, 'WebFetch', { url: 'https://example.com@evil.net/' }, /evil\.net is not allowed/);
+    await assertDenied(rules, 'WebFetch', { url: 'https://127.0.0.1/' }, /is not allowed/);
+  });
+
+  test('only absolute http(s) URLs, scoped or not', async () => {
+    await assertAllowed(['WebFetch'], 'WebFetch', { url: 'https://anything.test/' });
+    await assertDenied(['WebFetch'], 'WebFetch', { url: 'file:///etc/passwd' }, 'WebFetch only fetches http(s) URLs.');
+    await assertDenied(['WebFetch'], 'WebFetch', { url: 'example.com' }, 'WebFetch needs an absolute http(s) URL.');
+    await assertDenied(['WebFetch'], 'WebFetch', {}, 'WebFetch needs a url string.');
+  });
+});
