@@ -40,7 +40,10 @@ export function buildPrompt(
   deps: Readonly<Record<string, { response: string }>>,
 ): string {
   const declared = step.depends_on ?? [];
-  const names = [...declared.filter((n) => Object.hasOwn(deps, n)), ...Object.keys(deps).filter((n) => !declared.includes(n))];
+  const names = [
+    ...declared.filter((n) => Object.hasOwn(deps, n)),
+    ...Object.keys(deps).filter((n) => !declared.includes(n)),
+  ];
   if (names.length === 0) return renderedPrompt;
   if (referencesSteps(step)) return renderedPrompt;
   const lines = names.map((name) => `${name}: ${deps[name]?.response ?? ''}`);

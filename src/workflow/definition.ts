@@ -1,0 +1,432 @@
+/**
+ * Parses and validates a workflow definition (YAML or JSON) before anything runs. Every rule failure is
+ * an AppError('validation') whose `field` is a path such as `steps.step_3.depends_on[1]` and whose
+ * message names the file and line (when known), the step and the rule. The first failure is reported.
+ */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { AppError } from '../errors.ts';
+import { findCycle, upstreamSteps } from './dag.ts';
+import {
+  backoffSchema,
+  MAX_NAME_LENGTH,
+  retrySchema,
+  STEP_NAME,
+  type StepDefinition,
+  stepSchemas,
+  WORKERS,
+  type WorkerName,
+  type WorkflowDefinition,
+  workflowSchema,
+} from './definition-schema.ts';
+import { checkTemplate, isSingleExpression, templateReferences } from './template.ts';
+
+export type {
+  ApprovalStep,
+  ClaudeStep,
+  HttpStep,
+  LlmStep,
+  StepDefinition,
+  TransformStep,
+  WorkerName,
+  WorkflowDefinition,
+} from './definition-schema.ts';
+export { workflowJsonSchema } from './definition-schema.ts';
+
+export interface ParseOptions {
+  /** Shown at the start of every error message (`market-brief.yaml:12: …`). */
+  filename?: string;
+}
+
+export const MAX_DEFINITION_CHARS = 1024 * 1024;
+export const MAX_STEPS = 500;
+/** Pools every engine provides; a step may name these without declaring them under `pools`. */
+export const DEFAULT_POOLS = ['claude', 'llm', 'http'] as const;
+/** Names templates already use for something else, so a step cannot be called that. */
+const RESERVED = ['steps', 'inputs', 'item', 'item_index', 'forloop', 'tablerowloop', '__proto__'];
+const LIQUID_LITERALS = ['true', 'false', 'nil', 'null', 'empty', 'blank'];
+
+type Path = ReadonlyArray<string | number>;
+
+/** A rule failure inside validation; turned into an AppError (with file and line) at the boundary. */
+class Invalid extends Error {
+  readonly path: Path;
+  readonly rule: string;
+
+  constructor(path: Path, rule: string) {
+    super(rule);
+    this.path = path;
+    this.rule = rule;
+  }
+}
+
+function invalid(path: Path, rule: string): never {
+  throw new Invalid(path, rule);
+}
+
+/** `['steps', 'a', 'depends_on', 1]` → `steps.a.depends_on[1]`. */
+export function fieldPath(path: Path): string {
+  return path.reduce<string>(
+    (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg),
+    '',
+  );
+}
+
+/** The step that owns the worker's default pool; transform and approval run in the orchestrator itself. */
+export function defaultPoolFor(worker: WorkerName): 'claude' | 'llm' | 'http' | undefined {
+  return worker === 'claude' || worker === 'llm' || worker === 'http' ? worker : undefined;
+}
+
+/**
+ * Parses YAML (JSON is YAML too) and validates it.
+ *
+ * @example
+ * const def = parseWorkflow(await readFile('brief.yaml', 'utf8'), { filename: 'brief.yaml' });
+ */
+export function parseWorkflow(text: string, options: ParseOptions = {}): WorkflowDefinition {
+  const at = options.filename ? `${options.filename}: ` : '';
+  if (text.length > MAX_DEFINITION_CHARS) {
+    throw new AppError('validation', `${at}definition is larger than ${MAX_DEFINITION_CHARS} characters`);
+  }
+  const lines = new LineCounter();
+  // uniqueKeys: a repeated key is an error, not a silent override; aliases are capped against blowups.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const syntax = doc.errors[0];
+  if (syntax) {
+    const pos = lines.linePos(syntax.pos[0]);
+    const where = options.filename
+      ? `${options.filename}:${pos.line}:${pos.col}`
+      : `line ${pos.line}, column ${pos.col}`;
+    throw new AppError('validation', `${where}: YAML syntax error: ${syntax.message.split('\n')[0]}`, {
+      cause: syntax,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new AppError('validation', `${at}YAML error: ${(err as Error).message}`, { cause: err });
+  }
+  return check(raw, options, (path) => lineOf(doc, lines, path));
+}
+
+/** Validates an already parsed definition (an API body, say). */
+export function validateWorkflow(obj: unknown, options: ParseOptions = {}): WorkflowDefinition {
+  return check(obj, options, () => undefined);
+}
+
+function check(raw: unknown, options: ParseOptions, locate: (path: Path) => number | undefined): WorkflowDefinition {
+  try {
+    preCheck(raw);
+    const parsed = workflowSchema.safeParse(raw);
+    if (!parsed.success) throw fromZod(parsed.error.issues[0], raw);
+    semanticCheck(parsed.data);
+    return parsed.data;
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    const line = locate(err.path);
+    const where = options.filename ? `${options.filename}${line ? `:${line}` : ''}: ` : line ? `line ${line}: ` : '';
+    const field = fieldPath(err.path);
+    const [top, step] = err.path;
+    let subject = field || 'the workflow';
+    if (top === 'steps' && typeof step === 'string') {
+      const rest = fieldPath(err.path.slice(2));
+      subject = rest ? `step "${step}": ${rest}` : `step "${step}"`;
+    }
+    throw new AppError('validation', `${where}${subject} ${err.rule}`, { field, cause: err });
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks step names and workers first, so these get precise messages rather than a union mismatch. */
+function preCheck(raw: unknown): void {
+  if (!isRecord(raw)) invalid([], 'must be a mapping with at least `name` and `steps`');
+  const steps = raw.steps;
+  if (!isRecord(steps)) return;
+  const names = Object.keys(steps);
+  if (names.length === 0) invalid(['steps'], 'must define at least one step');
+  if (names.length > MAX_STEPS) invalid(['steps'], `must define at most ${MAX_STEPS} steps`);
+  for (const name of names) {
+    if (!STEP_NAME.test(name) || name.length > MAX_NAME_LENGTH) {
+      invalid(
+        ['steps', name],
+        `is not a valid step name: use letters, digits, _ and - (${STEP_NAME.source}), at most ${MAX_NAME_LENGTH} characters`,
+      );
+    }
+    if (RESERVED.includes(name) || LIQUID_LITERALS.includes(name)) {
+      invalid(['steps', name], `uses a reserved name (${[...RESERVED, ...LIQUID_LITERALS].join(', ')})`);
+    }
+    const step = steps[name];
+    if (!isRecord(step)) invalid(['steps', name], 'must be a mapping with a `worker`');
+    if (step.worker === undefined) invalid(['steps', name, 'worker'], `is required (one of ${WORKERS.join(', ')})`);
+    if (!WORKERS.includes(step.worker as WorkerName)) {
+      invalid(
+        ['steps', name, 'worker'],
+        `"${String(step.worker)}" is not a known worker; expected one of ${WORKERS.join(', ')}`,
+      );
+    }
+  }
+}
+
+interface ZodIssueLike {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+  expected?: string;
+  values?: unknown[];
+}
+
+function fromZod(issue: ZodIssueLike | undefined, raw: unknown): Invalid {
+  if (!issue) return new Invalid([], 'is invalid');
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys' && issue.keys?.[0] !== undefined) {
+    const key = issue.keys[0];
+    const hint = closest(key, knownKeys(path, raw));
+    return new Invalid([...path, key], `is not a known key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  const value = valueAt(raw, path);
+  if (issue.code === 'invalid_type' && value === undefined) return new Invalid(path, 'is required');
+  if (issue.message.startsWith('must')) return new Invalid(path, issue.message);
+  if (issue.code === 'invalid_type') return new Invalid(path, `must be ${issue.expected}, got ${describe(value)}`);
+  if (issue.code === 'invalid_value' && issue.values) {
+    return new Invalid(path, `must be one of ${issue.values.map(String).join(', ')}`);
+  }
+  return new Invalid(path, `is invalid: ${issue.message}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function valueAt(raw: unknown, path: Path): unknown {
+  let node = raw;
+  for (const seg of path) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, seg)) return undefined;
+    node = (node as Record<string | number, unknown>)[seg];
+  }
+  return node;
+}
+
+function knownKeys(path: Path, raw: unknown): string[] {
+  const [top, name, sub, subsub] = path;
+  if (path.length === 0) return Object.keys(workflowSchema.shape);
+  if (top !== 'steps' || typeof name !== 'string') return [];
+  const worker = valueAt(raw, ['steps', name, 'worker']) as WorkerName;
+  if (path.length === 2) return Object.keys(stepSchemas[worker]?.shape ?? {});
+  if (sub === 'retry' && path.length === 3) return Object.keys(retrySchema.shape);
+  if (sub === 'retry' && subsub === 'backoff') return Object.keys(backoffSchema.shape);
+  return [];
+}
+
+/** The known key nearest to a misspelling, if it is close enough to be a likely typo. */
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
+/** The line of the key (or list item) a path points at, or of its nearest existing ancestor. */
+function lineOf(doc: Document, lines: LineCounter, path: Path): number | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+    const key = path[n - 1];
+    let node: { range?: [number, number, number] | null } | undefined;
+    if (isMap(parent)) {
+      node = parent.items.find((pair) => (isScalar(pair.key) ? pair.key.value : pair.key) === key)?.key as typeof node;
+    } else if (isSeq(parent) && typeof key === 'number') {
+      node = parent.items[key] as typeof node;
+    }
+    if (node?.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+/** Ajv for user-written schemas: strict, so a misspelled keyword is an error; formats are annotations. */
+function newAjv(options: { useDefaults?: boolean } = {}): Ajv2020 {
+  return new Ajv2020({ strict: true, strictTypes: false, strictTuples: false, validateFormats: false, ...options });
+}
+
+function checkSchema(ajv: Ajv2020, schema: unknown, path: Path): void {
+  try {
+    ajv.compile(schema as object);
+  } catch (err) {
+    invalid(path, `is not a valid JSON Schema (2020-12): ${(err as Error).message}`);
+  }
+}
+
+function semanticCheck(def: WorkflowDefinition): void {
+  const ajv = newAjv();
+  const inputs = def.inputs ?? {};
+  for (const [name, schema] of Object.entries(inputs)) checkSchema(ajv, schema, ['inputs', name]);
+  const pools = new Set<string>([...DEFAULT_POOLS, ...Object.keys(def.pools ?? {})]);
+  const names = Object.keys(def.steps);
+
+  for (const [name, step] of Object.entries(def.steps)) {
+    step.depends_on.forEach((dep, i) => {
+      const path = ['steps', name, 'depends_on', i];
+      if (dep === name) invalid(path, `names the step itself; a step cannot depend on itself`);
+      if (!Object.hasOwn(def.steps, dep)) {
+        const hint = closest(dep, names);
+        invalid(path, `names unknown step "${dep}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      }
+      if (step.depends_on.indexOf(dep) !== i) invalid(path, `repeats "${dep}"`);
+    });
+    if ('pool' in step && step.pool !== undefined && !pools.has(step.pool)) {
+      invalid(
+        ['steps', name, 'pool'],
+        `names unknown pool "${step.pool}"; declare it under pools (known: ${[...pools].join(', ')})`,
+      );
+    }
+    if ('output_schema' in step && step.output_schema)
+      checkSchema(ajv, step.output_schema, ['steps', name, 'output_schema']);
+    if ('parallelism' in step && step.parallelism !== undefined && step.for_each === undefined) {
+      invalid(['steps', name, 'parallelism'], 'is only allowed together with for_each');
+    }
+  }
+
+  const cycle = findCycle(def);
+  if (cycle) {
+    const [first, second] = cycle as [string, string];
+    const index = def.steps[first]?.depends_on.indexOf(second) ?? 0;
+    invalid(
+      ['steps', first, 'depends_on', index],
+      `forms a cycle: ${cycle.join(' -> ')} (each step depends on the next)`,
+    );
+  }
+
+  for (const [name, step] of Object.entries(def.steps)) checkStepTemplates(def, name, step);
+}
+
+/** Every template of a step with its path; `for_each` is first so its own rules are checked first. */
+function templatesOf(name: string, step: StepDefinition): Array<[Path, string]> {
+  const out: Array<[Path, string]> = [];
+  const at = (key: string): Path => ['steps', name, key];
+  if ('for_each' in step && step.for_each !== undefined) out.push([at('for_each'), step.for_each]);
+  const walk = (value: unknown, path: Path) => {
+    if (typeof value === 'string') out.push([path, value]);
+    else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
+    else if (isRecord(value)) for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+  };
+  switch (step.worker) {
+    case 'claude':
+      walk(step.prompt, at('prompt'));
+      break;
+    case 'llm':
+      walk(step.prompt, at('prompt'));
+      walk(step.system, at('system'));
+      break;
+    case 'http':
+      walk(step.url, at('url'));
+      walk(step.headers, at('headers'));
+      walk(step.body, at('body'));
+      break;
+    case 'transform':
+      walk(step.template, at('template'));
+      break;
+    case 'approval':
+      walk(step.message, at('message'));
+      break;
+  }
+  return out;
+}
+
+function checkStepTemplates(def: WorkflowDefinition, name: string, step: StepDefinition): void {
+  const upstream = upstreamSteps(def, name);
+  const hasForEach = 'for_each' in step && step.for_each !== undefined;
+  for (const [path, tpl] of templatesOf(name, step)) {
+    const isForEach = path[2] === 'for_each';
+    try {
+      checkTemplate(tpl);
+    } catch (err) {
+      invalid(path, `has a template error: ${(err as Error).message}`);
+    }
+    if (isForEach && !isSingleExpression(tpl)) {
+      invalid(path, 'must be exactly one {{ expression }} whose value is an array');
+    }
+    for (const ref of templateReferences(tpl)) {
+      if (ref === 'inputs') continue;
+      if (ref.startsWith('inputs.')) {
+        const input = ref.slice('inputs.'.length);
+        if (!Object.hasOwn(def.inputs ?? {}, input))
+          invalid(path, `references ${ref}, which is not declared under inputs`);
+        continue;
+      }
+      if (ref === 'item' || ref === 'item_index') {
+        if (!hasForEach || isForEach) invalid(path, `references ${ref}, which exists only in steps with for_each`);
+        continue;
+      }
+      if (ref === 'steps') invalid(path, 'must name steps literally (steps.<name>), not look them up dynamically');
+      const target = ref.startsWith('steps.') ? ref.slice('steps.'.length) : ref;
+      if (!Object.hasOwn(def.steps, target)) {
+        const hint = closest(target, Object.keys(def.steps));
+        invalid(path, `references unknown variable "${ref}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      }
+      if (!upstream.has(target)) {
+        invalid(path, `references step "${target}", which is not upstream of "${name}"; add it to depends_on`);
+      }
+    }
+  }
+}
+
+const inputValidators = new WeakMap<WorkflowDefinition, ReturnType<Ajv2020['compile']>>();
+
+/**
+ * Checks a run's inputs against the definition and returns them with schema `default`s applied.
+ * An input without a `default` is required; undeclared inputs are refused.
+ */
+export function validateInputs(def: WorkflowDefinition, inputs: unknown): Record<string, unknown> {
+  let validate = inputValidators.get(def);
+  if (!validate) {
+    const properties = def.inputs ?? {};
+    const required = Object.entries(properties)
+      .filter(([, schema]) => !Object.hasOwn(schema, 'default'))
+      .map(([name]) => name);
+    validate = newAjv({ useDefaults: true }).compile({
+      type: 'object',
+      properties,
+      required,
+      additionalProperties: false,
+    });
+    inputValidators.set(def, validate);
+  }
+  const value = structuredClone(inputs ?? {});
+  if (validate(value)) return value as Record<string, unknown>;
+  const error = validate.errors?.[0];
+  const params = (error?.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
+  const segments: Array<string | number> = (error?.instancePath ?? '')
+    .split('/')
+    .filter(Boolean)
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  let rule = error?.message ?? 'is invalid';
+  if (params.missingProperty) [segments[0], rule] = [params.missingProperty, 'is required'];
+  if (params.additionalProperty) [segments[0], rule] = [params.additionalProperty, 'is not a declared input'];
+  const field = segments.length > 0 ? fieldPath(['inputs', ...segments]) : 'inputs';
+  throw new AppError('validation', `${field} ${rule}`, { field });
+}

@@ -1,0 +1,189 @@
+/** The llm worker against the stand-in local LLM server (test/fixtures/llm-server.ts) on 127.0.0.1. */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { AppError, type ErrorKind } from '../../src/errors.ts';
+import { type LlmDefaults, type LlmStepInput, llmDefaultsFromEnv, runLlm } from '../../src/runners/llm.ts';
+import type { RunContext } from '../../src/runners/runner.ts';
+import { type LlmServer, startLlmServer } from '../fixtures/llm-server.ts';
+
+const KEY = 'sk-test-0123456789';
+const ctx = (signal = new AbortController().signal): RunContext => ({ signal, emit: () => {} });
+
+let llm: LlmServer;
+let openai: LlmDefaults;
+let anthropic: LlmDefaults;
+beforeEach(async () => {
+  llm = await startLlmServer();
+  openai = { provider: 'openai-compatible', base_url: `${llm.url}/v1`, model: 'test-model', openaiApiKey: KEY };
+  anthropic = { provider: 'anthropic', base_url: llm.url, model: 'claude-test', anthropicApiKey: KEY };
+});
+afterEach(() => llm.close());
+
+async function failsWith(input: LlmStepInput, defaults: LlmDefaults, kind: ErrorKind, context = ctx()): Promise<AppError> {
+  let caught: unknown;
+  await runLlm(input, context, defaults).catch((err: unknown) => {
+    caught = err;
+  });
+  assert.ok(caught instanceof AppError, `expected an AppError, got ${String(caught)}`);
+  assert.equal(caught.kind, kind, caught.message);
+  assert.ok(!caught.message.includes(KEY), 'the API key must never appear in a message');
+  return caught;
+}
+
+describe('plain text', () => {
+  test('openai-compatible', async () => {
+    llm.reply({ text: 'Hello there', usage: { input_tokens: 12, output_tokens: 3 } });
+    const out = await runLlm({ prompt: 'Say hello', system: 'Be brief', temperature: 0, max_tokens: 50 }, ctx(), openai);
+    assert.equal(out.response, 'Hello there');
+    assert.deepEqual(out.usage, { input_tokens: 12, output_tokens: 3, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, cost_usd: 0 });
+    assert.equal(out.detail?.model, 'test-model');
+    assert.equal(JSON.stringify(out.detail).includes(KEY), false);
+    const [req] = llm.requests;
+    assert.equal(req?.path, '/v1/chat/completions');
+    assert.equal(req?.headers.authorization, `Bearer ${KEY}`);
+    assert.equal(req?.body.model, 'test-model');
+    assert.equal(req?.body.temperature, 0);
+    assert.equal(req?.body.max_tokens, 50);
+    assert.deepEqual(req?.body.messages, [
+      { role: 'system', content: 'Be brief' },
+      { role: 'user', content: 'Say hello' },
+    ]);
+    assert.ok(req && req.endedAt !== undefined && req.endedAt >= req.startedAt);
+  });
+
+  test('anthropic, with the base URL written as Claude Code takes it (no /v1)', async () => {
+    llm.reply({ text: 'Bonjour' });
+    const out = await runLlm({ prompt: 'Say hello', system: 'In French' }, ctx(), anthropic);
+    assert.equal(out.response, 'Bonjour');
+    assert.equal(out.usage?.input_tokens, 10);
+    const [req] = llm.requests;
+    assert.equal(req?.path, '/v1/messages');
+    assert.equal(req?.headers['x-api-key'], KEY);
+    assert.equal(req?.body.model, 'claude-test');
+    assert.deepEqual(req?.body.messages, [{ role: 'user', content: [{ type: 'text', text: 'Say hello' }] }]);
+  });
+
+  test("the operator's key is not sent to a base_url the step chose; api_key_env supplies one", async () => {
+    llm.reply({ text: 'a' }, { text: 'b' });
+    await runLlm({ prompt: 'x', base_url: `http://127.0.0.1:${new URL(llm.url).port}` }, ctx(), openai);
+    assert.equal(llm.requests[0]?.headers.authorization, undefined);
+    const withKeys = { ...openai, base_url: undefined, keys: { OTHER_API_KEY: 'other-key' } };
+    await runLlm({ prompt: 'x', base_url: llm.url, api_key_env: 'OTHER_API_KEY' }, ctx(), withKeys);
+    assert.equal(llm.requests[1]?.headers.authorization, 'Bearer other-key');
+    assert.equal(llm.requests[1]?.path, '/v1/chat/completions', 'a root URL gets /v1');
+    const err = await failsWith({ prompt: 'x', api_key_env: 'DATABASE_URL' }, withKeys, 'validation');
+    assert.equal(err.field, 'api_key_env');
+  });
+});
+
+describe('output_schema', () => {
+  const schema = {
+    type: 'object',
+    properties: { name: { type: 'string' }, age: { type: 'integer' } },
+    required: ['name', 'age'],
+    additionalProperties: false,
+  };
+
+  test('valid the first time', async () => {
+    llm.reply({ text: '```json\n{"name":"Ada","age":36}\n```' });
+    const out = await runLlm({ prompt: 'Who?', output_schema: schema }, ctx(), openai);
+    assert.deepEqual(out.data, { name: 'Ada', age: 36 });
+    assert.equal(out.response, '{"name":"Ada","age":36}');
+    assert.equal(llm.requests.length, 1);
+    assert.match(llm.requests[0]?.body.messages[0].content, /JSON Schema[\s\S]*"required":\["name","age"\]/);
+  });
+
+  test('invalid, then repaired with the validation errors', async () => {
+    llm.reply({ text: '{"name":"Ada","age":"thirty-six"}' }, { text: '{"name":"Ada","age":36}' });
+    const out = await runLlm({ prompt: 'Who?', output_schema: schema }, ctx(), anthropic);
+    assert.deepEqual(out.data, { name: 'Ada', age: 36 });
+    assert.equal(out.detail?.repaired, true);
+    assert.equal(out.usage?.input_tokens, 20, 'usage sums both calls');
+    assert.equal(llm.requests.length, 2);
+    const messages = llm.requests[1]?.body.messages;
+    assert.equal(messages.length, 3);
+    assert.equal(messages[1].role, 'assistant');
+    assert.match(messages[1].content[0].text, /thirty-six/);
+    assert.match(messages[2].content[0].text, /\/age must be integer/);
+  });
+
+  test('invalid twice is output_invalid', async () => {
+    llm.reply({ text: 'Sure! Here you go.' }, { text: '{"name":"Ada","age":36,"extra":true}' });
+    const err = await failsWith({ prompt: 'Who?', output_schema: schema }, openai, 'output_invalid');
+    assert.match(err.message, /must NOT have additional properties \(extra\)/);
+    assert.match(llm.requests[1]?.body.messages[2].content, /it is not JSON/);
+  });
+
+  test('a schema that is not a schema is a validation error', async () => {
+    const err = await failsWith({ prompt: 'x', output_schema: { type: 'no-such-type' } }, openai, 'validation');
+    assert.equal(err.field, 'output_schema');
+    assert.equal(llm.requests.length, 0);
+  });
+});
+
+describe('errors', () => {
+  const cases: Array<[string, Parameters<LlmServer['reply']>[0], ErrorKind]> = [
+    ['429 is overloaded', { status: 429, error: 'Rate limit reached' }, 'overloaded'],
+    ['429 about credit is quota', { status: 429, error: 'Your credit balance is too low' }, 'quota'],
+    ['503 is overloaded', { status: 503, error: 'busy' }, 'overloaded'],
+    ['529 is overloaded', { status: 529, error: 'Overloaded' }, 'overloaded'],
+    ['500 is model_error', { status: 500, error: 'boom' }, 'model_error'],
+    ['401 is model_error, key scrubbed', { status: 401, error: `Incorrect API key provided: ${KEY}` }, 'model_error'],
+    ['404 (unknown model) is validation', { status: 404, error: 'model not found' }, 'validation'],
+  ];
+  for (const [name, reply, kind] of cases) {
+    for (const [label, defaults] of [['openai-compatible', () => openai] as const, ['anthropic', () => anthropic] as const]) {
+      test(`${label}: ${name}`, async () => {
+        llm.reply(reply);
+        await failsWith({ prompt: 'x' }, defaults(), kind);
+        assert.equal(llm.requests.length, 1, 'the SDK must not retry');
+      });
+    }
+  }
+
+  test('a refused connection is network', async () => {
+    const url = llm.url;
+    await llm.close();
+    llm = await startLlmServer();
+    await failsWith({ prompt: 'x' }, { ...openai, base_url: url }, 'network');
+  });
+
+  test('abort is cancelled, and the step timeout is timeout', async () => {
+    llm.reply({ hang: true }, { hang: true });
+    const controller = new AbortController();
+    const pending = failsWith({ prompt: 'x' }, openai, 'cancelled', ctx(controller.signal));
+    await llm.waitForRequests(1);
+    controller.abort();
+    await pending;
+    const err = await failsWith({ prompt: 'x', timeout: 100 }, anthropic, 'timeout');
+    assert.match(err.message, /within 100 ms/);
+  });
+
+  test('missing model or endpoint is a validation error', async () => {
+    assert.equal((await failsWith({ prompt: 'x' }, { ...openai, model: undefined }, 'validation')).field, 'model');
+    assert.equal((await failsWith({ prompt: 'x' }, { ...openai, base_url: undefined }, 'validation')).field, 'base_url');
+    assert.equal((await failsWith({ prompt: '' }, openai, 'validation')).field, 'prompt');
+  });
+});
+
+describe('llmDefaultsFromEnv', () => {
+  test('reads the variables and keeps only *_API_KEY ones for api_key_env', () => {
+    const defaults = llmDefaultsFromEnv({
+      SWITCHYARD_LLM_BASE_URL: 'http://127.0.0.1:11434/v1',
+      SWITCHYARD_LLM_MODEL: 'llama3',
+      SWITCHYARD_LLM_API_KEY: 'local-key',
+      ANTHROPIC_API_KEY: 'ak',
+      DATABASE_URL: 'postgres://secret',
+    });
+    assert.deepEqual(defaults, {
+      provider: 'openai-compatible',
+      base_url: 'http://127.0.0.1:11434/v1',
+      model: 'llama3',
+      anthropicApiKey: 'ak',
+      openaiApiKey: 'local-key',
+      keys: { ANTHROPIC_API_KEY: 'ak' },
+    });
+    assert.equal(llmDefaultsFromEnv({ ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' }).base_url, 'http://127.0.0.1:9');
+    assert.throws(() => llmDefaultsFromEnv({ SWITCHYARD_LLM_PROVIDER: 'gpt' }), { field: 'SWITCHYARD_LLM_PROVIDER' });
+  });
+});
