@@ -92,7 +92,9 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 202: { description: 'Queued', ...json(task) }, ...errors },
         },
       },
-      '/health': { get: { summary: 'Liveness; needs no key.', security: [], responses: { 200: { description: 'ok' } } } },
+      '/health': {
+        get: { summary: 'Liveness; needs no key.', security: [], responses: { 200: { description: 'ok' } } },
+      },
     },
   };
   return cached;

@@ -76,7 +76,16 @@ function writeTurn(res: http.ServerResponse, model: string, turn: Exclude<Turn, 
   const usage = { input_tokens: 100, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
   send('message_start', {
     type: 'message_start',
-    message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage },
+    message: {
+      id,
+      type: 'message',
+      role: 'assistant',
+      model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage,
+    },
   });
   let index = 0;
   const text = 'text' in turn ? turn.text : undefined;
@@ -92,7 +101,11 @@ function writeTurn(res: http.ServerResponse, model: string, turn: Exclude<Turn, 
     const block = { type: 'tool_use', id: `toolu_scripted_${messageCounter}`, name: turn.tool_use.name, input: {} };
     send('content_block_start', { type: 'content_block_start', index, content_block: block });
     const partial_json = JSON.stringify(turn.tool_use.input);
-    send('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } });
+    send('content_block_delta', {
+      type: 'content_block_delta',
+      index,
+      delta: { type: 'input_json_delta', partial_json },
+    });
     send('content_block_stop', { type: 'content_block_stop', index });
   }
   send('message_delta', {

@@ -71,7 +71,11 @@ interface Request {
  *
  * @example await runHttp({ url: 'https://api.example.com/items', method: 'POST', body: { a: 1 } }, ctx, { allow })
  */
-export async function runHttp(input: HttpStepInput, ctx: RunContext, options: HttpRunnerOptions): Promise<OutputEnvelope> {
+export async function runHttp(
+  input: HttpStepInput,
+  ctx: RunContext,
+  options: HttpRunnerOptions,
+): Promise<OutputEnvelope> {
   const req = checkInput(input);
   const timer = new AbortController();
   const timeoutId = setTimeout(() => timer.abort(), req.timeout);
@@ -93,11 +97,17 @@ export async function runHttp(input: HttpStepInput, ctx: RunContext, options: Ht
       if (REDIRECTS.has(status) && location && !req.expected(status)) {
         res.resume();
         if (hop === MAX_REDIRECTS) {
-          throw new AppError('http_status', `${method} ${display(req.url)} redirected more than ${MAX_REDIRECTS} times`);
+          throw new AppError(
+            'http_status',
+            `${method} ${display(req.url)} redirected more than ${MAX_REDIRECTS} times`,
+          );
         }
         const next = new URL(location, url);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') {
-          throw new AppError('permission_denied', `${display(url)} redirected to a ${next.protocol} URL; only http and https are followed`);
+          throw new AppError(
+            'permission_denied',
+            `${display(url)} redirected to a ${next.protocol} URL; only http and https are followed`,
+          );
         }
         // Browsers turn a redirected POST into a GET; 307/308 promise to keep the method and body.
         if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
@@ -111,7 +121,10 @@ export async function runHttp(input: HttpStepInput, ctx: RunContext, options: Ht
         url = next;
         continue;
       }
-      const text = decode(await readCapped(res, req.maxBytes, `${method} ${display(url)}`), res.headers['content-type']);
+      const text = decode(
+        await readCapped(res, req.maxBytes, `${method} ${display(url)}`),
+        res.headers['content-type'],
+      );
       if (!req.expected(status)) {
         const excerpt = redact(text.replace(/\s+/g, ' ').trim().slice(0, 300), secretsOf(req));
         const suffix = excerpt ? `: ${excerpt}` : '';
@@ -128,7 +141,9 @@ export async function runHttp(input: HttpStepInput, ctx: RunContext, options: Ht
   } catch (err) {
     if (ctx.signal.aborted) throw abortError(ctx.signal, `${method} ${display(url)}`);
     if (timer.signal.aborted) {
-      throw new AppError('timeout', `${method} ${display(url)} did not finish within ${req.timeout} ms`, { cause: err });
+      throw new AppError('timeout', `${method} ${display(url)} did not finish within ${req.timeout} ms`, {
+        cause: err,
+      });
     }
     if (err instanceof AppError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;

@@ -8,7 +8,7 @@
  */
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import { APICallError, AISDKError, generateText, type LanguageModel, type ModelMessage } from 'ai';
+import { AISDKError, APICallError, generateText, type LanguageModel, type ModelMessage } from 'ai';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { AppError, validationError } from '../errors.ts';
 import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type Usage } from './runner.ts';
@@ -42,13 +42,17 @@ export interface LlmDefaults {
   /** ANTHROPIC_BASE_URL, used when a step picks Anthropic while the default provider is another. */
   anthropicBaseUrl?: string;
   openaiApiKey?: string;
-  /** The `*_API_KEY` variables a step may name in `api_key_env`; nothing else from the environment. */
+  /**
+   * The `*_API_KEY` variables a step may name in `api_key_env` (all but the default keys); nothing
+   * else from the environment.
+   */
   keys?: Record<string, string>;
 }
 
 const ANTHROPIC_API = 'https://api.anthropic.com';
 const DEFAULT_TIMEOUT_MS = 600_000;
 const KEY_ENV = /^[A-Z][A-Z0-9_]*_API_KEY$/;
+const DEFAULT_KEY_ENVS = new Set(['ANTHROPIC_API_KEY', 'SWITCHYARD_LLM_API_KEY']);
 
 /**
  * Reads the llm defaults from the environment: SWITCHYARD_LLM_PROVIDER (default `anthropic`, or
@@ -62,7 +66,10 @@ export function llmDefaultsFromEnv(env: Record<string, string | undefined>): Llm
   }
   const provider: LlmProvider = chosen;
   const keys: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (KEY_ENV.test(name) && value) keys[name] = value;
+  for (const [name, value] of Object.entries(env)) {
+    // The default keys are not offered: a step could send them to a base_url of its choosing.
+    if (KEY_ENV.test(name) && !DEFAULT_KEY_ENVS.has(name) && value) keys[name] = value;
+  }
   const defaults: LlmDefaults = { provider, keys };
   const baseUrl = env.SWITCHYARD_LLM_BASE_URL || (provider === 'anthropic' ? env.ANTHROPIC_BASE_URL : undefined);
   if (baseUrl) defaults.base_url = checkUrl(baseUrl, 'SWITCHYARD_LLM_BASE_URL');
@@ -70,7 +77,8 @@ export function llmDefaultsFromEnv(env: Record<string, string | undefined>): Llm
   if (env.ANTHROPIC_BASE_URL) defaults.anthropicBaseUrl = checkUrl(env.ANTHROPIC_BASE_URL, 'ANTHROPIC_BASE_URL');
   const anthropicKey = (provider === 'anthropic' ? env.SWITCHYARD_LLM_API_KEY : undefined) || env.ANTHROPIC_API_KEY;
   if (anthropicKey) defaults.anthropicApiKey = anthropicKey;
-  if (provider === 'openai-compatible' && env.SWITCHYARD_LLM_API_KEY) defaults.openaiApiKey = env.SWITCHYARD_LLM_API_KEY;
+  if (provider === 'openai-compatible' && env.SWITCHYARD_LLM_API_KEY)
+    defaults.openaiApiKey = env.SWITCHYARD_LLM_API_KEY;
   return defaults;
 }
 
@@ -87,7 +95,8 @@ interface Target {
  * @example await runLlm({ prompt: 'Summarise: …', output_schema: { type: 'object' } }, ctx, llmDefaultsFromEnv(process.env))
  */
 export async function runLlm(input: LlmStepInput, ctx: RunContext, defaults: LlmDefaults): Promise<OutputEnvelope> {
-  if (typeof input.prompt !== 'string' || input.prompt === '') throw validationError('prompt', 'must be a non-empty string');
+  if (typeof input.prompt !== 'string' || input.prompt === '')
+    throw validationError('prompt', 'must be a non-empty string');
   const timeout = input.timeout ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86_400_000) {
     throw validationError('timeout', 'must be an integer between 1 and 86400000 (ms)');
@@ -138,12 +147,16 @@ export async function runLlm(input: LlmStepInput, ctx: RunContext, defaults: Llm
       detail.repaired = true;
     }
     if (!checked.ok) {
-      throw new AppError('output_invalid', `the model's reply did not match output_schema after one repair: ${checked.errors}`);
+      throw new AppError(
+        'output_invalid',
+        `the model's reply did not match output_schema after one repair: ${checked.errors}`,
+      );
     }
     return { response: JSON.stringify(checked.value), data: checked.value, usage, detail };
   } catch (err) {
     if (ctx.signal.aborted) throw abortError(ctx.signal, `the ${target.provider} call`);
-    if (timer.signal.aborted) throw new AppError('timeout', `the ${target.provider} call did not finish within ${timeout} ms`);
+    if (timer.signal.aborted)
+      throw new AppError('timeout', `the ${target.provider} call did not finish within ${timeout} ms`);
     throw toAppError(err, target);
   } finally {
     clearTimeout(timeoutId);
@@ -161,7 +174,10 @@ function resolveTarget(input: LlmStepInput, defaults: LlmDefaults): Target {
     (provider === 'anthropic' ? (defaults.anthropicBaseUrl ?? ANTHROPIC_API) : undefined);
   const given = input.base_url ?? configured;
   if (!given) {
-    throw validationError('base_url', 'is required for provider openai-compatible (on the step or SWITCHYARD_LLM_BASE_URL)');
+    throw validationError(
+      'base_url',
+      'is required for provider openai-compatible (on the step or SWITCHYARD_LLM_BASE_URL)',
+    );
   }
   const baseUrl = normalizeBaseUrl(provider, checkUrl(given, 'base_url'));
   const model = input.model ?? (isDefault ? defaults.model : undefined);
@@ -172,7 +188,12 @@ function resolveTarget(input: LlmStepInput, defaults: LlmDefaults): Target {
       throw validationError('api_key_env', 'must name an environment variable ending in _API_KEY');
     }
     apiKey = defaults.keys?.[input.api_key_env];
-    if (!apiKey) throw validationError('api_key_env', `names ${input.api_key_env}, which is not set`);
+    if (!apiKey) {
+      throw validationError(
+        'api_key_env',
+        `names ${input.api_key_env}, which is not set or not offered to steps (the default keys go to the configured endpoint by themselves)`,
+      );
+    }
   } else if (configured !== undefined && baseUrl === normalizeBaseUrl(provider, configured)) {
     // The operator's key goes only to the operator's endpoint, never to a URL a workflow picked.
     apiKey = provider === 'anthropic' ? defaults.anthropicApiKey : defaults.openaiApiKey;
@@ -190,7 +211,8 @@ function checkUrl(url: string, field: string): string {
   } catch {
     throw validationError(field, 'must be an absolute http:// or https:// URL');
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw validationError(field, 'must use http or https');
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw validationError(field, 'must use http or https');
   return url;
 }
 
@@ -300,15 +322,20 @@ function toAppError(err: unknown, target: Target): AppError {
     }
     if (status === 529 || status === 503) return new AppError('overloaded', message, { cause: err });
     if (status === 401 || status === 403) {
-      return new AppError('model_error', `the ${who} rejected the API key (${status}); check api_key_env or the configured key`, {
-        cause: err,
-      });
+      return new AppError(
+        'model_error',
+        `the ${who} rejected the API key (${status}); check api_key_env or the configured key`,
+        {
+          cause: err,
+        },
+      );
     }
     // 400, 404, 422 …: the request itself is wrong (unknown model, bad parameter); retrying cannot help.
     if (status < 500) return new AppError('validation', message, { cause: err });
     return new AppError('model_error', message, { cause: err });
   }
-  if (AISDKError.isInstance(err)) return new AppError('model_error', `the ${who} failed: ${scrub(err.message)}`, { cause: err });
+  if (AISDKError.isInstance(err))
+    return new AppError('model_error', `the ${who} failed: ${scrub(err.message)}`, { cause: err });
   return new AppError('internal', `the llm step failed: ${scrub(err instanceof Error ? err.message : String(err))}`, {
     cause: err,
   });

@@ -133,7 +133,10 @@ export function parseTaskRequest(body: unknown, config: Config): ParsedTaskReque
     });
   }
   const cap = operatorCap(config);
-  const policy = compilePolicy(b.allowed_tools ?? [], cap ? { cap, field: 'allowed_tools' } : { field: 'allowed_tools' });
+  const policy = compilePolicy(
+    b.allowed_tools ?? [],
+    cap ? { cap, field: 'allowed_tools' } : { field: 'allowed_tools' },
+  );
   const request: NormalizedRequest = {
     prompt: b.prompt,
     allowed_tools: policy.rules.map(formatRule),

@@ -13,7 +13,11 @@ import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts
 import type { NormalizedRequest } from './request.ts';
 import type { TaskNotifier } from './task-events.ts';
 
-export type ClaudeRunner = (input: ClaudeInput, ctx: RunContext, onAgentSession: (id: string) => void) => Promise<OutputEnvelope>;
+export type ClaudeRunner = (
+  input: ClaudeInput,
+  ctx: RunContext,
+  onAgentSession: (id: string) => void,
+) => Promise<OutputEnvelope>;
 
 export interface SchedulerDeps {
   store: Store;

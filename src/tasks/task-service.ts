@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import { type Store, TERMINAL, type TaskEvent, type TaskRecord, type TaskStatus } from '../store/store.ts';
+import { type Store, type TaskEvent, type TaskRecord, type TaskStatus, TERMINAL } from '../store/store.ts';
 import { parseTaskRequest } from './request.ts';
 import type { TaskNotifier } from './task-events.ts';
 import type { TaskScheduler } from './task-scheduler.ts';
@@ -121,7 +121,12 @@ export class TaskService {
         this.#queued = Math.max(0, this.#queued - 1);
         const saved = await this.get(id);
         const events = await store.appendEvents([
-          { task_id: id, type: 'status', data: { status: 'failed', error: saved.error }, created_at: saved.finished_at! },
+          {
+            task_id: id,
+            type: 'status',
+            data: { status: 'failed', error: saved.error },
+            created_at: saved.finished_at!,
+          },
         ]);
         notifier.publishEvents(events);
         notifier.publishTerminal(saved);
@@ -137,7 +142,8 @@ export class TaskService {
       throw new AppError('validation', 'prompt must be a non-empty string', { field: 'prompt' });
     }
     const extra = Object.keys(body as object).filter((k) => k !== 'prompt');
-    if (extra.length > 0) throw new AppError('validation', `unknown field ${JSON.stringify(extra[0])}`, { field: extra[0]! });
+    if (extra.length > 0)
+      throw new AppError('validation', `unknown field ${JSON.stringify(extra[0])}`, { field: extra[0]! });
     if (Buffer.byteLength(prompt) > this.#deps.config.maxPromptBytes) {
       throw new AppError('payload_too_large', `prompt is larger than ${this.#deps.config.maxPromptBytes} bytes`, {
         field: 'prompt',

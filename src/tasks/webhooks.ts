@@ -47,7 +47,12 @@ export class WebhookSender {
 
   async enqueue(task: TaskRecord): Promise<void> {
     if (!task.webhook_url || !this.#signer) return;
-    await this.#deps.store.addWebhookDelivery(task.id, task.webhook_url, webhookPayload(task), new Date().toISOString());
+    await this.#deps.store.addWebhookDelivery(
+      task.id,
+      task.webhook_url,
+      webhookPayload(task),
+      new Date().toISOString(),
+    );
     this.kick();
   }
 

@@ -156,6 +156,96 @@ export type RetrySpec = z.output<typeof retrySchema>;
 /** A validated workflow definition. */
 export type WorkflowDefinition = z.output<typeof workflowSchema>;
 
+type Path = ReadonlyArray<string | number>;
+
+function issueAt(path: Path, rule: string): { path: Path; rule: string } {
+  return { path, rule };
+}
+
+interface ZodIssueLike {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+  expected?: string;
+  values?: unknown[];
+}
+
+/**
+ * A zod issue in the words of the rule: the path it concerns (for an unknown key, the key itself) and a
+ * phrase that follows the field name ("is required", "must be one of GET, POST").
+ */
+export function describeIssue(issue: ZodIssueLike | undefined, raw: unknown): { path: Path; rule: string } {
+  if (!issue) return issueAt([], 'is invalid');
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys' && issue.keys?.[0] !== undefined) {
+    const key = issue.keys[0];
+    const hint = closest(key, knownKeys(path, raw));
+    return issueAt([...path, key], `is not a known key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  }
+  const value = valueAt(raw, path);
+  if (issue.code === 'invalid_type' && value === undefined) return issueAt(path, 'is required');
+  if (issue.message.startsWith('must')) return issueAt(path, issue.message);
+  if (issue.code === 'invalid_type') return issueAt(path, `must be ${issue.expected}, got ${describe(value)}`);
+  if (issue.code === 'invalid_value' && issue.values) {
+    return issueAt(path, `must be one of ${issue.values.map(String).join(', ')}`);
+  }
+  return issueAt(path, `is invalid: ${issue.message}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function valueAt(raw: unknown, path: Path): unknown {
+  let node = raw;
+  for (const seg of path) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, seg)) return undefined;
+    node = (node as Record<string | number, unknown>)[seg];
+  }
+  return node;
+}
+
+function knownKeys(path: Path, raw: unknown): string[] {
+  const [top, name, sub, subsub] = path;
+  if (path.length === 0) return Object.keys(workflowSchema.shape);
+  if (top !== 'steps' || typeof name !== 'string') return [];
+  const worker = valueAt(raw, ['steps', name, 'worker']) as keyof typeof stepSchemas;
+  if (path.length === 2) return Object.keys(stepSchemas[worker]?.shape ?? {});
+  if (sub === 'retry' && path.length === 3) return Object.keys(retrySchema.shape);
+  if (sub === 'retry' && subsub === 'backoff') return Object.keys(backoffSchema.shape);
+  return [];
+}
+
+/** The known key nearest to a misspelling, if it is close enough to be a likely typo. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
+}
+
 /**
  * The JSON Schema (2020-12) of a workflow file, for editors (`# yaml-language-server: $schema=…`).
  * It checks shape only; `switchyard validate` also checks dependencies, cycles and templates.

@@ -8,12 +8,11 @@ import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } fro
 import { AppError } from '../errors.ts';
 import { findCycle, upstreamSteps } from './dag.ts';
 import {
-  backoffSchema,
+  closest,
+  describeIssue,
   MAX_NAME_LENGTH,
-  retrySchema,
   STEP_NAME,
   type StepDefinition,
-  stepSchemas,
   WORKERS,
   type WorkerName,
   type WorkflowDefinition,
@@ -119,7 +118,10 @@ function check(raw: unknown, options: ParseOptions, locate: (path: Path) => numb
   try {
     preCheck(raw);
     const parsed = workflowSchema.safeParse(raw);
-    if (!parsed.success) throw fromZod(parsed.error.issues[0], raw);
+    if (!parsed.success) {
+      const { path, rule } = describeIssue(parsed.error.issues[0], raw);
+      invalid(path, rule);
+    }
     semanticCheck(parsed.data);
     return parsed.data;
   } catch (err) {
@@ -169,86 +171,6 @@ function preCheck(raw: unknown): void {
       );
     }
   }
-}
-
-interface ZodIssueLike {
-  code: string;
-  path: PropertyKey[];
-  message: string;
-  keys?: string[];
-  expected?: string;
-  values?: unknown[];
-}
-
-function fromZod(issue: ZodIssueLike | undefined, raw: unknown): Invalid {
-  if (!issue) return new Invalid([], 'is invalid');
-  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  if (issue.code === 'unrecognized_keys' && issue.keys?.[0] !== undefined) {
-    const key = issue.keys[0];
-    const hint = closest(key, knownKeys(path, raw));
-    return new Invalid([...path, key], `is not a known key${hint ? ` (did you mean "${hint}"?)` : ''}`);
-  }
-  const value = valueAt(raw, path);
-  if (issue.code === 'invalid_type' && value === undefined) return new Invalid(path, 'is required');
-  if (issue.message.startsWith('must')) return new Invalid(path, issue.message);
-  if (issue.code === 'invalid_type') return new Invalid(path, `must be ${issue.expected}, got ${describe(value)}`);
-  if (issue.code === 'invalid_value' && issue.values) {
-    return new Invalid(path, `must be one of ${issue.values.map(String).join(', ')}`);
-  }
-  return new Invalid(path, `is invalid: ${issue.message}`);
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function valueAt(raw: unknown, path: Path): unknown {
-  let node = raw;
-  for (const seg of path) {
-    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, seg)) return undefined;
-    node = (node as Record<string | number, unknown>)[seg];
-  }
-  return node;
-}
-
-function knownKeys(path: Path, raw: unknown): string[] {
-  const [top, name, sub, subsub] = path;
-  if (path.length === 0) return Object.keys(workflowSchema.shape);
-  if (top !== 'steps' || typeof name !== 'string') return [];
-  const worker = valueAt(raw, ['steps', name, 'worker']) as WorkerName;
-  if (path.length === 2) return Object.keys(stepSchemas[worker]?.shape ?? {});
-  if (sub === 'retry' && path.length === 3) return Object.keys(retrySchema.shape);
-  if (sub === 'retry' && subsub === 'backoff') return Object.keys(backoffSchema.shape);
-  return [];
-}
-
-/** The known key nearest to a misspelling, if it is close enough to be a likely typo. */
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const candidate of candidates) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (d < bestDistance) [best, bestDistance] = [candidate, d];
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        (prev[j] ?? 0) + 1,
-        (row[j - 1] ?? 0) + 1,
-        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
 }
 
 /** The line of the key (or list item) a path points at, or of its nearest existing ancestor. */
@@ -330,8 +252,9 @@ function templatesOf(name: string, step: StepDefinition): Array<[Path, string]> 
   if ('for_each' in step && step.for_each !== undefined) out.push([at('for_each'), step.for_each]);
   const walk = (value: unknown, path: Path) => {
     if (typeof value === 'string') out.push([path, value]);
-    else if (Array.isArray(value)) value.forEach((v, i) => walk(v, [...path, i]));
-    else if (isRecord(value)) for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+    else if (Array.isArray(value)) {
+      for (const [i, v] of value.entries()) walk(v, [...path, i]);
+    } else if (isRecord(value)) for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
   };
   switch (step.worker) {
     case 'claude':
@@ -364,7 +287,9 @@ function checkStepTemplates(def: WorkflowDefinition, name: string, step: StepDef
     try {
       checkTemplate(tpl);
     } catch (err) {
-      invalid(path, `has a template error: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      const detail = message.replace(/^template (syntax error: )?/, '');
+      invalid(path, message.startsWith('template syntax error') ? `has a template syntax error: ${detail}` : detail);
     }
     if (isForEach && !isSingleExpression(tpl)) {
       invalid(path, 'must be exactly one {{ expression }} whose value is an array');

@@ -62,7 +62,7 @@ function jsonStringContent(value: unknown): string {
   return JSON.stringify(toText(value)).slice(1, -1);
 }
 
-function createLiquid(escape?: (value: unknown) => string): Liquid {
+function createLiquid(escapeOutput?: (value: unknown) => string): Liquid {
   const liquid = new Liquid({
     strictVariables: true,
     strictFilters: true,
@@ -74,12 +74,12 @@ function createLiquid(escape?: (value: unknown) => string): Liquid {
     parseLimit: MAX_TEMPLATE_CHARS,
     renderLimit: RENDER_TIME_LIMIT_MS,
     memoryLimit: MEMORY_LIMIT,
-    ...(escape ? { outputEscape: escape } : {}),
+    ...(escapeOutput ? { outputEscape: escapeOutput } : {}),
   });
   for (const tag of ['include', 'render', 'layout']) Reflect.deleteProperty(liquid.tags, tag);
   // `| raw` would skip the output escape and let a value break out of a URL segment or JSON string;
   // with strictFilters, removing it turns such a template into a parse error.
-  if (escape) liquid.unregisterFilter('raw');
+  if (escapeOutput) liquid.unregisterFilter('raw');
   return liquid;
 }
 
@@ -88,8 +88,8 @@ interface Engine {
   cache: Map<string, Template[]>;
 }
 
-function engine(escape?: (value: unknown) => string): Engine {
-  return { liquid: createLiquid(escape), cache: new Map() };
+function engine(escapeOutput?: (value: unknown) => string): Engine {
+  return { liquid: createLiquid(escapeOutput), cache: new Map() };
 }
 
 const textEngine = engine();
@@ -110,7 +110,7 @@ function fail(message: string, options: TemplateOptions | undefined, cause?: unk
 function parse(eng: Engine, tpl: string, options?: TemplateOptions): Template[] {
   if (typeof tpl !== 'string') throw fail('template must be a string', options);
   if (tpl.length > MAX_TEMPLATE_CHARS) {
-    throw fail(`template is ${tpl.length} characters; the limit is ${MAX_TEMPLATE_CHARS}`, options);
+    throw fail(`template is too long: ${tpl.length} characters, the limit is ${MAX_TEMPLATE_CHARS}`, options);
   }
   const cached = eng.cache.get(tpl);
   if (cached) return cached;

@@ -43,7 +43,7 @@ describe('http worker', () => {
   let svc: { server: Server; url: string };
   let other: { server: Server; url: string };
   /** Resolves with each request that reaches /hang, which never answers. */
-  let hung: Array<(req: IncomingMessage) => void> = [];
+  const hung: Array<(req: IncomingMessage) => void> = [];
 
   before(async () => {
     other = await listen(async (req, res) => {
@@ -73,7 +73,9 @@ describe('http worker', () => {
           } else res.end('x'.repeat(1600));
           return;
         case '/redirect':
-          res.writeHead(Number(url.searchParams.get('code') ?? 302), { location: url.searchParams.get('to') ?? '/echo' });
+          res.writeHead(Number(url.searchParams.get('code') ?? 302), {
+            location: url.searchParams.get('to') ?? '/echo',
+          });
           res.end();
           return;
         case '/hang':
@@ -107,7 +109,11 @@ describe('http worker', () => {
   test('an object body is sent as JSON, by POST unless a method is given', async () => {
     const out = await runHttp({ url: `${svc.url}/echo`, body: { a: 1, b: ['x'] } }, context(), options);
     assert.deepEqual(out.data, { method: 'POST', type: 'application/json', body: '{"a":1,"b":["x"]}' });
-    const put = await runHttp({ url: `${svc.url}/echo`, method: 'put', body: 'plain', headers: { 'Content-Type': 'text/plain' } }, context(), options);
+    const put = await runHttp(
+      { url: `${svc.url}/echo`, method: 'put', body: 'plain', headers: { 'Content-Type': 'text/plain' } },
+      context(),
+      options,
+    );
     assert.deepEqual(put.data, { method: 'PUT', type: 'text/plain', body: 'plain' });
   });
 
@@ -135,7 +141,12 @@ describe('http worker', () => {
     assert.equal(ctx.events[0]?.type, 'http.redirect');
     const to = encodeURIComponent(`${other.url}/`);
     const cross = await runHttp(
-      { url: `${svc.url}/redirect?code=307&to=${to}`, method: 'POST', body: 'x', headers: { authorization: 'Bearer t' } },
+      {
+        url: `${svc.url}/redirect?code=307&to=${to}`,
+        method: 'POST',
+        body: 'x',
+        headers: { authorization: 'Bearer t' },
+      },
       context(),
       options,
     );
@@ -165,7 +176,11 @@ describe('http worker', () => {
   });
 
   test('an abort whose reason is a TimeoutError is a timeout', async () => {
-    await failsWith({ url: `${svc.url}/json` }, 'timeout', context(AbortSignal.abort(new DOMException('t', 'TimeoutError'))));
+    await failsWith(
+      { url: `${svc.url}/json` },
+      'timeout',
+      context(AbortSignal.abort(new DOMException('t', 'TimeoutError'))),
+    );
   });
 
   test('the response body is capped, with or without content-length', async () => {

@@ -19,7 +19,12 @@ beforeEach(async () => {
 });
 afterEach(() => llm.close());
 
-async function failsWith(input: LlmStepInput, defaults: LlmDefaults, kind: ErrorKind, context = ctx()): Promise<AppError> {
+async function failsWith(
+  input: LlmStepInput,
+  defaults: LlmDefaults,
+  kind: ErrorKind,
+  context = ctx(),
+): Promise<AppError> {
   let caught: unknown;
   await runLlm(input, context, defaults).catch((err: unknown) => {
     caught = err;
@@ -33,9 +38,19 @@ async function failsWith(input: LlmStepInput, defaults: LlmDefaults, kind: Error
 describe('plain text', () => {
   test('openai-compatible', async () => {
     llm.reply({ text: 'Hello there', usage: { input_tokens: 12, output_tokens: 3 } });
-    const out = await runLlm({ prompt: 'Say hello', system: 'Be brief', temperature: 0, max_tokens: 50 }, ctx(), openai);
+    const out = await runLlm(
+      { prompt: 'Say hello', system: 'Be brief', temperature: 0, max_tokens: 50 },
+      ctx(),
+      openai,
+    );
     assert.equal(out.response, 'Hello there');
-    assert.deepEqual(out.usage, { input_tokens: 12, output_tokens: 3, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, cost_usd: 0 });
+    assert.deepEqual(out.usage, {
+      input_tokens: 12,
+      output_tokens: 3,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+      cost_usd: 0,
+    });
     assert.equal(out.detail?.model, 'test-model');
     assert.equal(JSON.stringify(out.detail).includes(KEY), false);
     const [req] = llm.requests;
@@ -65,14 +80,20 @@ describe('plain text', () => {
 
   test("the operator's key is not sent to a base_url the step chose; api_key_env supplies one", async () => {
     llm.reply({ text: 'a' }, { text: 'b' });
-    await runLlm({ prompt: 'x', base_url: `http://127.0.0.1:${new URL(llm.url).port}` }, ctx(), openai);
+    // The same server under another name is another endpoint as far as the key is concerned.
+    await runLlm({ prompt: 'x', base_url: `http://localhost:${new URL(llm.url).port}/v1` }, ctx(), openai);
     assert.equal(llm.requests[0]?.headers.authorization, undefined);
     const withKeys = { ...openai, base_url: undefined, keys: { OTHER_API_KEY: 'other-key' } };
     await runLlm({ prompt: 'x', base_url: llm.url, api_key_env: 'OTHER_API_KEY' }, ctx(), withKeys);
     assert.equal(llm.requests[1]?.headers.authorization, 'Bearer other-key');
     assert.equal(llm.requests[1]?.path, '/v1/chat/completions', 'a root URL gets /v1');
-    const err = await failsWith({ prompt: 'x', api_key_env: 'DATABASE_URL' }, withKeys, 'validation');
+    const err = await failsWith(
+      { prompt: 'x', base_url: llm.url, api_key_env: 'DATABASE_URL' },
+      withKeys,
+      'validation',
+    );
     assert.equal(err.field, 'api_key_env');
+    await failsWith({ prompt: 'x', base_url: llm.url, api_key_env: 'MISSING_API_KEY' }, withKeys, 'validation');
   });
 });
 
@@ -111,7 +132,7 @@ describe('output_schema', () => {
     llm.reply({ text: 'Sure! Here you go.' }, { text: '{"name":"Ada","age":36,"extra":true}' });
     const err = await failsWith({ prompt: 'Who?', output_schema: schema }, openai, 'output_invalid');
     assert.match(err.message, /must NOT have additional properties \(extra\)/);
-    assert.match(llm.requests[1]?.body.messages[2].content, /it is not JSON/);
+    assert.match(llm.requests[1]?.body.messages.at(-1).content, /it is not JSON/);
   });
 
   test('a schema that is not a schema is a validation error', async () => {
@@ -132,7 +153,10 @@ describe('errors', () => {
     ['404 (unknown model) is validation', { status: 404, error: 'model not found' }, 'validation'],
   ];
   for (const [name, reply, kind] of cases) {
-    for (const [label, defaults] of [['openai-compatible', () => openai] as const, ['anthropic', () => anthropic] as const]) {
+    for (const [label, defaults] of [
+      ['openai-compatible', () => openai] as const,
+      ['anthropic', () => anthropic] as const,
+    ]) {
       test(`${label}: ${name}`, async () => {
         llm.reply(reply);
         await failsWith({ prompt: 'x' }, defaults(), kind);
@@ -161,18 +185,22 @@ describe('errors', () => {
 
   test('missing model or endpoint is a validation error', async () => {
     assert.equal((await failsWith({ prompt: 'x' }, { ...openai, model: undefined }, 'validation')).field, 'model');
-    assert.equal((await failsWith({ prompt: 'x' }, { ...openai, base_url: undefined }, 'validation')).field, 'base_url');
+    assert.equal(
+      (await failsWith({ prompt: 'x' }, { ...openai, base_url: undefined }, 'validation')).field,
+      'base_url',
+    );
     assert.equal((await failsWith({ prompt: '' }, openai, 'validation')).field, 'prompt');
   });
 });
 
 describe('llmDefaultsFromEnv', () => {
-  test('reads the variables and keeps only *_API_KEY ones for api_key_env', () => {
+  test('reads the variables and offers steps only the non-default *_API_KEY ones', () => {
     const defaults = llmDefaultsFromEnv({
       SWITCHYARD_LLM_BASE_URL: 'http://127.0.0.1:11434/v1',
       SWITCHYARD_LLM_MODEL: 'llama3',
       SWITCHYARD_LLM_API_KEY: 'local-key',
       ANTHROPIC_API_KEY: 'ak',
+      OPENROUTER_API_KEY: 'or',
       DATABASE_URL: 'postgres://secret',
     });
     assert.deepEqual(defaults, {
@@ -181,7 +209,7 @@ describe('llmDefaultsFromEnv', () => {
       model: 'llama3',
       anthropicApiKey: 'ak',
       openaiApiKey: 'local-key',
-      keys: { ANTHROPIC_API_KEY: 'ak' },
+      keys: { OPENROUTER_API_KEY: 'or' },
     });
     assert.equal(llmDefaultsFromEnv({ ANTHROPIC_BASE_URL: 'http://127.0.0.1:9' }).base_url, 'http://127.0.0.1:9');
     assert.throws(() => llmDefaultsFromEnv({ SWITCHYARD_LLM_PROVIDER: 'gpt' }), { field: 'SWITCHYARD_LLM_PROVIDER' });

@@ -79,12 +79,20 @@ describe('compilePolicy', () => {
     assertRejected(() => compilePolicy(null), 'allowed_tools', /^allowed_tools must be an array/);
     assertRejected(() => compilePolicy(['Read', 3]), 'allowed_tools[1]', /^allowed_tools\[1\] must be a string/);
     assertRejected(() => compilePolicy(7, { field: 'steps.a.tools' }), 'steps.a.tools', /^steps\.a\.tools must be/);
-    assertRejected(() => compilePolicy(['Bsh'], { field: 'steps.a.tools' }), 'steps.a.tools[0]', /^steps\.a\.tools\[0\] "Bsh"/);
+    assertRejected(
+      () => compilePolicy(['Bsh'], { field: 'steps.a.tools' }),
+      'steps.a.tools[0]',
+      /^steps\.a\.tools\[0\] "Bsh"/,
+    );
   });
 
   test('rejects too many or too long entries', () => {
     assert.equal(compilePolicy(Array(100).fill('Read')).rules.length, 1);
-    assertRejected(() => compilePolicy(Array(101).fill('Read')), 'allowed_tools', 'allowed_tools may list at most 100 tools');
+    assertRejected(
+      () => compilePolicy(Array(101).fill('Read')),
+      'allowed_tools',
+      'allowed_tools may list at most 100 tools',
+    );
     assert.equal(compilePolicy([`Read(${'a'.repeat(494)})`]).rules.length, 1);
     assertRejected(
       () => compilePolicy([`Read(${'a'.repeat(495)})`]),
@@ -141,12 +149,10 @@ describe('compilePolicy', () => {
   });
 
   test('positive controls for the malformed cases', () => {
-    assert.deepEqual(formatted(['Edit(docs/a..b.md)', 'Read(src/@(a|b)/**)', 'Bash(*)', 'WebFetch(domain:a-b.example.co.uk)']), [
-      'Edit(docs/a..b.md)',
-      'Read(src/@(a|b)/**)',
-      'Bash(*)',
-      'WebFetch(domain:a-b.example.co.uk)',
-    ]);
+    assert.deepEqual(
+      formatted(['Edit(docs/a..b.md)', 'Read(src/@(a|b)/**)', 'Bash(*)', 'WebFetch(domain:a-b.example.co.uk)']),
+      ['Edit(docs/a..b.md)', 'Read(src/@(a|b)/**)', 'Bash(*)', 'WebFetch(domain:a-b.example.co.uk)'],
+    );
   });
 });
 
@@ -171,7 +177,11 @@ describe('compilePolicy with an operator cap', () => {
     assert.deepEqual(formatted(['Read(src/*.ts)', 'Read(src/a.ts)'], cap), ['Read(src/*.ts)', 'Read(src/a.ts)']);
     const refused = ['Edit', 'Edit(**)', 'Edit(docs*/**)', 'Edit(src/**)', 'Edit(docsx/a.md)'];
     for (const entry of refused) {
-      assertRejected(() => formatted([entry], cap), 'allowed_tools[0]', `allowed_tools[0] ${JSON.stringify(entry)} exceeds what the operator allows`);
+      assertRejected(
+        () => formatted([entry], cap),
+        'allowed_tools[0]',
+        `allowed_tools[0] ${JSON.stringify(entry)} exceeds what the operator allows`,
+      );
     }
     // Narrower in fact, but not provably so by our simple rule: refused, conservatively.
     assertRejected(() => formatted(['Read(src/a*.ts)'], cap), 'allowed_tools[0]', /exceeds what the operator allows/);
@@ -181,14 +191,19 @@ describe('compilePolicy with an operator cap', () => {
 
   test('a scoped Bash cap admits equal or narrower command patterns', () => {
     const cap = ['Bash(git *)', 'Bash(npm test)', 'Bash(ls*)'];
-    assert.deepEqual(formatted(['Bash(git diff *)', 'Bash(git status)', 'Bash(git log*)', 'Bash(npm test)', 'Bash(lsof -i)'], cap), [
-      'Bash(git diff *)',
-      'Bash(git status)',
-      'Bash(git log*)',
-      'Bash(npm test)',
-      'Bash(lsof -i)',
-    ]);
-    for (const entry of ['Bash', 'Bash(gitk *)', 'Bash(git*)', 'Bash(npm test *)', 'Bash(npm *)', 'Bash(npm)', 'Bash(*)']) {
+    assert.deepEqual(
+      formatted(['Bash(git diff *)', 'Bash(git status)', 'Bash(git log*)', 'Bash(npm test)', 'Bash(lsof -i)'], cap),
+      ['Bash(git diff *)', 'Bash(git status)', 'Bash(git log*)', 'Bash(npm test)', 'Bash(lsof -i)'],
+    );
+    for (const entry of [
+      'Bash',
+      'Bash(gitk *)',
+      'Bash(git*)',
+      'Bash(npm test *)',
+      'Bash(npm *)',
+      'Bash(npm)',
+      'Bash(*)',
+    ]) {
       assertRejected(() => formatted([entry], cap), 'allowed_tools[0]', /exceeds what the operator allows/);
     }
   });

@@ -3,8 +3,8 @@
  * the refusal happens before any socket is opened; only 127.0.0.1 is ever contacted.
  */
 import assert from 'node:assert/strict';
-import type { LookupAddress } from 'node:dns';
 import diagnostics from 'node:diagnostics_channel';
+import type { LookupAddress } from 'node:dns';
 import { once } from 'node:events';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +12,13 @@ import { after, before, describe, test } from 'node:test';
 import { AppError } from '../../src/errors.ts';
 import { runHttp } from '../../src/runners/http.ts';
 import type { RunContext } from '../../src/runners/runner.ts';
-import { emptyAllowList, parseAllowList, type ResolveAll, refusalReason, resolveChecked } from '../../src/runners/ssrf.ts';
+import {
+  emptyAllowList,
+  parseAllowList,
+  type ResolveAll,
+  refusalReason,
+  resolveChecked,
+} from '../../src/runners/ssrf.ts';
 
 const ctx = (): RunContext => ({ signal: new AbortController().signal, emit: () => {} });
 
@@ -115,7 +121,10 @@ describe('refusalReason', () => {
 describe('resolveChecked', () => {
   test('refuses a name when any of its addresses is internal', async () => {
     const resolve = resolver({ 'mixed.invalid': ['8.8.8.8', '127.0.0.1'] });
-    await assert.rejects(resolveChecked('mixed.invalid', emptyAllowList(), resolve), /mixed\.invalid resolves to 127\.0\.0\.1/);
+    await assert.rejects(
+      resolveChecked('mixed.invalid', emptyAllowList(), resolve),
+      /mixed\.invalid resolves to 127\.0\.0\.1/,
+    );
   });
   test('admits an allow-listed name whatever it resolves to', async () => {
     const resolve = resolver({ 'api.internal': ['10.0.0.7'] });
@@ -135,26 +144,43 @@ describe('the http worker refuses internal targets before connecting', () => {
   after(() => target.server.close());
 
   const cases: Array<[string, (port: number) => string, RegExp]> = [
-    ['127.0.0.1', (port) => `http://127.0.0.1:${port}/`, /127\.0\.0\.1 is a loopback address; add it to SWITCHYARD_HTTP_ALLOW/],
-    ['localhost', (port) => `http://localhost:${port}/`, /localhost resolves to 127\.0\.0\.1, which is a loopback address/],
+    [
+      '127.0.0.1',
+      (port) => `http://127.0.0.1:${port}/`,
+      /127\.0\.0\.1 is a loopback address; add it to SWITCHYARD_HTTP_ALLOW/,
+    ],
+    [
+      'localhost',
+      (port) => `http://localhost:${port}/`,
+      /localhost resolves to 127\.0\.0\.1, which is a loopback address/,
+    ],
     ['[::1]', (port) => `http://[::1]:${port}/`, /::1 is a loopback address/],
     ['10.0.0.1', () => 'http://10.0.0.1/', /10\.0\.0\.1 is a private address/],
     ['169.254.169.254', () => 'http://169.254.169.254/latest/meta-data/', /169\.254\.169\.254 is link-local; add it/],
     ['0.0.0.0', (port) => `http://0.0.0.0:${port}/`, /0\.0\.0\.0 is the unspecified address/],
     ['::ffff:127.0.0.1', (port) => `http://[::ffff:127.0.0.1]:${port}/`, /is a loopback address/],
     ['2130706433 (127.0.0.1 as a number)', (port) => `http://2130706433:${port}/`, /127\.0\.0\.1 is a loopback/],
-    ['a name resolving to loopback', (port) => `http://rebind.invalid:${port}/`, /rebind\.invalid resolves to 127\.0\.0\.1/],
+    [
+      'a name resolving to loopback',
+      (port) => `http://rebind.invalid:${port}/`,
+      /rebind\.invalid resolves to 127\.0\.0\.1/,
+    ],
   ];
   const resolve = resolver({ localhost: ['127.0.0.1', '::1'], 'rebind.invalid': ['127.0.0.1'] });
   for (const [name, url, message] of cases) {
     test(name, async () => {
-      await refusedBeforeConnect(() => runHttp({ url: url(target.port) }, ctx(), { allow: emptyAllowList(), resolveAll: resolve }), message);
+      await refusedBeforeConnect(
+        () => runHttp({ url: url(target.port) }, ctx(), { allow: emptyAllowList(), resolveAll: resolve }),
+        message,
+      );
       assert.equal(target.hits(), 0);
     });
   }
 
   test('the allow list admits 127.0.0.1', async () => {
-    const out = await runHttp({ url: `http://127.0.0.1:${target.port}/` }, ctx(), { allow: parseAllowList('127.0.0.1') });
+    const out = await runHttp({ url: `http://127.0.0.1:${target.port}/` }, ctx(), {
+      allow: parseAllowList('127.0.0.1'),
+    });
     assert.equal(out.response, 'internal secret');
   });
 

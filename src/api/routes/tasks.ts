@@ -2,7 +2,7 @@
 import type { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { AppError } from '../../errors.ts';
-import { TERMINAL, type TaskEvent, type TaskStatus } from '../../store/store.ts';
+import { type TaskEvent, type TaskStatus, TERMINAL } from '../../store/store.ts';
 import type { AppDeps } from '../app.ts';
 import { readJson } from '../json-body.ts';
 import { taskView } from '../task-view.ts';

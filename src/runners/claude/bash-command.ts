@@ -28,12 +28,23 @@ const MAX_COMMAND_LENGTH = 100_000;
 const SEPARATORS = new Set(['||', '&&', ';', '|', '&', '|&', ';;', ';&', ';;&']);
 // Redirections that touch no file the model names: fd duplication and /dev/null. Anything else refused.
 const HARMLESS_REDIRECTIONS = ['2>&1', '1>&2', '>&2', '2>/dev/null', '1>/dev/null', '>/dev/null', '&>/dev/null'];
-// Whitespace JavaScript's \s (and so shell-quote) splits on but Bash does not, and control characters.
-const UNSAFE_CHARS = /[\0-\x08\v\f\r\x0e-\x1f\x7f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+
+/** Control characters, and whitespace JavaScript's \s (so shell-quote) splits on but Bash does not. */
+function hasUnsafeChar(command: string): boolean {
+  for (const ch of command) {
+    const code = ch.codePointAt(0)!;
+    if (ch === ' ' || ch === '\t' || ch === '\n') continue;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || /\s/.test(ch)) return true;
+  }
+  return false;
+}
 
 /** Parses a rule scope; returns the reason as a string when it is malformed. */
 export function parseBashPattern(scope: string): BashPattern | string {
-  const words = scope.trim().split(/[ \t]+/).filter(Boolean);
+  const words = scope
+    .trim()
+    .split(/[ \t]+/)
+    .filter(Boolean);
   if (words.length === 0) return 'has an empty command';
   let prefix = false;
   let rest = false;
@@ -143,7 +154,7 @@ function preScan(command: string): { text: string } | { reason: string } {
 /** Splits a command into simple commands (lists of words), or gives the reason it cannot be checked. */
 export function splitCommand(command: string): { commands: Word[][] } | { reason: string } {
   if (command.length > MAX_COMMAND_LENGTH) return { reason: 'the command is too long to check' };
-  if (UNSAFE_CHARS.test(command)) return { reason: 'the command contains control or unusual whitespace characters' };
+  if (hasUnsafeChar(command)) return { reason: 'the command contains control or unusual whitespace characters' };
   const scanned = preScan(command);
   if ('reason' in scanned) return { reason: `${scanned.reason} is not allowed` };
   let entries: ReturnType<typeof parse>;

@@ -59,7 +59,9 @@ function decideBash(rules: ToolRule[], command: unknown): GateDecision {
   if (typeof command !== 'string') return deny('Bash needs a command string.');
   let patterns: BashPattern[] | 'any' = 'any';
   if (rules.every((rule) => rule.scope !== undefined)) {
-    patterns = rules.map((rule) => parseBashPattern(rule.scope!)).filter((p): p is BashPattern => typeof p !== 'string');
+    patterns = rules
+      .map((rule) => parseBashPattern(rule.scope!))
+      .filter((p): p is BashPattern => typeof p !== 'string');
   }
   const reason = checkBashCommand(command, patterns);
   return reason === null ? ALLOW : deny(reason);
@@ -80,7 +82,9 @@ function decideUrl(rules: ToolRule[], url: unknown): GateDecision {
     const domain = rule.scope.slice('domain:'.length);
     return host === domain || host.endsWith(`.${domain}`);
   });
-  return allowed ? ALLOW : deny(`WebFetch of ${host.slice(0, 253)} is not allowed: the host is outside the allowed domains.`);
+  return allowed
+    ? ALLOW
+    : deny(`WebFetch of ${host.slice(0, 253)} is not allowed: the host is outside the allowed domains.`);
 }
 
 async function decidePaths(
@@ -144,7 +148,9 @@ async function checkPath(
     if (scopes === undefined) continue;
     const relative = path.relative(workspaceReal, real).split(path.sep).join('/');
     const searchesTree = SEARCH_TOOLS.has(tool) && !(await isFile(real));
-    const allowed = scopes.some((scope) => (searchesTree ? coversTree(scope, relative) : pathScopeMatches(scope, relative)));
+    const allowed = scopes.some((scope) =>
+      searchesTree ? coversTree(scope, relative) : pathScopeMatches(scope, relative),
+    );
     if (!allowed) return `${tool} of ${shown} is outside the allowed scope (${scopes.join(', ')}).`;
   }
   return null;

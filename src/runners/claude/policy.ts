@@ -159,45 +159,48 @@ export function compilePolicy(allowedTools: unknown, options: { cap?: ToolPolicy
   }
   const rules: ToolRule[] = [];
   const seen = new Set<string>();
-  allowedTools.forEach((entry: unknown, index) => {
+  for (const [index, entry] of (allowedTools as unknown[]).entries()) {
     const at = `${field}[${index}]`;
-    const fail = (message: string): never => {
-      throw new AppError('validation', `${at} ${message}`, { field: at });
-    };
-    if (typeof entry !== 'string') return fail('must be a string like "Read" or "Edit(docs/**)"');
-    if (entry.length > MAX_ENTRY_LENGTH) return fail(`is longer than ${MAX_ENTRY_LENGTH} characters`);
+    if (typeof entry !== 'string') throw invalid(at, 'must be a string like "Read" or "Edit(docs/**)"');
+    if (entry.length > MAX_ENTRY_LENGTH) throw invalid(at, `is longer than ${MAX_ENTRY_LENGTH} characters`);
     const shown = JSON.stringify(entry);
     const match = ENTRY.exec(entry.trim());
     if (match === null) {
-      return fail(`${shown} is malformed: write a tool name, optionally with a scope in parentheses, like "Edit(docs/**)"`);
+      throw invalid(
+        at,
+        `${shown} is malformed: write a tool name, optionally with a scope in parentheses, like "Edit(docs/**)"`,
+      );
     }
     const tool = match[1]!;
     const kind = toolKind(tool);
-    if (kind === undefined) return fail(`${shown} is not a known tool (known: ${KNOWN_TOOLS.join(', ')})`);
+    if (kind === undefined) throw invalid(at, `${shown} is not a known tool (known: ${KNOWN_TOOLS.join(', ')})`);
     const rule: ToolRule = { tool };
     if (match[2] !== undefined) {
       const normalized = normalizeScope(tool, kind, match[2]);
-      if ('error' in normalized) return fail(`${shown} ${normalized.error}`);
+      if ('error' in normalized) throw invalid(at, `${shown} ${normalized.error}`);
       rule.scope = normalized.scope;
     }
     if (options.cap !== undefined && !capAdmits(options.cap, kind, rule)) {
-      return fail(`${shown} exceeds what the operator allows`);
+      throw invalid(at, `${shown} exceeds what the operator allows`);
     }
     const key = formatRule(rule);
     if (!seen.has(key)) {
       seen.add(key);
       rules.push(rule);
     }
-  });
+  }
   return { rules, tools: [...new Set(rules.map((rule) => rule.tool))] };
+}
+
+function invalid(at: string, message: string): AppError {
+  return new AppError('validation', `${at} ${message}`, { field: at });
 }
 
 function capAdmits(cap: ToolPolicy, kind: ToolKind, rule: ToolRule): boolean {
   return cap.rules.some(
     (capRule) =>
       capRule.tool === rule.tool &&
-      (capRule.scope === undefined ||
-        (rule.scope !== undefined && scopeCovers(kind, capRule.scope, rule.scope))),
+      (capRule.scope === undefined || (rule.scope !== undefined && scopeCovers(kind, capRule.scope, rule.scope))),
   );
 }
 

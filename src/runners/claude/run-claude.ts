@@ -9,7 +9,7 @@ import type { OutputEnvelope, RunContext } from '../runner.ts';
 import { classifyResult } from './classify-result.ts';
 import { decideToolCall } from './gate.ts';
 import type { ToolPolicy } from './policy.ts';
-import { ProcessGroup } from './process-group.ts';
+import { ProcessTree } from './process-tree.ts';
 
 export interface ClaudeInput {
   prompt: string;
@@ -59,16 +59,20 @@ function childEnv(input: ClaudeInput, options: ClaudeRunnerOptions): Record<stri
   };
 }
 
-export async function runClaude(input: ClaudeInput, ctx: RunContext, options: ClaudeRunnerOptions): Promise<OutputEnvelope> {
+export async function runClaude(
+  input: ClaudeInput,
+  ctx: RunContext,
+  options: ClaudeRunnerOptions,
+): Promise<OutputEnvelope> {
   fs.mkdirSync(input.configDir, { recursive: true, mode: 0o700 });
-  const group = new ProcessGroup();
+  const tree = new ProcessTree();
   const abort = new AbortController();
   let stopKind: ErrorKind | undefined;
   const stop = (kind: ErrorKind) => {
     if (stopKind) return;
     stopKind = kind;
     abort.abort();
-    group.kill();
+    tree.kill();
   };
 
   const onCallerAbort = () => stop(ctx.signal.reason === 'timeout' ? 'timeout' : 'cancelled');
@@ -90,7 +94,7 @@ export async function runClaude(input: ClaudeInput, ctx: RunContext, options: Cl
     settingSources: options.projectSettings ? ['project', 'local'] : [],
     env: childEnv(input, options),
     abortController: abort,
-    spawnClaudeCodeProcess: group.spawn,
+    spawnClaudeCodeProcess: tree.spawn,
     canUseTool: async (toolName, toolInput) => {
       const decision = await decideToolCall(input.policy, input.cwd, toolName, toolInput);
       if (!decision.allow) return { behavior: 'deny', message: decision.reason };
@@ -125,14 +129,18 @@ export async function runClaude(input: ClaudeInput, ctx: RunContext, options: Cl
     clearTimeout(idle);
     ctx.signal.removeEventListener('abort', onCallerAbort);
     // The agent may leave children behind (a backgrounded Bash command): end the whole group.
-    group.kill();
+    tree.kill();
   }
 
   if (stopKind) throw new AppError(stopKind, stopMessage(stopKind, input, options));
   if (!result) {
-    throw new AppError('startup', `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`, {
-      cause: lastError,
-    });
+    throw new AppError(
+      'startup',
+      `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`,
+      {
+        cause: lastError,
+      },
+    );
   }
   return classifyResult(result, [...filesChanged]);
 }

@@ -17,7 +17,9 @@ export function listMigrations(dir = MIGRATIONS_DIR): Array<{ version: number; n
 }
 
 export function migrate(db: DatabaseSync, dir = MIGRATIONS_DIR): number[] {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+  );
   const applied: number[] = [];
   db.exec('BEGIN IMMEDIATE');
   try {

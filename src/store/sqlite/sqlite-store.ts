@@ -24,7 +24,8 @@ import { migrate } from './migrate.ts';
 type Row = Record<string, SQLInputValue>;
 
 const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-const parse = <T>(v: SQLInputValue | undefined): T | null => (v === null || v === undefined ? null : (JSON.parse(String(v)) as T));
+const parse = <T>(v: SQLInputValue | undefined): T | null =>
+  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
 
 function toTask(row: Row): TaskRecord {
   return {

@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
+import type { Script } from '../../src/model/scripted-model.ts';
+import { startHarness } from '../fixtures/harness.ts';
+
+async function submit(h: Awaited<ReturnType<typeof startHarness>>, body: Record<string, unknown>) {
+  const res = await h.fetch('/v1/tasks', { method: 'POST', json: body });
+  assert.equal(res.status, 201, await res.clone().text());
+  return (await res.json()) as { id: string; status: string };
+}
+
+async function waitTask(h: Awaited<ReturnType<typeof startHarness>>, id: string) {
+  const res = await h.fetch(`/v1/tasks/${id}?wait=60`);
+  return (await res.json()) as Record<string, any>;
+}
+
+/** Processes whose command line mentions this marker: what a task left behind. */
+function processesWith(marker: string): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.includes(marker) && !l.includes('ps -eo'));
+}
+
+test('a model that never answers hits the wall-clock timeout: failed/timeout within 2 s of the deadline', async () => {
+  const h = await startHarness({ script: () => ({ hang: true }) });
+  try {
+    const started = Date.now();
+    const task = await submit(h, { prompt: 'hang', timeout: 1500 });
+    const done = await waitTask(h, task.id);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.error.kind, 'timeout');
+    assert.equal(done.error.retryable, true);
+    assert.ok(Date.now() - started < 1500 + 2000, `ended ${Date.now() - started} ms after submission`);
+  } finally {
+    await h.close();
+  }
+});
+
+test('idle timeout ends a silent agent with kind idle_timeout', async () => {
+  const h = await startHarness({ script: () => ({ hang: true }) });
+  try {
+    const task = await submit(h, { prompt: 'hang', timeout: 60000, idle_timeout: 1000 });
+    const done = await waitTask(h, task.id);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.error.kind, 'idle_timeout');
+  } finally {
+    await h.close();
+  }
+});
+
+test('cancel of a running task kills its process tree: no orphans afterwards', async () => {
+  // Claude Code refuses a bare `sleep`; a long-running `timeout … tail` is the same for our purpose.
+  const marker = `timeout 3${Math.floor(Math.random() * 1000) + 1000} tail -f /dev/null`;
+  const script: Script = (req) =>
+    req.turnIndex === 0 ? { tool_use: { name: 'Bash', input: { command: marker, timeout: 600000 } } } : { hang: true };
+  const h = await startHarness({ script });
+  try {
+    const task = await submit(h, { prompt: 'sleep', allowed_tools: ['Bash(timeout *)'], timeout: 60000 });
+    // Wait until the agent's Bash child is running.
+    for (let i = 0; i < 200 && processesWith(marker).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(processesWith(marker).length > 0, 'the Bash tool started the command');
+    const res = await h.fetch(`/v1/tasks/${task.id}/cancel`, { method: 'POST' });
+    assert.equal(res.status, 200);
+    const done = await waitTask(h, task.id);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.error.kind, 'cancelled');
+    for (let i = 0; i < 40 && processesWith(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(processesWith(marker), []);
+  } finally {
+    await h.close();
+  }
+});
+
+test('cancel of a queued task fails it at once with kind cancelled', async () => {
+  const h = await startHarness({ script: () => ({ hang: true }), env: { SWITCHYARD_CONCURRENCY: '1' } });
+  try {
+    const first = await submit(h, { prompt: 'hang', timeout: 60000 });
+    const second = await submit(h, { prompt: 'queued', timeout: 60000 });
+    const res = await h.fetch(`/v1/tasks/${second.id}/cancel`, { method: 'POST' });
+    const body = (await res.json()) as Record<string, any>;
+    assert.equal(body.status, 'failed');
+    assert.equal(body.error.kind, 'cancelled');
+    await h.fetch(`/v1/tasks/${first.id}/cancel`, { method: 'POST' });
+  } finally {
+    await h.close();
+  }
+});
+
+test('a model API error is never "completed": 529 → overloaded, 429 with credit text → quota', async () => {
+  const script: Script = (req) =>
+    req.prompt.includes('overload')
+      ? { error: { status: 529, type: 'overloaded_error', message: 'Overloaded' } }
+      : { error: { status: 429, type: 'rate_limit_error', message: 'Your credit balance is too low' } };
+  const h = await startHarness({ script });
+  try {
+    const a = await submit(h, { prompt: 'overload please' });
+    const b = await submit(h, { prompt: 'no money' });
+    const da = await waitTask(h, a.id);
+    const db = await waitTask(h, b.id);
+    assert.equal(da.status, 'failed');
+    assert.equal(da.error.kind, 'overloaded');
+    assert.equal(db.status, 'failed');
+    assert.equal(db.error.kind, 'quota');
+  } finally {
+    await h.close();
+  }
+});
+
+test('max_turns ends the task failed/max_turns', async () => {
+  const script: Script = () => ({ tool_use: { name: 'Glob', input: { pattern: '*' } } });
+  const h = await startHarness({ script });
+  try {
+    const t = await submit(h, { prompt: 'loop', allowed_tools: ['Glob'], max_turns: 2 });
+    const done = await waitTask(h, t.id);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.error.kind, 'max_turns');
+    assert.equal(done.result.num_turns >= 2, true);
+  } finally {
+    await h.close();
+  }
+});
