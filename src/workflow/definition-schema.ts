@@ -248,7 +248,7 @@ function editDistance(a: string, b: string): number {
 
 /**
  * The JSON Schema (2020-12) of a workflow file, for editors (`# yaml-language-server: $schema=…`).
- * It checks shape only; `switchyard validate` also checks dependencies, cycles and templates.
+ * It checks shape only; parseWorkflow also checks dependencies, cycles, pools and templates.
  */
 export function workflowJsonSchema(): Record<string, unknown> {
   return {

@@ -71,7 +71,7 @@ export function fieldPath(path: Path): string {
   );
 }
 
-/** The step that owns the worker's default pool; transform and approval run in the orchestrator itself. */
+/** The pool a worker's steps use when they name none; transform and approval run in the orchestrator itself. */
 export function defaultPoolFor(worker: WorkerName): 'claude' | 'llm' | 'http' | undefined {
   return worker === 'claude' || worker === 'llm' || worker === 'http' ? worker : undefined;
 }
@@ -135,7 +135,7 @@ function check(raw: unknown, options: ParseOptions, locate: (path: Path) => numb
       const rest = fieldPath(err.path.slice(2));
       subject = rest ? `step "${step}": ${rest}` : `step "${step}"`;
     }
-    throw new AppError('validation', `${where}${subject} ${err.rule}`, { field, cause: err });
+    throw new AppError('validation', `${where}${subject} ${err.rule}`, { field });
   }
 }
 

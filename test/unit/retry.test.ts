@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../../src/errors.ts';
+import { validateWorkflow } from '../../src/workflow/definition.ts';
 import { backoffDelay, DEFAULT_BACKOFF, retryPolicy, shouldRetry } from '../../src/workflow/retry.ts';
 
 const policy = retryPolicy('http', { max_attempts: 5, backoff: { initial: 1000, factor: 2, max: 5000 } });
@@ -13,6 +14,16 @@ describe('retryPolicy', () => {
     assert.equal(retryPolicy('http').max_attempts, 3);
     assert.equal(retryPolicy('llm').max_attempts, 3);
     assert.deepEqual(retryPolicy('llm').backoff, DEFAULT_BACKOFF);
+  });
+
+  it('takes a parsed step retry block as is', () => {
+    const def = validateWorkflow({
+      name: 'r',
+      steps: { s: { worker: 'http', url: 'https://x.test', retry: { max_attempts: 2, backoff: { max: 500 } } } },
+    });
+    const step = def.steps.s!;
+    const p = retryPolicy(step.worker, 'retry' in step ? step.retry : undefined);
+    assert.deepEqual(p, { max_attempts: 2, backoff: { initial: 1000, factor: 2, max: 500 } });
   });
 
   it('lays the step settings over the defaults field by field', () => {
@@ -34,12 +45,30 @@ describe('backoffDelay', () => {
   });
 
   it('stays within [0, cap) at the extremes of the random source', () => {
-    assert.equal(backoffDelay(policy, 1, () => 0), 0);
-    assert.equal(backoffDelay(policy, 1, () => 0.999_999), 999);
-    assert.equal(backoffDelay(policy, 3, () => 1), 3999);
-    assert.equal(backoffDelay(policy, 30, () => 1), 4999);
-    assert.equal(backoffDelay(policy, 2, () => Number.NaN), 0);
-    assert.equal(backoffDelay(policy, 2, () => -3), 0);
+    assert.equal(
+      backoffDelay(policy, 1, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelay(policy, 1, () => 0.999_999),
+      999,
+    );
+    assert.equal(
+      backoffDelay(policy, 3, () => 1),
+      3999,
+    );
+    assert.equal(
+      backoffDelay(policy, 30, () => 1),
+      4999,
+    );
+    assert.equal(
+      backoffDelay(policy, 2, () => Number.NaN),
+      0,
+    );
+    assert.equal(
+      backoffDelay(policy, 2, () => -3),
+      0,
+    );
   });
 
   it('never exceeds the maximum for large attempts and factors', () => {
@@ -59,7 +88,10 @@ describe('backoffDelay', () => {
   });
 
   it('is zero when the cap is zero', () => {
-    assert.equal(backoffDelay(retryPolicy('http', { backoff: { initial: 0 } }), 3, () => 0.9), 0);
+    assert.equal(
+      backoffDelay(retryPolicy('http', { backoff: { initial: 0 } }), 3, () => 0.9),
+      0,
+    );
   });
 });
 

@@ -63,7 +63,8 @@ describe('renderText', () => {
   it('names the field in errors when given one', () => {
     assert.throws(
       () => renderText('{{ nope }}', scope(), { field: 'steps.s.prompt' }),
-      (err: unknown) => err instanceof AppError && err.field === 'steps.s.prompt' && /^steps\.s\.prompt: /.test(err.message),
+      (err: unknown) =>
+        err instanceof AppError && err.field === 'steps.s.prompt' && /^steps\.s\.prompt: /.test(err.message),
     );
   });
 

@@ -73,6 +73,15 @@ function invalid(def: unknown, field: string, ...patterns: RegExp[]) {
   );
 }
 
+/** Asserts a validation AppError whose message (not the "AppError: " string form) matches. */
+function throwsMessage(fn: () => unknown, pattern: RegExp) {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof AppError && err.kind === 'validation', String(err));
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
 function edit(change: (def: Record<string, any>) => void): Record<string, any> {
   const def = brief();
   change(def);
@@ -121,12 +130,24 @@ describe('validateWorkflow: shape', () => {
       'steps.step_3.retry.backoff.facter',
       /did you mean "factor"/,
     );
-    invalid(edit((d) => (d.pool = {})), 'pool', /pool is not a known key \(did you mean "pools"\?\)/);
+    invalid(
+      edit((d) => (d.pool = {})),
+      'pool',
+      /pool is not a known key \(did you mean "pools"\?\)/,
+    );
   });
 
   it('refuses keys that belong to another worker', () => {
-    invalid(edit((d) => (d.steps.step_5.pool = 'local-llm')), 'steps.step_5.pool', /not a known key/);
-    invalid(edit((d) => (d.steps.step_1.prompt = 'x')), 'steps.step_1.prompt', /not a known key/);
+    invalid(
+      edit((d) => (d.steps.step_5.pool = 'local-llm')),
+      'steps.step_5.pool',
+      /not a known key/,
+    );
+    invalid(
+      edit((d) => (d.steps.step_1.prompt = 'x')),
+      'steps.step_1.prompt',
+      /not a known key/,
+    );
   });
 
   it('refuses unknown and missing workers', () => {
@@ -183,10 +204,26 @@ describe('validateWorkflow: shape', () => {
   });
 
   it('checks enums, lists and pool capacities', () => {
-    invalid(edit((d) => (d.steps.step_2.method = 'post')), 'steps.step_2.method', /must be one of GET, POST/);
-    invalid(edit((d) => (d.steps.step_2.expect_status = [200, 700])), 'steps.step_2.expect_status[1]', /100 and 599/);
-    invalid(edit((d) => (d.pools['local-llm'] = 0)), 'pools.local-llm', /must be an integer between 1/);
-    invalid(edit((d) => (d.steps.step_3.depends_on = 'step_1')), 'steps.step_3.depends_on', /must be array/);
+    invalid(
+      edit((d) => (d.steps.step_2.method = 'post')),
+      'steps.step_2.method',
+      /must be one of GET, POST/,
+    );
+    invalid(
+      edit((d) => (d.steps.step_2.expect_status = [200, 700])),
+      'steps.step_2.expect_status[1]',
+      /100 and 599/,
+    );
+    invalid(
+      edit((d) => (d.pools['local-llm'] = 0)),
+      'pools.local-llm',
+      /must be an integer between 1/,
+    );
+    invalid(
+      edit((d) => (d.steps.step_3.depends_on = 'step_1')),
+      'steps.step_3.depends_on',
+      /must be array/,
+    );
   });
 
   it('checks step names', () => {
@@ -215,8 +252,8 @@ describe('validateWorkflow: shape', () => {
   });
 
   it('refuses a definition that is not a mapping', () => {
-    assert.throws(() => parseWorkflow('- a\n- b\n'), /must be a mapping/);
-    assert.throws(() => parseWorkflow(''), /must be a mapping/);
+    throwsMessage(() => parseWorkflow('- a\n- b\n'), /must be a mapping/);
+    throwsMessage(() => parseWorkflow(''), /must be a mapping/);
   });
 });
 
@@ -227,8 +264,16 @@ describe('validateWorkflow: graph and references', () => {
       'steps.step_3.depends_on[1]',
       /step "step_3": depends_on\[1\] names unknown step "step_9" \(did you mean "step_1"\?\)/,
     );
-    invalid(edit((d) => d.steps.step_3.depends_on.push('step_3')), 'steps.step_3.depends_on[2]', /itself/);
-    invalid(edit((d) => d.steps.step_3.depends_on.push('step_1')), 'steps.step_3.depends_on[2]', /repeats "step_1"/);
+    invalid(
+      edit((d) => d.steps.step_3.depends_on.push('step_3')),
+      'steps.step_3.depends_on[2]',
+      /itself/,
+    );
+    invalid(
+      edit((d) => d.steps.step_3.depends_on.push('step_1')),
+      'steps.step_3.depends_on[2]',
+      /repeats "step_1"/,
+    );
   });
 
   it('names the cycle', () => {
@@ -346,7 +391,11 @@ describe('validateWorkflow: graph and references', () => {
       'steps.step_4.output_schema',
       /unknown keyword: "propertees"/,
     );
-    invalid(edit((d) => (d.inputs.topic = { type: 'strng' })), 'inputs.topic', /not a valid JSON Schema/);
+    invalid(
+      edit((d) => (d.inputs.topic = { type: 'strng' })),
+      'inputs.topic',
+      /not a valid JSON Schema/,
+    );
   });
 });
 
@@ -355,14 +404,17 @@ describe('parseWorkflow: YAML and locations', () => {
     const text = 'name: x\nsteps:\n  a:\n    worker: transform\n   template: [\n';
     assert.throws(
       () => parseWorkflow(text, { filename: 'flow.yaml' }),
-      (err: unknown) => err instanceof AppError && err.kind === 'validation' && /^flow\.yaml:5:\d+: YAML syntax error/.test(err.message),
+      (err: unknown) =>
+        err instanceof AppError &&
+        err.kind === 'validation' &&
+        /^flow\.yaml:5:\d+: YAML syntax error/.test(err.message),
     );
-    assert.throws(() => parseWorkflow(text), /^line 5, column \d+: YAML syntax error/);
+    throwsMessage(() => parseWorkflow(text), /^line 5, column \d+: YAML syntax error/);
   });
 
   it('refuses duplicate keys', () => {
     const text = 'name: x\nsteps:\n  a: {worker: transform, template: a}\n  a: {worker: transform, template: b}\n';
-    assert.throws(() => parseWorkflow(text, { filename: 'flow.yaml' }), /^flow\.yaml:4:\d+: .*unique/);
+    throwsMessage(() => parseWorkflow(text, { filename: 'flow.yaml' }), /^flow\.yaml:4:\d+: .*unique/);
   });
 
   it('puts the line of the offending key in rule errors', () => {
@@ -377,13 +429,13 @@ describe('parseWorkflow: YAML and locations', () => {
       '    url: https://x.test',
       '    timeout: 10',
     ].join('\n');
-    assert.throws(() => parseWorkflow(text, { filename: 'flow.yaml' }), /^flow\.yaml:9: step "b": timeout must be/);
+    throwsMessage(() => parseWorkflow(text, { filename: 'flow.yaml' }), /^flow\.yaml:9: step "b": timeout must be/);
     const fixed = text.replace('timeout: 10', 'timeout: 1000');
-    assert.throws(
+    throwsMessage(
       () => parseWorkflow(fixed, { filename: 'flow.yaml' }),
       /^flow\.yaml:5: step "a": template references step "b", which is not upstream/,
     );
-    assert.throws(() => parseWorkflow(fixed), /^line 5: step "a"/);
+    throwsMessage(() => parseWorkflow(fixed), /^line 5: step "a"/);
   });
 });
 
@@ -406,7 +458,8 @@ describe('validateInputs', () => {
     for (const [inputs, field, message] of cases) {
       assert.throws(
         () => validateInputs(def, inputs),
-        (err: unknown) => err instanceof AppError && err.kind === 'validation' && err.field === field && message.test(err.message),
+        (err: unknown) =>
+          err instanceof AppError && err.kind === 'validation' && err.field === field && message.test(err.message),
       );
     }
   });
