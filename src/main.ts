@@ -8,6 +8,7 @@ import { createApp } from './api/app.ts';
 import type { Config } from './config.ts';
 import { demoScript } from './model/demo-script.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
+import { killOrphans } from './runners/claude/process-tree.ts';
 import { runClaude } from './runners/claude/run-claude.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import { TaskNotifier } from './tasks/task-events.ts';
@@ -44,11 +45,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
   }
   const store = openSqliteStore(config.dataDir);
+  const orphans = killOrphans(config.dataDir);
+  if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
   const notifier = new TaskNotifier();
   const webhooks = new WebhookSender({ store, secret: config.webhookSecret, httpAllow: config.httpAllow, logger });
   const runnerOptions = {
     passThroughEnv: config.passThroughEnv,
     startupTimeout: config.startupTimeout,
+    owner: config.dataDir,
     projectSettings: config.projectSettings,
     ...(config.claudePath ? { claudePath: config.claudePath } : {}),
   };

@@ -42,7 +42,12 @@ const cases: Array<[string, string | unknown, number, string]> = [
   ['negative budget', { prompt: 'x', max_budget_usd: -1 }, 400, 'max_budget_usd'],
   ['invalid output_schema', { prompt: 'x', output_schema: { type: 'nonsense' } }, 400, 'output_schema'],
   ['model with spaces', { prompt: 'x', model: 'a b' }, 400, 'model'],
-  ['webhook_url without an operator secret', { prompt: 'x', webhook_url: 'https://example.test/h' }, 400, 'webhook_url'],
+  [
+    'webhook_url without an operator secret',
+    { prompt: 'x', webhook_url: 'https://example.test/h' },
+    400,
+    'webhook_url',
+  ],
   ['deeply nested JSON', `{"prompt":"x","metadata":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}`, 400, 'body'],
 ];
 

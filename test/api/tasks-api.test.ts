@@ -75,7 +75,9 @@ test('long-poll returns as soon as the task ends, and returns the unfinished tas
 
 test('SSE streams every agent message and resumes after Last-Event-ID without gaps or repeats', async () => {
   const script: Script = (req) =>
-    req.turnIndex === 0 ? { text: 'looking', tool_use: { name: 'Glob', input: { pattern: '*' } } } : { text: 'found it' };
+    req.turnIndex === 0
+      ? { text: 'looking', tool_use: { name: 'Glob', input: { pattern: '*' } } }
+      : { text: 'found it' };
   const h = await startHarness({ script });
   try {
     const client = new SwitchyardClient({ baseUrl: h.url });
@@ -117,7 +119,10 @@ test('a follow-up message resumes the same Claude Code session under the same bo
     // The model saw the earlier turn: the same conversation, not a fresh one.
     const last = h.model.requests.at(-1)!;
     assert.ok(JSON.stringify(last.body.messages).includes('first question'));
-    assert.deepEqual(last.body.tools?.map((x) => x.name).filter((n) => n === 'Read'), ['Read']);
+    assert.deepEqual(
+      last.body.tools?.map((x) => x.name).filter((n) => n === 'Read'),
+      ['Read'],
+    );
   } finally {
     await h.close();
   }
@@ -125,13 +130,15 @@ test('a follow-up message resumes the same Claude Code session under the same bo
 
 test('output_schema → structured output in result.structured_output', async () => {
   const script: Script = (req) =>
-    req.turnIndex === 0
-      ? { tool_use: { name: 'StructuredOutput', input: { issues: ['a', 'b'] } } }
-      : { text: 'done' };
+    req.turnIndex === 0 ? { tool_use: { name: 'StructuredOutput', input: { issues: ['a', 'b'] } } } : { text: 'done' };
   const h = await startHarness({ script });
   try {
     const client = new SwitchyardClient({ baseUrl: h.url });
-    const schema = { type: 'object', properties: { issues: { type: 'array', items: { type: 'string' } } }, required: ['issues'] };
+    const schema = {
+      type: 'object',
+      properties: { issues: { type: 'array', items: { type: 'string' } } },
+      required: ['issues'],
+    };
     const t = await client.submit({ prompt: 'extract', output_schema: schema });
     const done = await client.wait(t.id);
     assert.equal(done.status, 'completed', JSON.stringify(done.error));

@@ -24,7 +24,16 @@ test("the article's curl submit and poll", async () => {
 "allowed_tools": ["Read", "Glob", "Grep"],
 "timeout": 120000
 }`;
-    const submitted = await run('curl', ['-sS', '-X', 'POST', `${h.url}/execute`, '-H', 'Content-Type: application/json', '-d', body]);
+    const submitted = await run('curl', [
+      '-sS',
+      '-X',
+      'POST',
+      `${h.url}/execute`,
+      '-H',
+      'Content-Type: application/json',
+      '-d',
+      body,
+    ]);
     const { session_id, status } = JSON.parse(submitted.stdout);
     assert.equal(typeof session_id, 'string');
     assert.ok(status === 'queued' || status === 'running');

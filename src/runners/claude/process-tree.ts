@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import type { SpawnedProcess, SpawnOptions } from '@anthropic-ai/claude-agent-sdk';
 
 const MARK_VAR = 'SWITCHYARD_TASK_MARK';
+/** Names the server instance's data dir, so a restart can find what a crashed predecessor left. */
+const OWNER_VAR = 'SWITCHYARD_TASK_OWNER';
 
 interface ProcInfo {
   pid: number;
@@ -34,9 +36,9 @@ function readProcs(): ProcInfo[] {
   return out;
 }
 
-function hasMark(pid: number, mark: string): boolean {
+function hasVar(pid: number, name: string, value: string): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`${MARK_VAR}=${mark}\0`);
+    return fs.readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`\0${name}=${value}\0`);
   } catch {
     return false;
   }
@@ -57,7 +59,7 @@ export function findTaskProcesses(root: number | undefined, mark: string): numbe
       }
     }
   }
-  for (const p of procs) if (!found.has(p.pid) && hasMark(p.pid, mark)) found.add(p.pid);
+  for (const p of procs) if (!found.has(p.pid) && hasVar(p.pid, MARK_VAR, mark)) found.add(p.pid);
   return [...found];
 }
 
@@ -71,15 +73,34 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
   }
 }
 
+/**
+ * At start-up, before any task runs: kills the processes of tasks that a crashed (kill -9) earlier
+ * run of the same data dir left behind. Returns how many it found.
+ */
+export function killOrphans(owner: string): number {
+  if (process.platform !== 'linux') return 0;
+  const pids = readProcs()
+    .filter((p) => !p.zombie && p.pid !== process.pid && hasVar(p.pid, OWNER_VAR, owner))
+    .map((p) => p.pid);
+  signalAll(pids, 'SIGSTOP');
+  signalAll(pids, 'SIGKILL');
+  return pids.length;
+}
+
 export class ProcessTree {
   readonly mark = randomUUID();
+  readonly #owner: string;
   #child: ChildProcess | undefined;
+
+  constructor(owner: string) {
+    this.#owner = owner;
+  }
 
   /** Passed to the SDK as `spawnClaudeCodeProcess`. */
   readonly spawn = (options: SpawnOptions): SpawnedProcess => {
     const child = spawn(options.command, options.args, {
       cwd: options.cwd,
-      env: { ...options.env, [MARK_VAR]: this.mark },
+      env: { ...options.env, [MARK_VAR]: this.mark, [OWNER_VAR]: this.#owner },
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
       signal: options.signal,

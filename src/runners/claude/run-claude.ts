@@ -35,6 +35,8 @@ export interface ClaudeRunnerOptions {
   /** Model endpoint, credentials and proxies: the only server variables Claude Code sees. */
   passThroughEnv: Record<string, string>;
   startupTimeout: number;
+  /** The server's data dir: marks the task's processes so a restart after a crash can find them. */
+  owner: string;
   /** Read settings, hooks, CLAUDE.md and .mcp.json from the workspace (operator opt-in). */
   projectSettings: boolean;
   claudePath?: string;
@@ -65,7 +67,7 @@ export async function runClaude(
   options: ClaudeRunnerOptions,
 ): Promise<OutputEnvelope> {
   fs.mkdirSync(input.configDir, { recursive: true, mode: 0o700 });
-  const tree = new ProcessTree();
+  const tree = new ProcessTree(options.owner);
   const abort = new AbortController();
   let stopKind: ErrorKind | undefined;
   const stop = (kind: ErrorKind) => {

@@ -1,0 +1,139 @@
+/**
+ * kill -9 the server mid-work and start it again on the same data dir: queued tasks run, a running
+ * task ends failed/interrupted (or runs again when the client marked it retry_safe), nothing
+ * accepted is lost, and no process of the dead server's tasks is left.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { SwitchyardClient } from '../../src/client/client.ts';
+import { type Script, startScriptedModel } from '../../src/model/scripted-model.ts';
+import { tempDir } from '../fixtures/harness.ts';
+import { spawnServer } from '../fixtures/server-process.ts';
+
+function processesOwnedBy(dataDir: string): number[] {
+  const out: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+      const state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+      if (state !== 'Z' && env.includes(`SWITCHYARD_TASK_OWNER=${dataDir}\0`)) out.push(Number(pid));
+    } catch {}
+  }
+  return out;
+}
+
+test('kill -9 mid-run, restart: nothing accepted is lost', async () => {
+  const seen = new Map<string, number>();
+  const script: Script = (req) => {
+    const n = (seen.get(req.prompt) ?? 0) + 1;
+    if (req.turnIndex === 0) seen.set(req.prompt, n);
+    // The running tasks hang the first time; after the restart they answer.
+    if (req.prompt.startsWith('hang') && n === 1) {
+      return req.turnIndex === 0
+        ? { tool_use: { name: 'Bash', input: { command: 'timeout 3999 tail -f /dev/null' } } }
+        : { hang: true };
+    }
+    return { text: `answered ${req.prompt}` };
+  };
+  const model = await startScriptedModel(script);
+  const root = tempDir();
+  const dataDir = path.join(root, 'data');
+  const workspace = path.join(root, 'ws');
+  fs.mkdirSync(workspace);
+  const env = {
+    SWITCHYARD_DATA_DIR: dataDir,
+    SWITCHYARD_WORKSPACE_ROOTS: workspace,
+    SWITCHYARD_CONCURRENCY: '2',
+    SWITCHYARD_LOG_LEVEL: 'warn',
+    ANTHROPIC_BASE_URL: model.url,
+    ANTHROPIC_API_KEY: 'sk-ant-test',
+  };
+  let server = await spawnServer(env);
+  try {
+    let client = new SwitchyardClient({ baseUrl: server.url });
+    const tools = ['Bash(timeout *)'];
+    const plain = await client.submit({ prompt: 'hang plain', allowed_tools: tools, timeout: 120000 });
+    const safe = await client.submit({ prompt: 'hang safe', allowed_tools: tools, timeout: 120000, retry_safe: true });
+    const queued = [];
+    for (let i = 0; i < 3; i++) queued.push(await client.submit({ prompt: `queued ${i}` }));
+    // Both hanging tasks are running (their Bash children exist) and the rest wait.
+    for (let i = 0; i < 400 && processesOwnedBy(dataDir).length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await client.get(plain.id)).status, 'running');
+    assert.equal((await client.get(queued[0]!.id)).status, 'queued');
+    assert.ok(processesOwnedBy(dataDir).length > 0);
+
+    server.child.kill('SIGKILL');
+    await server.exited;
+    server = await spawnServer(env);
+    client = new SwitchyardClient({ baseUrl: server.url });
+    assert.deepEqual(
+      processesOwnedBy(dataDir).filter((pid) => {
+        // Processes of the new server's own tasks are fine; only the dead server's must be gone.
+        const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
+        return !env.includes('SWITCHYARD_TASK_MARK=');
+      }),
+      [],
+    );
+
+    const p = await client.wait(plain.id, 60000);
+    assert.equal(p.status, 'failed');
+    assert.equal(p.error?.kind, 'interrupted');
+    const s = await client.wait(safe.id, 60000);
+    assert.equal(s.status, 'completed', JSON.stringify(s.error));
+    assert.equal(s.response, 'answered hang safe');
+    for (const [i, q] of queued.entries()) {
+      const done = await client.wait(q.id, 60000);
+      assert.equal(done.status, 'completed');
+      assert.equal(done.response, `answered queued ${i}`);
+    }
+    const all = await client.list({ limit: 200 });
+    assert.equal(all.items.length, 5);
+  } finally {
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await model.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('SIGTERM drains: the running task finishes, then the process exits 0', async () => {
+  const model = await startScriptedModel((req) => ({ text: `ok ${req.prompt}`, delay_ms: 800 }));
+  const root = tempDir();
+  const workspace = path.join(root, 'ws');
+  fs.mkdirSync(workspace);
+  const server = await spawnServer({
+    SWITCHYARD_DATA_DIR: path.join(root, 'data'),
+    SWITCHYARD_WORKSPACE_ROOTS: workspace,
+    SWITCHYARD_LOG_LEVEL: 'warn',
+    ANTHROPIC_BASE_URL: model.url,
+    ANTHROPIC_API_KEY: 'sk-ant-test',
+  });
+  try {
+    const client = new SwitchyardClient({ baseUrl: server.url });
+    const t = await client.submit({ prompt: 'slow' });
+    for (let i = 0; i < 100 && (await client.get(t.id)).status !== 'running'; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exited, 0);
+    const db = execFileSync(
+      'node',
+      [
+        '-e',
+        `
+      const { DatabaseSync } = require('node:sqlite');
+      const db = new DatabaseSync(${JSON.stringify(path.join(root, 'data', 'switchyard.db'))});
+      console.log(JSON.stringify(db.prepare('SELECT status, response FROM tasks').get()));
+    `,
+      ],
+      { encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } },
+    );
+    assert.deepEqual(JSON.parse(db), { status: 'completed', response: 'ok slow' });
+  } finally {
+    server.child.kill('SIGKILL');
+    await model.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
