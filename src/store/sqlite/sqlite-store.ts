@@ -68,6 +68,11 @@ export class SqliteStore implements Store {
     this.#writes = new GroupCommit(db);
   }
 
+  /** Runs `work` inside the shared group-committed write transaction; resolves once durable. */
+  write<T>(work: () => T): Promise<T> {
+    return this.#writes.run(work);
+  }
+
   #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
     return this.db.prepare(sql).get(...params) as Row | undefined;
   }

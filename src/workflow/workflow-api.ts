@@ -1,0 +1,129 @@
+/**
+ * What the workflow engine offers the HTTP API, the CLI and the dashboard. The engine implements
+ * it (src/workflow/workflow-service.ts); routes and commands depend only on this file.
+ */
+import type { ErrorInfo } from '../errors.ts';
+import type { Usage } from '../runners/runner.ts';
+import type { WorkflowDefinition } from './definition-schema.ts';
+
+export type RunStatus = 'queued' | 'running' | 'awaiting_approval' | 'completed' | 'failed';
+export type StepStatus =
+  | 'pending'
+  | 'queued'
+  | 'waiting_pool'
+  | 'running'
+  | 'awaiting_approval'
+  | 'retry_wait'
+  | 'completed'
+  | 'failed'
+  | 'skipped';
+
+export interface WorkflowSummary {
+  name: string;
+  version: number;
+  /** Where it came from: "api" or the file path in SWITCHYARD_WORKFLOWS_DIR. */
+  source: string;
+  updated_at: string;
+  definition: WorkflowDefinition;
+}
+
+export interface StepAttemptError extends ErrorInfo {
+  attempt: number;
+  at: string;
+}
+
+export interface StepView {
+  name: string;
+  worker: string;
+  status: StepStatus;
+  attempts: number;
+  started_at: string | null;
+  finished_at: string | null;
+  /** The step's output envelope: response, data, usage, detail. */
+  output: { response: string; data?: unknown; usage?: Usage; detail?: Record<string, unknown> } | null;
+  error: ErrorInfo | null;
+  /** Every failed attempt's error, oldest first. */
+  errors: StepAttemptError[];
+  pool: string | null;
+  /** While waiting for a pool: how busy it is. */
+  pool_usage: { running: number; capacity: number } | null;
+  next_attempt_at: string | null;
+  usage: Usage | null;
+  /** for_each steps: one entry per item, in item order. */
+  items?: Array<Omit<StepView, 'items' | 'name' | 'worker' | 'pool_usage'> & { index: number }>;
+}
+
+export interface RunView {
+  id: string;
+  workflow: string;
+  workflow_version: number;
+  status: RunStatus;
+  inputs: Record<string, unknown>;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  error: ErrorInfo | null;
+  usage: Usage;
+  steps: StepView[];
+}
+
+export interface RunEvent {
+  run_id: string;
+  seq: number;
+  /** "run" (status change), "step" (a step's status change), "agent" (a claude step's agent message) … */
+  type: string;
+  data: unknown;
+  created_at: string;
+}
+
+export interface DlqEntry {
+  id: string;
+  run_id: string;
+  workflow: string;
+  step: string;
+  /** For a for_each item. */
+  item_index: number | null;
+  status: 'open' | 'retried' | 'discarded';
+  /** The step's rendered inputs of the last attempt (prompt, url, body …), secrets excluded. */
+  inputs: Record<string, unknown>;
+  errors: StepAttemptError[];
+  /** The run's inputs and the outputs of the step's upstream steps at the time. */
+  context: Record<string, unknown>;
+  created_at: string;
+  resolved_at: string | null;
+}
+
+export interface WorkflowApi {
+  /** Parses, validates (AppError 'validation' naming file/step/field) and stores a definition. */
+  registerWorkflow(text: string, options?: { filename?: string; source?: string }): Promise<WorkflowSummary>;
+  listWorkflows(): Promise<WorkflowSummary[]>;
+  getWorkflow(name: string): Promise<WorkflowSummary>;
+  /** Validates without storing: what `switchyard validate FILE` uses. */
+  validateWorkflow(text: string, filename?: string): WorkflowDefinition;
+
+  startRun(workflow: string, inputs: unknown, options?: { idempotencyKey?: string }): Promise<{ run: RunView; created: boolean }>;
+  getRun(id: string): Promise<RunView>;
+  /** Resolves once the run is terminal or `waitMs` runs out. */
+  waitRun(id: string, waitMs: number, signal?: AbortSignal): Promise<RunView>;
+  listRuns(query: { workflow?: string; status?: RunStatus; limit: number; cursor?: string }): Promise<{
+    items: RunView[];
+    next_cursor: string | null;
+  }>;
+  cancelRun(id: string): Promise<RunView>;
+  /** Runs a failed run again from `step` (default: its first failed step); completed upstream outputs are kept. */
+  rerunFrom(id: string, step?: string): Promise<RunView>;
+  /** Approval steps: resolve an `awaiting_approval` step. */
+  decideApproval(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<RunView>;
+
+  runEvents(id: string, afterSeq: number, limit?: number): Promise<RunEvent[]>;
+  onRunEvent(id: string, listener: (event: RunEvent) => void): () => void;
+
+  listDlq(query: { status?: DlqEntry['status']; limit: number; cursor?: string }): Promise<{
+    items: DlqEntry[];
+    next_cursor: string | null;
+  }>;
+  getDlq(id: string): Promise<DlqEntry>;
+  /** Redrive: the run resumes from that step with fresh attempts. */
+  retryDlq(id: string): Promise<RunView>;
+  discardDlq(id: string): Promise<DlqEntry>;
+}
