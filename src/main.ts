@@ -6,10 +6,13 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import type { Config } from './config.ts';
+import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { runClaude } from './runners/claude/run-claude.ts';
+import { parseAllowList } from './runners/ssrf.ts';
+import { Redactor } from './secrets.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
@@ -34,7 +37,17 @@ const REDACT = [
 ];
 
 export async function startServer(config: Config): Promise<RunningServer> {
-  const logger = pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' } });
+  const redactor = new Redactor([
+    ...config.apiKeys,
+    config.webhookSecret,
+    config.passThroughEnv.ANTHROPIC_API_KEY,
+    config.passThroughEnv.ANTHROPIC_AUTH_TOKEN,
+  ]);
+  const logger = pino({
+    level: config.logLevel,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    formatters: { log: (obj) => redactor.value(obj) },
+  });
   let demoModel: ScriptedModel | undefined;
   if (config.demo) {
     demoModel = await startScriptedModel(demoScript);
@@ -54,6 +67,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     startupTimeout: config.startupTimeout,
     owner: config.dataDir,
     projectSettings: config.projectSettings,
+    httpAllow: parseAllowList(config.httpAllow),
     ...(config.claudePath ? { claudePath: config.claudePath } : {}),
   };
   const scheduler = new TaskScheduler({
@@ -61,14 +75,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
     notifier,
     concurrency: config.concurrency,
     dataDir: config.dataDir,
+    redactor,
     runClaude: (input, ctx, onAgentSession) => runClaude(input, ctx, { ...runnerOptions, onAgentSession }),
-    onTerminal: (task) => void webhooks.enqueue(task),
+    onTerminal: (task) => {
+      metrics.taskEnded(task);
+      void webhooks.enqueue(task);
+    },
   });
   const tasks = new TaskService({ config, store, notifier, scheduler });
+  const metrics = new Metrics({ queued: () => store.countByStatus('queued'), running: () => scheduler.runningCount });
   await tasks.start();
   webhooks.start();
 
-  const app = createApp({ config, tasks, logger });
+  const app = createApp({ config, tasks, logger, metrics });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

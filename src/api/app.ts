@@ -8,10 +8,12 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { apiKeyAuth } from './auth.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { seedRoutes } from './routes/seed.ts';
 import { taskRoutes } from './routes/tasks.ts';
 
@@ -19,6 +21,7 @@ export interface AppDeps {
   config: Config;
   tasks: TaskService;
   logger: Logger;
+  metrics: Metrics;
   /** Extra routers mounted under the same auth and error handling (workflows, runs, DLQ …). */
   extraRoutes?: Array<(app: Hono) => void>;
 }
@@ -53,6 +56,7 @@ export function createApp(deps: AppDeps): Hono {
       },
     }),
   );
+  metricsRoutes(app, deps.metrics);
   seedRoutes(app, deps);
   taskRoutes(app, deps);
   for (const mount of deps.extraRoutes ?? []) mount(app);

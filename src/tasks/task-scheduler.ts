@@ -9,6 +9,7 @@ import { ClaudeResultError } from '../runners/claude/classify-result.ts';
 import type { ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
 import type { OutputEnvelope, RunContext } from '../runners/runner.ts';
+import type { Redactor } from '../secrets.ts';
 import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
 import type { NormalizedRequest } from './request.ts';
 import type { TaskNotifier } from './task-events.ts';
@@ -25,6 +26,8 @@ export interface SchedulerDeps {
   runClaude: ClaudeRunner;
   concurrency: number;
   dataDir: string;
+  /** Applied to everything stored about a task: agent messages, responses, errors. */
+  redactor: Redactor;
   /** Called after a task's terminal state is durable (webhooks, metrics). */
   onTerminal?: (task: TaskRecord) => void;
 }
@@ -100,7 +103,12 @@ export class TaskScheduler {
     const request = task.request as unknown as NormalizedRequest;
     let pendingEvents: Promise<unknown> = Promise.resolve();
     const emit = (type: string, data: unknown) => {
-      const event = { task_id: task.id, type, data, created_at: new Date().toISOString() };
+      const event = {
+        task_id: task.id,
+        type,
+        data: this.#deps.redactor.value(data),
+        created_at: new Date().toISOString(),
+      };
       pendingEvents = pendingEvents.then(() =>
         store.appendEvents([event]).then((saved: TaskEvent[]) => notifier.publishEvents(saved)),
       );
@@ -137,6 +145,7 @@ export class TaskScheduler {
     }
     await pendingEvents.catch(() => undefined);
     if (controller.signal.reason === 'shutdown') return;
+    finish = this.#deps.redactor.value(finish);
     if (await store.finishTask(task.id, finish, new Date().toISOString())) {
       emit('status', { status: finish.status, error: finish.error });
       await pendingEvents.catch(() => undefined);

@@ -101,7 +101,11 @@ export interface WorkflowApi {
   /** Validates without storing: what `switchyard validate FILE` uses. */
   validateWorkflow(text: string, filename?: string): WorkflowDefinition;
 
-  startRun(workflow: string, inputs: unknown, options?: { idempotencyKey?: string }): Promise<{ run: RunView; created: boolean }>;
+  startRun(
+    workflow: string,
+    inputs: unknown,
+    options?: { idempotencyKey?: string },
+  ): Promise<{ run: RunView; created: boolean }>;
   getRun(id: string): Promise<RunView>;
   /** Resolves once the run is terminal or `waitMs` runs out. */
   waitRun(id: string, waitMs: number, signal?: AbortSignal): Promise<RunView>;

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import type { Script } from '../../src/model/scripted-model.ts';
 import { startHarness } from '../fixtures/harness.ts';
@@ -119,3 +122,50 @@ test('max_turns ends the task failed/max_turns', async () => {
     await h.close();
   }
 });
+
+test('a Claude Code that never starts ends failed/startup and leaves no process behind', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-claude-'));
+  const fake = path.join(dir, 'claude');
+  const marker = `fake-claude-${process.pid}`;
+  fs.writeFileSync(fake, `#!/bin/bash\nexec -a ${marker} tail -f /dev/null\n`, { mode: 0o755 });
+  const h = await startHarness({ env: { SWITCHYARD_CLAUDE_PATH: fake, SWITCHYARD_STARTUP_TIMEOUT: '1000' } });
+  try {
+    const task = await submit(h, { prompt: 'x' });
+    const done = await waitTask(h, task.id);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.error.kind, 'startup', done.error.message);
+    assert.match(done.error.message, /did not start within 1000 ms/);
+    assert.deepEqual(processesWith(marker), []);
+  } finally {
+    await h.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a full queue answers 429 with Retry-After, and what was accepted still runs', async () => {
+  const h = await startHarness({
+    script: (req) => (req.prompt === 'block' ? { hang: true } : { text: 'ok' }),
+    env: { SWITCHYARD_CONCURRENCY: '1', SWITCHYARD_QUEUE_LIMIT: '2' },
+  });
+  try {
+    const blocker = await submit(h, { prompt: 'block', timeout: 60000 });
+    for (let i = 0; i < 100 && (await waitTask0(h, blocker.id)).status !== 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const a = await submit(h, { prompt: 'a' });
+    const b = await submit(h, { prompt: 'b' });
+    const refused = await h.fetch('/v1/tasks', { method: 'POST', json: { prompt: 'c' } });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    assert.equal(((await refused.json()) as any).error.kind, 'queue_full');
+    await h.fetch(`/v1/tasks/${blocker.id}/cancel`, { method: 'POST' });
+    assert.equal((await waitTask(h, a.id)).status, 'completed');
+    assert.equal((await waitTask(h, b.id)).status, 'completed');
+  } finally {
+    await h.close();
+  }
+});
+
+async function waitTask0(h: Awaited<ReturnType<typeof startHarness>>, id: string) {
+  return (await (await h.fetch(`/v1/tasks/${id}`)).json()) as Record<string, any>;
+}

@@ -147,3 +147,34 @@ test('output_schema → structured output in result.structured_output', async ()
     await h.close();
   }
 });
+
+test('/metrics counts finished tasks by status and kind', async () => {
+  const h = await startHarness();
+  try {
+    const client = new SwitchyardClient({ baseUrl: h.url });
+    await client.wait((await client.submit({ prompt: 'x' })).id);
+    const text = await (await h.fetch('/metrics')).text();
+    assert.match(text, /switchyard_tasks_finished_total\{status="completed",kind=""\} 1/);
+    assert.match(text, /switchyard_tasks_queued 0/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('/openapi.json describes the API and /docs renders it', async () => {
+  const h = await startHarness();
+  try {
+    const doc = (await (await h.fetch('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+      components: any;
+    };
+    assert.equal(doc.openapi, '3.1.0');
+    for (const p of ['/execute', '/sessions/{id}', '/v1/tasks', '/v1/tasks/{id}/events']) assert.ok(doc.paths[p], p);
+    assert.ok(doc.components.schemas.TaskRequest.properties.allowed_tools);
+    const page = await h.fetch('/docs');
+    assert.match(await page.text(), /Switchyard API/);
+  } finally {
+    await h.close();
+  }
+});

@@ -3,8 +3,9 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { decideToolCall, type GateDecision } from '../../src/runners/claude/gate.ts';
+import { decideToolCall, type GateDecision, type GateOptions } from '../../src/runners/claude/gate.ts';
 import { compilePolicy } from '../../src/runners/claude/policy.ts';
+import { parseAllowList } from '../../src/runners/ssrf.ts';
 
 // root/ws is the workspace; root/ws-evil and root/outside sit beside it.
 let root: string;
@@ -308,30 +309,106 @@ describe('decideToolCall: Bash', () => {
 
 describe('decideToolCall: WebFetch', () => {
   const rules = ['WebFetch(domain:example.com)'];
+  // A resolver that answers from this table and never asks DNS: no traffic leaves the test.
+  const table: Record<string, string[]> = {
+    'example.com': ['93.184.215.14'],
+    'api.example.com': ['93.184.215.14'],
+    'anything.test': ['93.184.215.14', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'],
+    'intranet.test': ['10.1.2.3'],
+    'mixed.test': ['93.184.215.14', '169.254.169.254'],
+    'rebind.test': ['::ffff:127.0.0.1'],
+    localhost: ['127.0.0.1', '::1'],
+  };
+  const resolveAll = async (hostname: string) => {
+    const addresses = table[hostname];
+    if (!addresses) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+    return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  };
+  const decideFetch = (allowed: string[], url: string, options: GateOptions = {}) =>
+    decideToolCall(compilePolicy(allowed), ws, 'WebFetch', { url, prompt: 'x' }, { resolveAll, ...options });
+  const allowed = async (allowedTools: string[], url: string, options?: GateOptions) =>
+    assert.deepEqual(await decideFetch(allowedTools, url, options), { allow: true }, url);
+  const denied = async (allowedTools: string[], url: string, reason: string | RegExp, options?: GateOptions) => {
+    const decision = await decideFetch(allowedTools, url, options);
+    assert.equal(decision.allow, false, `${url} should be denied`);
+    if (decision.allow) return;
+    if (typeof reason === 'string') assert.equal(decision.reason, reason);
+    else assert.match(decision.reason, reason);
+  };
+  const internal = /is not allowed: the host is or resolves to an internal address/;
 
   test('a domain scope admits that host and its subdomains only', async () => {
-    await assertAllowed(rules, 'WebFetch', { url: 'https://example.com/a', prompt: 'x' });
-    await assertAllowed(rules, 'WebFetch', { url: 'http://api.EXAMPLE.com:8080/a' });
-    await assertDenied(
+    await allowed(rules, 'https://example.com/a');
+    await allowed(rules, 'http://api.EXAMPLE.com:8080/a');
+    await denied(
       rules,
-      'WebFetch',
-      { url: 'https://evilexample.com/' },
+      'https://evilexample.com/',
       'WebFetch of evilexample.com is not allowed: the host is outside the allowed domains.',
     );
-    await assertDenied(
-      rules,
-      'WebFetch',
-      { url: 'https://example.com.evil.net/' },
-      /example\.com\.evil\.net is not allowed/,
-    );
-    await assertDenied(rules, 'WebFetch', { url: 'https://example.com@evil.net/' }, /evil\.net is not allowed/);
-    await assertDenied(rules, 'WebFetch', { url: 'https://127.0.0.1/' }, /is not allowed/);
+    await denied(rules, 'https://example.com.evil.net/', /example\.com\.evil\.net is not allowed/);
+    await denied(rules, 'https://example.com@evil.net/', /evil\.net is not allowed/);
+    await denied(rules, 'https://127.0.0.1/', /is not allowed/);
   });
 
   test('only absolute http(s) URLs, scoped or not', async () => {
-    await assertAllowed(['WebFetch'], 'WebFetch', { url: 'https://anything.test/' });
-    await assertDenied(['WebFetch'], 'WebFetch', { url: 'file:///etc/passwd' }, 'WebFetch only fetches http(s) URLs.');
-    await assertDenied(['WebFetch'], 'WebFetch', { url: 'example.com' }, 'WebFetch needs an absolute http(s) URL.');
-    await assertDenied(['WebFetch'], 'WebFetch', {}, 'WebFetch needs a url string.');
+    await allowed(['WebFetch'], 'https://anything.test/');
+    await denied(['WebFetch'], 'file:///etc/passwd', 'WebFetch only fetches http(s) URLs.');
+    await denied(['WebFetch'], 'example.com', 'WebFetch needs an absolute http(s) URL.');
+    const decision = await decideToolCall(compilePolicy(['WebFetch']), ws, 'WebFetch', {}, { resolveAll });
+    assert.deepEqual(decision, { allow: false, reason: 'WebFetch needs a url string.' });
+  });
+
+  test('refuses loopback, private, link-local and metadata addresses, however they are spelled', async () => {
+    for (const url of [
+      'http://127.0.0.1/',
+      'http://127.0.0.1:8080/admin',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://0x7f.1/', // the URL parser turns these into 127.0.0.1
+      'http://2130706433/',
+      'http://0.0.0.0/',
+      'http://10.0.0.1/',
+      'http://192.168.1.1/',
+      'http://[fd00::1]/',
+      'https://intranet.test/',
+      'https://mixed.test/', // one internal record is enough
+      'https://rebind.test/',
+    ]) {
+      await denied(['WebFetch'], url, internal);
+    }
+    // The reason names the host the model asked for, never what it resolved to.
+    const decision = await decideFetch(['WebFetch'], 'https://intranet.test/');
+    assert.ok(!decision.allow && !decision.reason.includes('10.1.2.3'));
+  });
+
+  test('localhost is refused through the system resolver (it answers from /etc/hosts)', async () => {
+    for (const url of ['http://localhost:7847/v1/tasks', 'http://LOCALHOST./']) {
+      const decision = await decideToolCall(compilePolicy(['WebFetch']), ws, 'WebFetch', { url });
+      assert.equal(decision.allow, false, url);
+      assert.match((decision as { reason: string }).reason, internal);
+    }
+  });
+
+  test('the guard also holds under a domain scope that names an internal host', async () => {
+    await denied(['WebFetch(domain:intranet.test)'], 'https://intranet.test/', internal);
+    await denied(['WebFetch(domain:localhost)'], 'http://localhost/', internal);
+  });
+
+  test('SWITCHYARD_HTTP_ALLOW admits an internal host or network, and only that', async () => {
+    const httpAllow = parseAllowList('127.0.0.1/32, intranet.test');
+    await allowed(['WebFetch'], 'http://127.0.0.1:8080/', { httpAllow });
+    await allowed(['WebFetch'], 'https://intranet.test/', { httpAllow });
+    await denied(['WebFetch'], 'http://127.0.0.2/', internal, { httpAllow });
+    await denied(['WebFetch'], 'http://169.254.169.254/', internal, { httpAllow });
+    await denied(['WebFetch(domain:example.com)'], 'http://127.0.0.1/', /outside the allowed domains/, { httpAllow });
+  });
+
+  test('a name that does not resolve is refused', async () => {
+    await denied(
+      ['WebFetch'],
+      'https://nowhere.test/',
+      'WebFetch of nowhere.test is not allowed: the host name could not be resolved.',
+    );
   });
 });

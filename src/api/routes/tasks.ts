@@ -1,10 +1,10 @@
 /** The v1 task API: submit, read (long-poll), list, events (SSE), cancel, follow-up messages. */
 import type { Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { AppError } from '../../errors.ts';
 import { type TaskEvent, type TaskStatus, TERMINAL } from '../../store/store.ts';
 import type { AppDeps } from '../app.ts';
 import { readJson } from '../json-body.ts';
+import { streamEvents } from '../sse.ts';
 import { taskView } from '../task-view.ts';
 
 const STATUSES: TaskStatus[] = ['queued', 'running', 'awaiting_approval', 'completed', 'failed'];
@@ -54,61 +54,12 @@ export function taskRoutes(app: Hono, { tasks }: AppDeps): void {
 
   app.get('/v1/tasks/:id/events', async (c) => {
     const id = c.req.param('id');
-    const task = await tasks.get(id);
-    const lastId = c.req.header('last-event-id') ?? c.req.query('after');
-    let after = 0;
-    if (lastId !== undefined && lastId !== '') {
-      if (!/^\d{1,12}$/.test(lastId)) {
-        throw new AppError('validation', 'Last-Event-ID must be an event id from this stream', {
-          field: 'Last-Event-ID',
-        });
-      }
-      after = Number(lastId);
-    }
-    return streamSSE(c, async (stream) => {
-      // Subscribe before replaying so nothing falls between the replay and the live feed; the seq
-      // check drops what the replay already sent.
-      const live: TaskEvent[] = [];
-      let wake: (() => void) | undefined;
-      const off = tasks.onEvent(id, (e) => {
-        live.push(e);
-        wake?.();
-      });
-      stream.onAbort(() => {
-        off();
-        wake?.();
-      });
-      const send = async (e: TaskEvent) => {
-        after = e.seq;
-        await stream.writeSSE({ id: String(e.seq), event: e.type, data: JSON.stringify(e.data) });
-        return e.type === 'status' && TERMINAL.has((e.data as { status: TaskStatus }).status);
-      };
-      try {
-        let ended = false;
-        for (;;) {
-          const page = await tasks.events(id, after, 500);
-          for (const e of page) ended = (await send(e)) || ended;
-          if (page.length < 500) break;
-        }
-        // A task that ended before any status event was stored (old data) still closes the stream.
-        if (!ended && TERMINAL.has(task.status) && after === 0) ended = true;
-        while (!ended && !stream.aborted) {
-          if (live.length === 0) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              setTimeout(resolve, 15_000);
-            });
-            wake = undefined;
-            if (live.length === 0 && !stream.aborted) await stream.write(': keep-alive\n\n');
-            continue;
-          }
-          const e = live.shift()!;
-          if (e.seq <= after) continue;
-          ended = await send(e);
-        }
-      } finally {
-        off();
-      }
+    await tasks.get(id);
+    return streamEvents<TaskEvent>(c, {
+      replay: (after, limit) => tasks.events(id, after, limit),
+      subscribe: (listener) => tasks.onEvent(id, listener),
+      ends: (e) => (e.type === 'status' ? TERMINAL.has((e.data as { status: TaskStatus }).status) : undefined),
+      isOver: async () => TERMINAL.has((await tasks.get(id)).status),
     });
   });
 }

@@ -1,15 +1,25 @@
 /**
  * The single gate every tool call passes (DESIGN.md "The tool boundary"): deny by default, real paths
  * (symlinks and `..` resolved) confined to the task's workspace and the rule's scope, every Bash simple
- * command matched against the Bash rules, WebFetch confined to the allowed domains. Reasons are shown
- * to the model, so they name only what the model itself asked for.
+ * command matched against the Bash rules, WebFetch confined to the allowed domains and kept off internal
+ * addresses (the SSRF guard). Reasons are shown to the model, so they name only what the model itself
+ * asked for.
  */
 import { lstat, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { AppError } from '../../errors.ts';
+import { type AllowList, emptyAllowList, type ResolveAll, resolveChecked } from '../ssrf.ts';
 import { type BashPattern, checkBashCommand, parseBashPattern } from './bash-command.ts';
 import { pathScopeMatches, subtreeBase, type ToolPolicy, type ToolRule, toolKind } from './policy.ts';
 
 export type GateDecision = { allow: true } | { allow: false; reason: string };
+
+export interface GateOptions {
+  /** Internal hosts and networks WebFetch may reach (`SWITCHYARD_HTTP_ALLOW`); none by default. */
+  httpAllow?: AllowList | undefined;
+  /** How host names are resolved; the system resolver unless a test gives its own. */
+  resolveAll?: ResolveAll;
+}
 
 const ALLOW: GateDecision = { allow: true };
 const deny = (reason: string): GateDecision => ({ allow: false, reason });
@@ -39,6 +49,7 @@ export async function decideToolCall(
   workspace: string,
   toolName: string,
   input: Record<string, unknown>,
+  options: GateOptions = {},
 ): Promise<GateDecision> {
   const rules = policy.rules.filter((rule) => rule.tool === toolName);
   const kind = toolKind(toolName);
@@ -47,7 +58,7 @@ export async function decideToolCall(
     case 'none':
       return ALLOW;
     case 'domain':
-      return decideUrl(rules, input.url);
+      return decideUrl(rules, input.url, options);
     case 'bash':
       return decideBash(rules, input.command);
     case 'path':
@@ -67,7 +78,7 @@ function decideBash(rules: ToolRule[], command: unknown): GateDecision {
   return reason === null ? ALLOW : deny(reason);
 }
 
-function decideUrl(rules: ToolRule[], url: unknown): GateDecision {
+async function decideUrl(rules: ToolRule[], url: unknown, options: GateOptions): Promise<GateDecision> {
   if (typeof url !== 'string') return deny('WebFetch needs a url string.');
   let parsed: URL;
   try {
@@ -82,9 +93,32 @@ function decideUrl(rules: ToolRule[], url: unknown): GateDecision {
     const domain = rule.scope.slice('domain:'.length);
     return host === domain || host.endsWith(`.${domain}`);
   });
-  return allowed
-    ? ALLOW
-    : deny(`WebFetch of ${host.slice(0, 253)} is not allowed: the host is outside the allowed domains.`);
+  if (!allowed)
+    return deny(`WebFetch of ${host.slice(0, 253)} is not allowed: the host is outside the allowed domains.`);
+  return refuseInternal(host, options);
+}
+
+/**
+ * The SSRF guard the http worker uses (src/runners/ssrf.ts), applied to every WebFetch, scoped or not:
+ * a host that is, or resolves to, a loopback, private, link-local or metadata address is refused.
+ * Claude Code resolves the name again when it fetches, so a name whose DNS answer changes in between
+ * (rebinding) is not stopped here; only a proxy that pins the address could.
+ */
+async function refuseInternal(host: string, options: GateOptions): Promise<GateDecision> {
+  try {
+    await resolveChecked(host, options.httpAllow ?? emptyAllowList(), options.resolveAll);
+    return ALLOW;
+  } catch (err) {
+    const shown = host.slice(0, 253);
+    // The resolved address is not named: the model learns nothing about the internal network.
+    if (err instanceof AppError && err.kind === 'permission_denied') {
+      return deny(
+        `WebFetch of ${shown} is not allowed: the host is or resolves to an internal address ` +
+          '(loopback, private, link-local or cloud metadata).',
+      );
+    }
+    return deny(`WebFetch of ${shown} is not allowed: the host name could not be resolved.`);
+  }
 }
 
 async function decidePaths(

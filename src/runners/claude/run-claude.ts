@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
 import type { OutputEnvelope, RunContext } from '../runner.ts';
+import type { AllowList } from '../ssrf.ts';
 import { classifyResult } from './classify-result.ts';
 import { decideToolCall } from './gate.ts';
 import type { ToolPolicy } from './policy.ts';
@@ -39,6 +40,8 @@ export interface ClaudeRunnerOptions {
   owner: string;
   /** Read settings, hooks, CLAUDE.md and .mcp.json from the workspace (operator opt-in). */
   projectSettings: boolean;
+  /** Internal hosts and networks WebFetch may reach (`SWITCHYARD_HTTP_ALLOW`); none when omitted. */
+  httpAllow?: AllowList;
   claudePath?: string;
   onAgentSession?: (agentSessionId: string) => void;
 }
@@ -98,7 +101,9 @@ export async function runClaude(
     abortController: abort,
     spawnClaudeCodeProcess: tree.spawn,
     canUseTool: async (toolName, toolInput) => {
-      const decision = await decideToolCall(input.policy, input.cwd, toolName, toolInput);
+      const decision = await decideToolCall(input.policy, input.cwd, toolName, toolInput, {
+        httpAllow: options.httpAllow,
+      });
       if (!decision.allow) return { behavior: 'deny', message: decision.reason };
       if (WRITE_TOOLS.has(toolName)) {
         const file = toolInput.file_path ?? toolInput.notebook_path;

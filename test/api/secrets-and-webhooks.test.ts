@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { SwitchyardClient } from '../../src/client/client.ts';
+import { startHarness } from '../fixtures/harness.ts';
+
+const SECRET = `whsec_${Buffer.from('switchyard-test-webhook-secret!').toString('base64')}`;
+
+async function receiver(statuses: number[]) {
+  const received: Array<{ headers: http.IncomingHttpHeaders; body: string }> = [];
+  let notify: () => void = () => {};
+  const server = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    received.push({ headers: req.headers, body });
+    res.writeHead(statuses[received.length - 1] ?? 200).end();
+    notify();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received,
+    async waitFor(n: number) {
+      while (received.length < n) await new Promise<void>((r) => (notify = r));
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+test('terminal states are POSTed to webhook_url, signed (Standard Webhooks), retried after a failure', async () => {
+  const hook = await receiver([500, 200]);
+  const h = await startHarness({ env: { SWITCHYARD_WEBHOOK_SECRET: SECRET, SWITCHYARD_HTTP_ALLOW: '127.0.0.1' } });
+  try {
+    const client = new SwitchyardClient({ baseUrl: h.url });
+    const t = await client.submit({ prompt: 'notify me', webhook_url: hook.url });
+    await hook.waitFor(2);
+    const [first, second] = hook.received;
+    assert.equal(first!.body, second!.body);
+    assert.notEqual(first!.headers['webhook-timestamp'], undefined);
+    const payload = new Webhook(SECRET).verify(second!.body, second!.headers as Record<string, string>) as {
+      type: string;
+      data: { session_id: string; status: string; response: string };
+    };
+    assert.equal(payload.type, 'task.completed');
+    assert.equal(payload.data.session_id, t.id);
+    assert.equal(payload.data.response, 'Done: notify me');
+    assert.throws(() =>
+      new Webhook(`whsec_${Buffer.from('another-secret-entirely!').toString('base64')}`).verify(
+        second!.body,
+        second!.headers as Record<string, string>,
+      ),
+    );
+  } finally {
+    await h.close();
+    await hook.close();
+  }
+});
+
+test('a webhook to a loopback address is refused by the SSRF guard unless the operator allows it', async () => {
+  const hook = await receiver([]);
+  const h = await startHarness({ env: { SWITCHYARD_WEBHOOK_SECRET: SECRET } });
+  try {
+    const client = new SwitchyardClient({ baseUrl: h.url });
+    const t = await client.submit({ prompt: 'x', webhook_url: hook.url });
+    await client.wait(t.id);
+    // Read the delivery's record until its first attempt is written: it must be a refusal.
+    const db = new DatabaseSync(path.join(h.dataDir, 'switchyard.db'), { readOnly: true });
+    let row: { attempts: number; last_error: string | null } | undefined;
+    for (let i = 0; i < 200 && !row?.attempts; i++) {
+      row = db.prepare('SELECT attempts, last_error FROM webhook_deliveries').get() as typeof row;
+      if (!row?.attempts) await new Promise((r) => setTimeout(r, 25));
+    }
+    db.close();
+    assert.equal(row?.attempts, 1);
+    assert.match(row?.last_error ?? '', /127\.0\.0\.1.*SWITCHYARD_HTTP_ALLOW|loopback/);
+    assert.equal(hook.received.length, 0);
+  } finally {
+    await h.close();
+    await hook.close();
+  }
+});
+
+test('secrets never reach task records, events or errors', async () => {
+  const key = 'sk-ant-test-key-not-secret';
+  const h = await startHarness({
+    script: () => ({ error: { status: 401, type: 'authentication_error', message: `invalid x-api-key ${key}` } }),
+  });
+  try {
+    const client = new SwitchyardClient({ baseUrl: h.url });
+    const t = await client.submit({ prompt: 'x' });
+    const done = await client.wait(t.id);
+    assert.equal(done.status, 'failed');
+    const all = JSON.stringify(done) + (await (await h.fetch(`/v1/tasks/${t.id}/events`)).text());
+    assert.ok(!all.includes(key), 'the key is redacted everywhere');
+    const db = fs.readFileSync(path.join(h.dataDir, 'switchyard.db')).toString('latin1');
+    const wal = fs.existsSync(path.join(h.dataDir, 'switchyard.db-wal'))
+      ? fs.readFileSync(path.join(h.dataDir, 'switchyard.db-wal')).toString('latin1')
+      : '';
+    assert.ok(!db.includes(key) && !wal.includes(key), 'nor in the database files');
+  } finally {
+    await h.close();
+  }
+});
