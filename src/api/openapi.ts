@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { taskRequestSchema } from '../tasks/request.ts';
+import { workflowJsonSchema } from '../workflow/definition.ts';
 
 const errorSchema = {
   type: 'object',
@@ -20,6 +21,150 @@ const json = (schema: unknown) => ({ content: { 'application/json': { schema } }
 const errors = { '4XX': { description: 'Bad request, auth, not found, queue full', ...json(errorSchema) } };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string' } };
+const query = (name: string, schema: Record<string, unknown>, description?: string) => ({
+  name,
+  in: 'query',
+  schema,
+  ...(description ? { description } : {}),
+});
+const page = { type: 'object', properties: { items: { type: 'array' }, next_cursor: {} } };
+const comment = json({ type: 'object', properties: { comment: { type: 'string' } }, additionalProperties: false });
+
+type Ok = (description: string, schema?: unknown) => Record<string, unknown>;
+
+/** Workflows, runs and the dead-letter queue (src/api/routes/{workflows,runs,dlq}.ts). */
+function workflowPaths(ok: Ok): Record<string, unknown> {
+  const workflow = {
+    type: 'object',
+    description: 'A registered workflow: name, version, source, updated_at, definition.',
+  };
+  const run = {
+    type: 'object',
+    description: 'A run: run_id, workflow, status, inputs, steps (status, attempts, output, errors), usage, error.',
+  };
+  const dlq = { type: 'object', description: 'A dead-lettered step: its inputs, every attempt error, the context.' };
+  const definitionBody = {
+    required: true,
+    description: 'The definition text, YAML or JSON (?filename= names it in error messages).',
+    content: Object.fromEntries(
+      ['application/yaml', 'text/yaml', 'application/json', 'text/plain'].map((t) => [
+        t,
+        { schema: { $ref: '#/components/schemas/Workflow' } },
+      ]),
+    ),
+  };
+  const cursor = query('cursor', { type: 'string' });
+  const limit = query('limit', { type: 'integer', minimum: 1, maximum: 200 });
+  return {
+    '/v1/workflows': {
+      post: {
+        summary: 'Register or update a workflow. Invalid definitions are a 400 naming file, line, step and field.',
+        parameters: [query('filename', { type: 'string' }, 'Shown in error messages.')],
+        requestBody: definitionBody,
+        responses: { 201: { description: 'Registered (version 1)', ...json(workflow) }, ...ok('Updated', workflow) },
+      },
+      get: {
+        summary: 'List workflows.',
+        responses: ok('All workflows', { type: 'object', properties: { items: { type: 'array' } } }),
+      },
+    },
+    '/v1/workflows/schema.json': {
+      get: {
+        summary: 'The JSON Schema (2020-12) of a workflow file, for editors.',
+        responses: ok('JSON Schema', { type: 'object' }),
+      },
+    },
+    '/v1/workflows/{name}': {
+      get: { summary: 'Read a workflow.', parameters: [nameParam], responses: ok('The workflow', workflow) },
+    },
+    '/v1/workflows/{name}/runs': {
+      post: {
+        summary: "Start a run. Inputs are checked against the workflow's input schemas. Honours Idempotency-Key.",
+        parameters: [nameParam, { name: 'Idempotency-Key', in: 'header', schema: { type: 'string' } }],
+        requestBody: json({ type: 'object', properties: { inputs: { type: 'object' } }, additionalProperties: false }),
+        responses: { 201: { description: 'Started', ...json(run) }, ...ok('Existing run for the key', run) },
+      },
+    },
+    '/v1/runs': {
+      get: {
+        summary: 'List runs, newest first, with cursor pagination.',
+        parameters: [
+          query('workflow', { type: 'string' }),
+          query('status', { type: 'string', enum: ['queued', 'running', 'awaiting_approval', 'completed', 'failed'] }),
+          limit,
+          cursor,
+        ],
+        responses: ok('A page', page),
+      },
+    },
+    '/v1/runs/{id}': {
+      get: {
+        summary: 'Read a run; ?wait=SECONDS long-polls until it is terminal.',
+        parameters: [idParam, query('wait', { type: 'number', minimum: 0, maximum: 300 })],
+        responses: ok('The run', run),
+      },
+    },
+    '/v1/runs/{id}/events': {
+      get: {
+        summary: 'Server-sent events (run, step, agent …); resumable with Last-Event-ID; ends with the run.',
+        parameters: [idParam],
+        responses: { 200: { description: 'text/event-stream' }, ...errors },
+      },
+    },
+    '/v1/runs/{id}/cancel': {
+      post: { summary: 'Cancel a run and its running steps.', parameters: [idParam], responses: ok('The run', run) },
+    },
+    '/v1/runs/{id}/rerun': {
+      post: {
+        summary:
+          'Run a failed run again from `step` (default: its first failed step), keeping completed upstream outputs.',
+        parameters: [idParam],
+        requestBody: json({ type: 'object', properties: { step: { type: 'string' } }, additionalProperties: false }),
+        responses: ok('The run', run),
+      },
+    },
+    '/v1/runs/{id}/steps/{step}/approve': {
+      post: {
+        summary: 'Approve an approval step that is awaiting a decision.',
+        parameters: [idParam, { name: 'step', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: comment,
+        responses: ok('The run', run),
+      },
+    },
+    '/v1/runs/{id}/steps/{step}/reject': {
+      post: {
+        summary: 'Reject an approval step; the step fails.',
+        parameters: [idParam, { name: 'step', in: 'path', required: true, schema: { type: 'string' } }],
+        requestBody: comment,
+        responses: ok('The run', run),
+      },
+    },
+    '/v1/dlq': {
+      get: {
+        summary: 'List dead-lettered steps, newest first.',
+        parameters: [query('status', { type: 'string', enum: ['open', 'retried', 'discarded'] }), limit, cursor],
+        responses: ok('A page', page),
+      },
+    },
+    '/v1/dlq/{id}': { get: { summary: 'Read a DLQ entry.', parameters: [idParam], responses: ok('The entry', dlq) } },
+    '/v1/dlq/{id}/retry': {
+      post: {
+        summary: 'Redrive: the run resumes from that step with fresh attempts.',
+        parameters: [idParam],
+        responses: ok('The run', run),
+      },
+    },
+    '/v1/dlq/{id}/discard': {
+      post: {
+        summary: 'Discard the entry; the run stays failed.',
+        parameters: [idParam],
+        responses: ok('The entry', dlq),
+      },
+    },
+  };
+}
+
 let cached: Record<string, unknown> | undefined;
 
 export function openApiDocument(): Record<string, unknown> {
@@ -32,7 +177,7 @@ export function openApiDocument(): Record<string, unknown> {
     info: { title: 'Switchyard', version: '0.1.0', description: 'Claude Code as an HTTP worker.' },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: { TaskRequest: taskRequest, Error: errorSchema },
+      schemas: { TaskRequest: taskRequest, Workflow: workflowJsonSchema(), Error: errorSchema },
     },
     security: [{ bearer: [] }],
     paths: {
@@ -92,6 +237,7 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { 202: { description: 'Queued', ...json(task) }, ...errors },
         },
       },
+      ...workflowPaths(ok),
       '/health': {
         get: { summary: 'Liveness; needs no key.', security: [], responses: { 200: { description: 'ok' } } },
       },

@@ -412,3 +412,30 @@ describe('decideToolCall: WebFetch', () => {
     );
   });
 });
+
+test('files that make code run later are never writable, whatever the rule', async () => {
+  const ws = await mkdtemp(path.join(tmpdir(), 'gate-control-'));
+  try {
+    await mkdir(path.join(ws, 'docs'));
+    const policy = compilePolicy(['Write', 'Edit', 'Read']);
+    for (const file of [
+      '.claude/settings.json',
+      '.claude/settings.local.json',
+      'docs/.claude/x.json',
+      '.mcp.json',
+      '.git/hooks/pre-commit',
+      '.git/config',
+    ]) {
+      for (const tool of ['Write', 'Edit']) {
+        const d = await decideToolCall(policy, ws, tool, { file_path: file });
+        assert.equal(d.allow, false, `${tool} ${file}`);
+      }
+    }
+    // Positive controls: ordinary files are writable and control files are still readable.
+    assert.deepEqual(await decideToolCall(policy, ws, 'Write', { file_path: 'docs/a.md' }), { allow: true });
+    assert.deepEqual(await decideToolCall(policy, ws, 'Write', { file_path: 'claude.md' }), { allow: true });
+    assert.deepEqual(await decideToolCall(policy, ws, 'Read', { file_path: '.mcp.json' }), { allow: true });
+  } finally {
+    await rm(ws, { recursive: true, force: true });
+  }
+});

@@ -35,6 +35,16 @@ const REQUIRED_FIELD: Record<string, string> = {
 };
 // Glob and Grep search a directory (Grep may also name one file); the others name one file each.
 const SEARCH_TOOLS = new Set(['Glob', 'Grep']);
+const WRITE_TOOLS = new Set(['Edit', 'Write', 'NotebookEdit']);
+/**
+ * Files that make code run later: Claude Code settings and hooks (`.claude/`), MCP server commands
+ * (`.mcp.json`) and git hooks and config (`.git/`). An agent allowed to write them could plant code
+ * that runs in the next task or in the operator's own git commands, so no rule grants them.
+ */
+function isControlFile(relative: string): boolean {
+  const segments = relative.split('/');
+  return segments.includes('.claude') || segments.includes('.git') || segments.at(-1) === '.mcp.json';
+}
 
 /**
  * Decides one tool call. `workspace` is the task's working directory (the SDK's cwd).
@@ -179,8 +189,11 @@ async function checkPath(
   for (const candidate of candidates) {
     const real = await resolveReal(candidate);
     if (real === null || !isInside(workspaceReal, real)) return `${tool} of ${shown} is outside the workspace.`;
-    if (scopes === undefined) continue;
     const relative = path.relative(workspaceReal, real).split(path.sep).join('/');
+    if (WRITE_TOOLS.has(tool) && isControlFile(relative)) {
+      return `${tool} of ${shown} is not allowed: .claude/, .git/ and .mcp.json are never writable by a task.`;
+    }
+    if (scopes === undefined) continue;
     const searchesTree = SEARCH_TOOLS.has(tool) && !(await isFile(real));
     const allowed = scopes.some((scope) =>
       searchesTree ? coversTree(scope, relative) : pathScopeMatches(scope, relative),

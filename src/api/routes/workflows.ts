@@ -1,0 +1,73 @@
+/** Workflow definitions: register (YAML or JSON text), list, read, and the published JSON Schema. */
+import type { Hono } from 'hono';
+import { AppError } from '../../errors.ts';
+import { workflowJsonSchema } from '../../workflow/definition.ts';
+import type { WorkflowApi } from '../../workflow/workflow-api.ts';
+import { readBody, runView, startRunBody } from '../run-view.ts';
+
+const DEFINITION_TYPES = [
+  'application/yaml',
+  'application/x-yaml',
+  'text/yaml',
+  'text/x-yaml',
+  'application/json',
+  'text/plain',
+];
+
+/** The media type without parameters; absent means the client sent bare text, which is fine. */
+function checkContentType(header: string | undefined): void {
+  const type = header?.split(';')[0]?.trim().toLowerCase();
+  if (!type || DEFINITION_TYPES.includes(type)) return;
+  throw new AppError('validation', `Content-Type must be one of ${DEFINITION_TYPES.join(', ')}; got ${type}`, {
+    field: 'Content-Type',
+  });
+}
+
+/** `?filename=brief.yaml` names the file in error messages (the CLI sends the file's base name). */
+function filenameParam(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!/^[^/\\]{1,255}$/.test(value) || [...value].some((ch) => ch < ' ')) {
+    throw new AppError('validation', 'filename must be a file name of at most 255 characters, without a path', {
+      field: 'filename',
+    });
+  }
+  return value;
+}
+
+export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
+  return (app) => {
+    app.post('/v1/workflows', async (c) => {
+      checkContentType(c.req.header('content-type'));
+      const filename = filenameParam(c.req.query('filename'));
+      const text = await c.req.text();
+      if (text.trim() === '') {
+        throw new AppError('validation', 'body must be a workflow definition (YAML or JSON)', { field: 'body' });
+      }
+      const summary = await workflows.registerWorkflow(text, { source: 'api', ...(filename ? { filename } : {}) });
+      return c.json(summary, summary.version === 1 ? 201 : 200);
+    });
+
+    app.get('/v1/workflows', async (c) => c.json({ items: await workflows.listWorkflows() }));
+
+    // Before /:name, which would otherwise take "schema.json" for a workflow's name.
+    app.get('/v1/workflows/schema.json', (c) => c.json(workflowJsonSchema()));
+
+    app.get('/v1/workflows/:name', async (c) => c.json(await workflows.getWorkflow(c.req.param('name'))));
+
+    app.post('/v1/workflows/:name/runs', async (c) => {
+      const body = await readBody(c, startRunBody);
+      const key = c.req.header('idempotency-key');
+      if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
+        throw new AppError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
+          field: 'Idempotency-Key',
+        });
+      }
+      const { run, created } = await workflows.startRun(
+        c.req.param('name'),
+        body.inputs ?? {},
+        key === undefined ? {} : { idempotencyKey: key },
+      );
+      return c.json(runView(run), created ? 201 : 200);
+    });
+  };
+}

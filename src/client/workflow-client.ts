@@ -1,0 +1,183 @@
+/**
+ * The typed client for workflows, runs and the dead-letter queue. It is a SwitchyardClient too, so
+ * one object serves tasks and workflows alike.
+ *
+ * @example
+ * ```ts
+ * const client = new WorkflowClient({ baseUrl: 'http://127.0.0.1:7847' });
+ * await client.registerWorkflow(await readFile('brief.yaml', 'utf8'), { filename: 'brief.yaml' });
+ * const run = await client.startRun('market-brief', { topic: 'rates' });
+ * for await (const e of client.runEvents(run.run_id)) console.log(e.type, e.data);
+ * const done = await client.waitRun(run.run_id);
+ * console.log(done.status, done.steps.map((s) => `${s.name} ${s.status}`));
+ * ```
+ */
+import type { DlqEntry, RunStatus, RunView, WorkflowSummary } from '../workflow/workflow-api.ts';
+import { type ClientOptions, isTerminal, SwitchyardClient, SwitchyardError, type TaskStreamEvent } from './client.ts';
+
+export type { DlqEntry, RunStatus, RunView, StepView, WorkflowSummary } from '../workflow/workflow-api.ts';
+
+/** A run as the API returns it. */
+export type Run = RunView & { run_id: string };
+export type RunStreamEvent = TaskStreamEvent;
+
+export interface Page<T> {
+  items: T[];
+  next_cursor: string | null;
+}
+
+const enc = encodeURIComponent;
+
+function queryString(query: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') params.set(k, String(v));
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+export class WorkflowClient extends SwitchyardClient {
+  readonly #base: string;
+  readonly #headers: Record<string, string>;
+
+  constructor(options: ClientOptions) {
+    super(options);
+    this.#base = options.baseUrl.replace(/\/$/, '');
+    this.#headers = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
+  }
+
+  /** Registers (or updates) a definition from its YAML or JSON text; `filename` appears in errors. */
+  registerWorkflow(text: string, options: { filename?: string } = {}): Promise<WorkflowSummary> {
+    const q = queryString({ filename: options.filename });
+    return this.request('POST', `/v1/workflows${q}`, text, { 'content-type': 'application/yaml' });
+  }
+
+  async listWorkflows(): Promise<WorkflowSummary[]> {
+    return (await this.request<{ items: WorkflowSummary[] }>('GET', '/v1/workflows')).items;
+  }
+
+  getWorkflow(name: string): Promise<WorkflowSummary> {
+    return this.request('GET', `/v1/workflows/${enc(name)}`);
+  }
+
+  workflowSchema(): Promise<Record<string, unknown>> {
+    return this.request('GET', '/v1/workflows/schema.json');
+  }
+
+  startRun(
+    workflow: string,
+    inputs: Record<string, unknown> = {},
+    options: { idempotencyKey?: string } = {},
+  ): Promise<Run> {
+    const headers: Record<string, string> = options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
+    return this.request('POST', `/v1/workflows/${enc(workflow)}/runs`, { inputs }, headers);
+  }
+
+  getRun(id: string, waitSeconds = 0): Promise<Run> {
+    return this.request(
+      'GET',
+      `/v1/runs/${enc(id)}${queryString({ wait: waitSeconds > 0 ? waitSeconds : undefined })}`,
+    );
+  }
+
+  listRuns(query: { workflow?: string; status?: RunStatus; limit?: number; cursor?: string } = {}): Promise<Page<Run>> {
+    return this.request('GET', `/v1/runs${queryString(query)}`);
+  }
+
+  /** Long-polls until the run is terminal (or `timeoutMs` passes, then returns it as it is). */
+  async waitRun(id: string, timeoutMs = Number.POSITIVE_INFINITY): Promise<Run> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = Math.ceil((deadline - Date.now()) / 1000);
+      const run = await this.getRun(id, Math.max(1, Math.min(60, left)));
+      if (isTerminal(run.status) || Date.now() >= deadline) return run;
+    }
+  }
+
+  cancelRun(id: string): Promise<Run> {
+    return this.request('POST', `/v1/runs/${enc(id)}/cancel`);
+  }
+
+  rerun(id: string, step?: string): Promise<Run> {
+    return this.request('POST', `/v1/runs/${enc(id)}/rerun`, step === undefined ? {} : { step });
+  }
+
+  approve(id: string, step: string, comment?: string): Promise<Run> {
+    return this.request(
+      'POST',
+      `/v1/runs/${enc(id)}/steps/${enc(step)}/approve`,
+      comment === undefined ? {} : { comment },
+    );
+  }
+
+  reject(id: string, step: string, comment?: string): Promise<Run> {
+    return this.request(
+      'POST',
+      `/v1/runs/${enc(id)}/steps/${enc(step)}/reject`,
+      comment === undefined ? {} : { comment },
+    );
+  }
+
+  listDlq(query: { status?: DlqEntry['status']; limit?: number; cursor?: string } = {}): Promise<Page<DlqEntry>> {
+    return this.request('GET', `/v1/dlq${queryString(query)}`);
+  }
+
+  getDlq(id: string): Promise<DlqEntry> {
+    return this.request('GET', `/v1/dlq/${enc(id)}`);
+  }
+
+  retryDlq(id: string): Promise<Run> {
+    return this.request('POST', `/v1/dlq/${enc(id)}/retry`);
+  }
+
+  discardDlq(id: string): Promise<DlqEntry> {
+    return this.request('POST', `/v1/dlq/${enc(id)}/discard`);
+  }
+
+  /** Streams a run's events (SSE: run, step, agent …) until the run ends; resumes after `afterId`. */
+  runEvents(id: string, options: { afterId?: number; signal?: AbortSignal } = {}): AsyncGenerator<RunStreamEvent> {
+    return this.#stream(`/v1/runs/${enc(id)}/events`, options);
+  }
+
+  async *#stream(path: string, options: { afterId?: number; signal?: AbortSignal }): AsyncGenerator<RunStreamEvent> {
+    const headers: Record<string, string> = { ...this.#headers, accept: 'text/event-stream' };
+    if (options.afterId !== undefined) headers['last-event-id'] = String(options.afterId);
+    const init: RequestInit = { headers };
+    if (options.signal) init.signal = options.signal;
+    const res = await fetch(`${this.#base}${path}`, init);
+    if (!res.ok || !res.body) {
+      const e = (await res.json().catch(() => ({}))) as { error?: { kind?: string; message?: string; field?: string } };
+      throw new SwitchyardError(
+        res.status,
+        e.error?.kind ?? 'internal',
+        e.error?.message ?? res.statusText,
+        e.error?.field,
+      );
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let cut = buffer.indexOf('\n\n');
+      while (cut >= 0) {
+        const event = parseFrame(buffer.slice(0, cut));
+        buffer = buffer.slice(cut + 2);
+        cut = buffer.indexOf('\n\n');
+        if (event) yield event;
+      }
+    }
+  }
+}
+
+/** One SSE frame; comments (keep-alives) and frames without an id are skipped. */
+function parseFrame(frame: string): RunStreamEvent | undefined {
+  let id: number | undefined;
+  let type = 'message';
+  const data: string[] = [];
+  for (const line of frame.split('\n')) {
+    if (line.startsWith('id:')) id = Number(line.slice(3).trim());
+    else if (line.startsWith('event:')) type = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+  }
+  if (id === undefined || data.length === 0) return undefined;
+  return { id, type, data: JSON.parse(data.join('\n')) };
+}

@@ -1,0 +1,342 @@
+/**
+ * The embedded WorkflowStore: tables of migration 002 in the same SQLite database as the tasks, and
+ * every write inside SqliteStore's group-committed durable transaction, so a step's completion and the
+ * start of its dependants share one fsync with whatever else is being written in that tick.
+ */
+import type { SQLInputValue } from 'node:sqlite';
+import { AppError, type ErrorInfo } from '../../errors.ts';
+import type { Usage } from '../../runners/runner.ts';
+import type { WorkflowDefinition } from '../../workflow/definition-schema.ts';
+import type { StepOutput } from '../../workflow/template.ts';
+import type { DlqEntry, RunEvent, RunStatus, StepAttemptError, StepStatus } from '../../workflow/workflow-api.ts';
+import type {
+  NewRun,
+  RunListQuery,
+  RunRecord,
+  StepRecord,
+  WorkflowBatch,
+  WorkflowRecord,
+  WorkflowStore,
+} from '../workflow-store.ts';
+import type { SqliteStore } from './sqlite-store.ts';
+
+type Row = Record<string, SQLInputValue>;
+
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+const parse = <T>(v: SQLInputValue | undefined): T | null =>
+  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
+const text = (v: SQLInputValue | undefined): string | null => (v === null || v === undefined ? null : String(v));
+
+function toWorkflow(row: Row): WorkflowRecord {
+  return {
+    name: String(row.name),
+    version: Number(row.version),
+    source: String(row.source),
+    definition: parse<WorkflowDefinition>(row.definition)!,
+    updated_at: String(row.updated_at),
+  };
+}
+
+function toRun(row: Row): RunRecord {
+  return {
+    id: String(row.id),
+    workflow: String(row.workflow),
+    version: Number(row.version),
+    definition: parse<WorkflowDefinition>(row.definition)!,
+    status: row.status as RunStatus,
+    inputs: parse<Record<string, unknown>>(row.inputs) ?? {},
+    idempotency_key: text(row.idempotency_key),
+    created_at: String(row.created_at),
+    started_at: text(row.started_at),
+    finished_at: text(row.finished_at),
+    error: parse<ErrorInfo>(row.error),
+    usage: parse<Usage>(row.usage)!,
+  };
+}
+
+function toStep(row: Row): StepRecord {
+  const step: StepRecord = {
+    run_id: String(row.run_id),
+    name: String(row.name),
+    item_index: row.item_index === null ? null : Number(row.item_index),
+    status: row.status as StepStatus,
+    attempts: Number(row.attempts),
+    attempt_base: Number(row.attempt_base),
+    started_at: text(row.started_at),
+    finished_at: text(row.finished_at),
+    output: parse<StepOutput>(row.output),
+    error: parse<ErrorInfo>(row.error),
+    errors: parse<StepAttemptError[]>(row.errors) ?? [],
+    pool: text(row.pool),
+    next_attempt_at: text(row.next_attempt_at),
+    inputs: parse<Record<string, unknown>>(row.inputs),
+    usage: parse<Usage>(row.usage),
+  };
+  if (row.item !== null) step.item = parse(row.item);
+  return step;
+}
+
+function toEvent(row: Row): RunEvent {
+  return {
+    run_id: String(row.run_id),
+    seq: Number(row.seq),
+    type: String(row.type),
+    data: parse(row.data),
+    created_at: String(row.created_at),
+  };
+}
+
+function toDlq(row: Row): DlqEntry {
+  return {
+    id: String(row.id),
+    run_id: String(row.run_id),
+    workflow: String(row.workflow),
+    step: String(row.step),
+    item_index: row.item_index === null ? null : Number(row.item_index),
+    status: row.status as DlqEntry['status'],
+    inputs: parse<Record<string, unknown>>(row.inputs) ?? {},
+    errors: parse<StepAttemptError[]>(row.errors) ?? [],
+    context: parse<Record<string, unknown>>(row.context) ?? {},
+    created_at: String(row.created_at),
+    resolved_at: text(row.resolved_at),
+  };
+}
+
+const ACTIVE = "status NOT IN ('completed', 'failed')";
+
+export class SqliteWorkflowStore implements WorkflowStore {
+  readonly #base: SqliteStore;
+
+  constructor(base: SqliteStore) {
+    this.#base = base;
+  }
+
+  #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
+    return this.#base.db.prepare(sql).get(...params) as Row | undefined;
+  }
+
+  #all(sql: string, ...params: SQLInputValue[]): Row[] {
+    return this.#base.db.prepare(sql).all(...params) as Row[];
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]): number {
+    return Number(this.#base.db.prepare(sql).run(...params).changes);
+  }
+
+  putWorkflow(w: {
+    name: string;
+    source: string;
+    definition: WorkflowDefinition;
+    updated_at: string;
+  }): Promise<WorkflowRecord> {
+    return this.#base.write(() => {
+      const definition = JSON.stringify(w.definition);
+      const existing = this.#get('SELECT * FROM workflows WHERE name = ?', w.name);
+      if (existing && existing.definition === definition && existing.source === w.source) return toWorkflow(existing);
+      const version = existing ? Number(existing.version) + (existing.definition === definition ? 0 : 1) : 1;
+      const row = this.#get(
+        `INSERT INTO workflows (name, version, source, definition, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, source = excluded.source,
+           definition = excluded.definition, updated_at = excluded.updated_at
+         RETURNING *`,
+        w.name,
+        version,
+        w.source,
+        definition,
+        w.updated_at,
+      );
+      return toWorkflow(row!);
+    });
+  }
+
+  async getWorkflow(name: string): Promise<WorkflowRecord | undefined> {
+    const row = this.#get('SELECT * FROM workflows WHERE name = ?', name);
+    return row ? toWorkflow(row) : undefined;
+  }
+
+  async listWorkflows(): Promise<WorkflowRecord[]> {
+    return this.#all('SELECT * FROM workflows ORDER BY name').map(toWorkflow);
+  }
+
+  createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }> {
+    return this.#base.write(() => {
+      if (run.idempotency_key !== null) {
+        const existing = this.#get('SELECT * FROM workflow_runs WHERE idempotency_key = ?', run.idempotency_key);
+        if (existing) {
+          if (existing.idempotency_hash !== run.idempotency_hash) {
+            throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
+              field: 'Idempotency-Key',
+            });
+          }
+          return { run: toRun(existing), created: false };
+        }
+      }
+      const row = this.#get(
+        `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage)
+         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *`,
+        run.id,
+        run.workflow,
+        run.version,
+        JSON.stringify(run.definition),
+        JSON.stringify(run.inputs),
+        run.idempotency_key,
+        run.idempotency_hash,
+        run.created_at,
+        JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
+      );
+      for (const step of steps) this.#putStep(step);
+      return { run: toRun(row!), created: true };
+    });
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = this.#get('SELECT * FROM workflow_runs WHERE id = ?', id);
+    return row ? toRun(row) : undefined;
+  }
+
+  async listRuns(query: RunListQuery): Promise<{ items: RunRecord[]; next_cursor: string | null }> {
+    const where = ['seq < ?'];
+    const params: SQLInputValue[] = [query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(query.cursor)];
+    if (query.workflow !== undefined) {
+      where.push('workflow = ?');
+      params.push(query.workflow);
+    }
+    if (query.status !== undefined) {
+      where.push('status = ?');
+      params.push(query.status);
+    }
+    const rows = this.#all(
+      `SELECT * FROM workflow_runs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`,
+      ...params,
+      query.limit + 1,
+    );
+    const page = rows.slice(0, query.limit);
+    return { items: page.map(toRun), next_cursor: rows.length > query.limit ? String(page.at(-1)!.seq) : null };
+  }
+
+  async listActiveRuns(): Promise<RunRecord[]> {
+    return this.#all(`SELECT * FROM workflow_runs WHERE ${ACTIVE} ORDER BY seq`).map(toRun);
+  }
+
+  async getSteps(runId: string): Promise<StepRecord[]> {
+    return this.#all(
+      'SELECT * FROM workflow_steps WHERE run_id = ? ORDER BY rowid, ifnull(item_index, -1)',
+      runId,
+    ).map(toStep);
+  }
+
+  #putStep(s: StepRecord): void {
+    const values: SQLInputValue[] = [
+      s.status,
+      s.attempts,
+      s.attempt_base,
+      s.started_at,
+      s.finished_at,
+      json(s.output),
+      json(s.error),
+      JSON.stringify(s.errors),
+      s.pool,
+      s.next_attempt_at,
+      json(s.inputs),
+      json(s.usage),
+      s.item === undefined ? null : JSON.stringify(s.item),
+    ];
+    const updated = this.#run(
+      `UPDATE workflow_steps SET status = ?, attempts = ?, attempt_base = ?, started_at = ?, finished_at = ?,
+         output = ?, error = ?, errors = ?, pool = ?, next_attempt_at = ?, inputs = ?, usage = ?, item = ?
+       WHERE run_id = ? AND name = ? AND item_index IS ?`,
+      ...values,
+      s.run_id,
+      s.name,
+      s.item_index,
+    );
+    if (updated === 0) {
+      this.#run(
+        `INSERT INTO workflow_steps (status, attempts, attempt_base, started_at, finished_at, output, error, errors,
+           pool, next_attempt_at, inputs, usage, item, run_id, name, item_index)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ...values,
+        s.run_id,
+        s.name,
+        s.item_index,
+      );
+    }
+  }
+
+  apply(batch: WorkflowBatch): Promise<RunEvent[]> {
+    return this.#base.write(() => {
+      for (const r of batch.runs ?? []) {
+        this.#run(
+          'UPDATE workflow_runs SET status = ?, started_at = ?, finished_at = ?, error = ?, usage = ? WHERE id = ?',
+          r.status,
+          r.started_at,
+          r.finished_at,
+          json(r.error),
+          JSON.stringify(r.usage),
+          r.id,
+        );
+      }
+      for (const d of batch.deleteItems ?? []) {
+        this.#run('DELETE FROM workflow_steps WHERE run_id = ? AND name = ? AND item_index IS NOT NULL', d.run_id, d.name);
+      }
+      for (const s of batch.steps ?? []) this.#putStep(s);
+      for (const d of batch.dlq ?? []) {
+        this.#run(
+          `INSERT INTO workflow_dlq (id, run_id, workflow, step, item_index, status, inputs, errors, context, created_at, resolved_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET status = excluded.status, resolved_at = excluded.resolved_at`,
+          d.id,
+          d.run_id,
+          d.workflow,
+          d.step,
+          d.item_index,
+          d.status,
+          JSON.stringify(d.inputs),
+          JSON.stringify(d.errors),
+          JSON.stringify(d.context),
+          d.created_at,
+          d.resolved_at,
+        );
+      }
+      const insert = this.#base.db.prepare(
+        `INSERT INTO workflow_run_events (run_id, seq, type, data, created_at)
+         VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM workflow_run_events WHERE run_id = ?), ?, ?, ?) RETURNING seq`,
+      );
+      return (batch.events ?? []).map((e) => {
+        const row = insert.get(e.run_id, e.run_id, e.type, JSON.stringify(e.data ?? null), e.created_at) as Row;
+        return { ...e, seq: Number(row.seq) };
+      });
+    });
+  }
+
+  async listRunEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+    return this.#all(
+      'SELECT * FROM workflow_run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+      runId,
+      afterSeq,
+      limit,
+    ).map(toEvent);
+  }
+
+  async getDlq(id: string): Promise<DlqEntry | undefined> {
+    const row = this.#get('SELECT * FROM workflow_dlq WHERE id = ?', id);
+    return row ? toDlq(row) : undefined;
+  }
+
+  async listDlq(query: { status?: DlqEntry['status']; limit: number; cursor?: string }): Promise<{
+    items: DlqEntry[];
+    next_cursor: string | null;
+  }> {
+    const before = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(query.cursor);
+    const rows = query.status
+      ? this.#all(
+          'SELECT * FROM workflow_dlq WHERE status = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+          query.status,
+          before,
+          query.limit + 1,
+        )
+      : this.#all('SELECT * FROM workflow_dlq WHERE seq < ? ORDER BY seq DESC LIMIT ?', before, query.limit + 1);
+    const page = rows.slice(0, query.limit);
+    return { items: page.map(toDlq), next_cursor: rows.length > query.limit ? String(page.at(-1)!.seq) : null };
+  }
+}

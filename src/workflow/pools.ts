@@ -1,0 +1,131 @@
+/**
+ * Resource pools: how many steps of a kind may run at once, across every run of every workflow.
+ *
+ * Scope: a pool is global by name. `local-llm: 1` declared by two workflows (or by two runs of one)
+ * is one pool with one slot, because the thing it protects — a GPU, a rate-limited API — is shared.
+ * Capacity, in order of precedence:
+ *  1. the operator's SWITCHYARD_POOLS entry (`llm=2,http=32,local-llm=1`);
+ *  2. for the built-in pools, the server default (claude: SWITCHYARD_CONCURRENCY, llm 4, http 16),
+ *     lowered by any definition that declares a smaller value for it;
+ *  3. for other pools, the smallest capacity any loaded definition declares: a workflow that says a
+ *     resource takes one caller at a time is believed, whoever else says more.
+ *
+ * Admission is FIFO per pool and exact: a slot is taken when a step starts and given back only when
+ * its runner has really stopped (a cancelled step holds its slot until its process is gone).
+ * Occupancy lives in memory: with the embedded store one process owns every run, and at start every
+ * step the store still shows running belonged to the dead process (recovery retries or fails it).
+ */
+
+export const BUILTIN_POOL_DEFAULTS: Readonly<Record<string, number>> = { llm: 4, http: 16 };
+
+export interface PoolUsage {
+  running: number;
+  capacity: number;
+}
+
+export class Pools<W> {
+  readonly #builtin: Map<string, number>;
+  readonly #operator: Map<string, number>;
+  readonly #declared = new Map<string, number>();
+  readonly #running = new Map<string, number>();
+  readonly #waiting = new Map<string, W[]>();
+  readonly #live: (waiter: W) => boolean;
+
+  /**
+   * @param builtin capacities of the built-in pools (claude, llm, http)
+   * @param operator SWITCHYARD_POOLS: wins over everything
+   * @param live whether a queued waiter still wants its slot (its run may have been cancelled)
+   */
+  constructor(builtin: Record<string, number>, operator: Record<string, number>, live: (waiter: W) => boolean) {
+    this.#builtin = new Map(Object.entries(builtin));
+    this.#operator = new Map(Object.entries(operator));
+    this.#live = live;
+  }
+
+  /** Takes note of a definition's `pools`. */
+  declare(pools: Readonly<Record<string, number>> | undefined): void {
+    for (const [name, capacity] of Object.entries(pools ?? {})) {
+      const known = this.#declared.get(name);
+      if (known === undefined || capacity < known) this.#declared.set(name, capacity);
+    }
+  }
+
+  capacity(name: string): number {
+    const operator = this.#operator.get(name);
+    if (operator !== undefined) return operator;
+    const declared = this.#declared.get(name);
+    const builtin = this.#builtin.get(name);
+    if (builtin !== undefined) return declared === undefined ? builtin : Math.min(builtin, declared);
+    // An undeclared pool cannot pass validation; one slot is the safe answer if it ever happens.
+    return declared ?? 1;
+  }
+
+  usage(name: string): PoolUsage {
+    return { running: this.#running.get(name) ?? 0, capacity: this.capacity(name) };
+  }
+
+  /** Takes a slot now, or queues the waiter (false) behind those already waiting. */
+  acquire(name: string, waiter: W): boolean {
+    const queue = this.#queue(name);
+    this.#prune(queue);
+    if (queue.length === 0 && (this.#running.get(name) ?? 0) < this.capacity(name)) {
+      this.#running.set(name, (this.#running.get(name) ?? 0) + 1);
+      return true;
+    }
+    queue.push(waiter);
+    return false;
+  }
+
+  /** Gives a slot back; returns the waiters that now hold a slot, in the order they queued. */
+  release(name: string): W[] {
+    this.#running.set(name, Math.max(0, (this.#running.get(name) ?? 0) - 1));
+    return this.admit(name);
+  }
+
+  /** Hands free slots to live waiters. */
+  admit(name: string): W[] {
+    const queue = this.#queue(name);
+    const admitted: W[] = [];
+    this.#prune(queue);
+    while (queue.length > 0 && (this.#running.get(name) ?? 0) < this.capacity(name)) {
+      const waiter = queue.shift() as W;
+      this.#running.set(name, (this.#running.get(name) ?? 0) + 1);
+      admitted.push(waiter);
+      this.#prune(queue);
+    }
+    return admitted;
+  }
+
+  #queue(name: string): W[] {
+    let queue = this.#waiting.get(name);
+    if (!queue) {
+      queue = [];
+      this.#waiting.set(name, queue);
+    }
+    return queue;
+  }
+
+  #prune(queue: W[]): void {
+    while (queue.length > 0 && !this.#live(queue[0] as W)) queue.shift();
+  }
+}
+
+/**
+ * Parses SWITCHYARD_POOLS: `name=capacity` pairs separated by commas.
+ *
+ * @example parsePools('llm=2, http=32') // { llm: 2, http: 32 }
+ */
+export function parsePools(text: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const raw of (text ?? '').split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const m = /^([a-zA-Z_][a-zA-Z0-9_-]*)\s*=\s*(\d{1,5})$/.exec(entry);
+    const capacity = Number(m?.[2]);
+    if (!m || capacity < 1 || capacity > 10_000) {
+      throw new Error(`entry "${entry}" must be name=capacity with a capacity between 1 and 10000 (e.g. llm=2,http=32)`);
+    }
+    out[m[1] as string] = capacity;
+  }
+  return out;
+}

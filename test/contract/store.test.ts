@@ -1,0 +1,231 @@
+/**
+ * The Store contract: every implementation passes this suite. Today: SQLite. A PostgreSQL store
+ * adds itself to IMPLEMENTATIONS and must pass unchanged.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { NewTask, Store } from '../../src/store/store.ts';
+import { tempDir } from '../fixtures/harness.ts';
+
+const IMPLEMENTATIONS: Array<{
+  name: string;
+  open: () => Promise<{ store: Store; reopen: () => Promise<Store>; cleanup: () => void }>;
+}> = [
+  {
+    name: 'sqlite',
+    open: async () => {
+      const dir = tempDir('store-contract-');
+      return {
+        store: openSqliteStore(dir),
+        reopen: async () => openSqliteStore(dir),
+        cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+      };
+    },
+  },
+];
+
+let n = 0;
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  n++;
+  return {
+    id: `task-${n}-${Math.random().toString(36).slice(2)}`,
+    request: { prompt: `p${n}` },
+    policy: { tools: [] },
+    retry_safe: false,
+    idempotency_key: null,
+    idempotency_hash: null,
+    metadata: null,
+    webhook_url: null,
+    ...overrides,
+  };
+}
+
+const now = () => new Date().toISOString();
+
+for (const impl of IMPLEMENTATIONS) {
+  describe(`Store contract: ${impl.name}`, () => {
+    test('tasks are claimed FIFO, once each, even when claims race', async () => {
+      const { store, cleanup } = await impl.open();
+      try {
+        const ids = [];
+        for (let i = 0; i < 20; i++) ids.push((await store.createTask(newTask())).task.id);
+        const claims = await Promise.all(Array.from({ length: 25 }, () => store.claimNextTask(now())));
+        const claimed = claims.filter((t) => t !== undefined).map((t) => t.id);
+        assert.deepEqual(claimed, ids);
+        assert.equal(await store.countByStatus('running'), 20);
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
+    test('idempotency: same key and hash returns the first task; another hash is a conflict', async () => {
+      const { store, cleanup } = await impl.open();
+      try {
+        const a = await store.createTask(newTask({ idempotency_key: 'k', idempotency_hash: 'h1' }));
+        const b = await store.createTask(newTask({ idempotency_key: 'k', idempotency_hash: 'h1' }));
+        assert.equal(a.created, true);
+        assert.equal(b.created, false);
+        assert.equal(b.task.id, a.task.id);
+        await assert.rejects(
+          store.createTask(newTask({ idempotency_key: 'k', idempotency_hash: 'h2' })),
+          /Idempotency-Key/,
+        );
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
+    test('a failing write in a batch does not lose the others', async () => {
+      const { store, cleanup } = await impl.open();
+      try {
+        await store.createTask(newTask({ idempotency_key: 'x', idempotency_hash: 'h' }));
+        const results = await Promise.allSettled([
+          store.createTask(newTask()),
+          store.createTask(newTask({ idempotency_key: 'x', idempotency_hash: 'other' })),
+          store.createTask(newTask()),
+        ]);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
+        assert.equal(await store.countByStatus('queued'), 3);
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
+    test('finish is once only; a follow-up message requeues a terminal task', async () => {
+      const { store, cleanup } = await impl.open();
+      try {
+        const { task } = await store.createTask(newTask());
+        await store.claimNextTask(now());
+        const done = { status: 'completed' as const, response: 'r', result: { a: 1 }, error: null };
+        assert.equal(await store.finishTask(task.id, done, now()), true);
+        assert.equal(await store.finishTask(task.id, { ...done, status: 'failed' }, now()), false);
+        assert.equal((await store.getTask(task.id))?.status, 'completed');
+        assert.equal(await store.queueMessage(task.id, 'more'), true);
+        const again = await store.claimNextTask(now());
+        assert.equal(again?.id, task.id);
+        assert.equal(again?.pending_message, 'more');
+        assert.equal(again?.attempts, 2);
+        assert.equal(await store.queueMessage(task.id, 'while running'), false);
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
+    test('recovery after a crash: running tasks become interrupted, or queued when retry_safe', async () => {
+      const { store, reopen, cleanup } = await impl.open();
+      const plain = (await store.createTask(newTask())).task;
+      const safe = (await store.createTask(newTask({ retry_safe: true }))).task;
+      const waiting = (await store.createTask(newTask())).task;
+      await store.claimNextTask(now());
+      await store.claimNextTask(now());
+      await store.close();
+      const again = await reopen();
+      try {
+        const report = await again.recoverInterrupted(now());
+        assert.deepEqual(report, { requeued: [safe.id], interrupted: [plain.id] });
+        assert.equal((await again.getTask(plain.id))?.error?.kind, 'interrupted');
+        assert.equal((await again.getTask(safe.id))?.status, 'queued');
+        assert.equal((await again.getTask(waiting.id))?.status, 'queued');
+      } finally {
+        await again.close();
+        cleanup();
+      }
+    });
+
+    test('events get gapless per-task sequence numbers and page after a seq', async () => {
+      const { store, cleanup } = await impl.open();
+      try {
+        const at = now();
+        const saved = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            store.appendEvents([{ task_id: i % 2 ? 'a' : 'b', type: 't', data: { i }, created_at: at }]),
+          ),
+        );
+        assert.equal(saved.flat().length, 10);
+        const a = await store.listEvents('a', 0, 100);
+        assert.deepEqual(
+          a.map((e) => e.seq),
+          [1, 2, 3, 4, 5],
+        );
+        assert.deepEqual(
+          (await store.listEvents('a', 3, 100)).map((e) => e.seq),
+          [4, 5],
+        );
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
+    test('list pages newest first with a cursor and filters by status', async () => {
+      const { store, cleanup } = await impl.open();
+      try {
+        const ids = [];
+        for (let i = 0; i < 5; i++) ids.push((await store.createTask(newTask())).task.id);
+        await store.claimNextTask(now());
+        const p1 = await store.listTasks({ limit: 3 });
+        const p2 = await store.listTasks({ limit: 3, cursor: p1.next_cursor! });
+        assert.deepEqual(
+          [...p1.items, ...p2.items].map((t) => t.id),
+          ids.reverse(),
+        );
+        assert.equal(p2.next_cursor, null);
+        assert.equal((await store.listTasks({ limit: 10, status: 'running' })).items.length, 1);
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
+    test('webhook deliveries: due ones are listed; a finished one is not', async () => {
+      const { store, cleanup } = await impl.open();
+      try {
+        await store.addWebhookDelivery('t', 'http://x.test/h', '{}', now());
+        const [d] = await store.dueWebhookDeliveries(now(), 10);
+        assert.ok(d);
+        const later = new Date(Date.now() + 60_000).toISOString();
+        await store.recordWebhookAttempt(d.id, false, later, 'boom');
+        assert.equal((await store.dueWebhookDeliveries(now(), 10)).length, 0);
+        assert.equal((await store.dueWebhookDeliveries(later, 10))[0]?.attempts, 1);
+        await store.recordWebhookAttempt(d.id, true, null, null);
+        assert.equal((await store.dueWebhookDeliveries(later, 10)).length, 0);
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+  });
+}
+
+test('sqlite: two processes migrating the same new database at once both succeed, once', async () => {
+  const dir = tempDir('migrate-race-');
+  const script = `
+    import { openSqliteStore } from ${JSON.stringify(path.resolve('src/store/sqlite/sqlite-store.ts'))};
+    const s = openSqliteStore(process.argv[1]); await s.close();`;
+  const run = promisify(execFile);
+  try {
+    await Promise.all([1, 2, 3].map(() => run(process.execPath, ['--input-type=module', '-e', script, dir])));
+    const store = openSqliteStore(dir);
+    const versions = store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      [...new Set(versions.map((v) => v.version))],
+    );
+    assert.ok(versions.length >= 1);
+    await store.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
