@@ -15,6 +15,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DatabaseSync } from 'node:sqlite';
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
   const dataDir = path.join(root, 'data');
   const workspace = path.join(root, 'workspace');
   fs.mkdirSync(workspace);
-  const profileDir = PROFILE ? fs.mkdtempSync(path.join(repo, 'bench', '.profile-')) : undefined;
+  const profileDir = PROFILE ? fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-profile-')) : undefined;
 
   const commits = summarize(measureCommit(root));
   console.log(

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { parsePools } from './workflow/pools.ts';
 
 /** Claude Code takes about this much memory per running task on this class of machine (measured). */
 const MEMORY_PER_TASK = 250 * 1024 * 1024;
@@ -53,6 +54,8 @@ const schema = z.object({
   SWITCHYARD_WEBHOOK_SECRET: z.string().optional(),
   SWITCHYARD_HTTP_ALLOW: z.string().optional(),
   SWITCHYARD_WORKFLOWS_DIR: z.string().optional(),
+  /** Workflow pool capacities that override the defaults and definitions: "llm=2,http=32". */
+  SWITCHYARD_POOLS: z.string().optional(),
   SWITCHYARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Run against the built-in scripted model: a demo that needs no API key and no network. */
   SWITCHYARD_DEMO: bool,
@@ -77,6 +80,8 @@ export interface Config {
   webhookSecret: string | undefined;
   httpAllow: string | undefined;
   workflowsDir: string | undefined;
+  /** SWITCHYARD_POOLS: pool name → capacity, set by the operator. */
+  pools: Record<string, number>;
   logLevel: string;
   demo: boolean;
   claudePath: string | undefined;
@@ -143,6 +148,12 @@ export function loadConfig(
     const value = env[name];
     if (value !== undefined && value !== '') passThroughEnv[name] = value;
   }
+  let pools: Record<string, number>;
+  try {
+    pools = parsePools(c.SWITCHYARD_POOLS);
+  } catch (err) {
+    throw new AppError('validation', `SWITCHYARD_POOLS ${(err as Error).message}`, { field: 'SWITCHYARD_POOLS' });
+  }
   const roots = c.SWITCHYARD_WORKSPACE_ROOTS.length > 0 ? c.SWITCHYARD_WORKSPACE_ROOTS : [cwd];
   return {
     host: c.SWITCHYARD_HOST,
@@ -162,6 +173,7 @@ export function loadConfig(
     webhookSecret: c.SWITCHYARD_WEBHOOK_SECRET,
     httpAllow: c.SWITCHYARD_HTTP_ALLOW,
     workflowsDir: c.SWITCHYARD_WORKFLOWS_DIR ? path.resolve(cwd, c.SWITCHYARD_WORKFLOWS_DIR) : undefined,
+    pools,
     logLevel: c.SWITCHYARD_LOG_LEVEL,
     demo: c.SWITCHYARD_DEMO,
     claudePath: c.SWITCHYARD_CLAUDE_PATH,

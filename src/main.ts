@@ -8,6 +8,7 @@ import { createApp } from './api/app.ts';
 import type { Config } from './config.ts';
 import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
+import { ModelProxy } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { runClaude } from './runners/claude/run-claude.ts';
@@ -62,8 +63,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
   const notifier = new TaskNotifier();
   const webhooks = new WebhookSender({ store, secret: config.webhookSecret, httpAllow: config.httpAllow, logger });
+  const env = config.passThroughEnv;
+  const modelProxy = await ModelProxy.start({
+    baseUrl: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
+    apiKey: env.ANTHROPIC_API_KEY,
+    authToken: env.ANTHROPIC_AUTH_TOKEN,
+  });
   const runnerOptions = {
     passThroughEnv: config.passThroughEnv,
+    modelAccess: () => modelProxy.issue(),
     startupTimeout: config.startupTimeout,
     owner: config.dataDir,
     projectSettings: config.projectSettings,
@@ -112,6 +120,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await scheduler.drain(graceMs);
         await webhooks.stop();
         await store.close();
+        await modelProxy.close();
         await demoModel?.close();
       })();
       return closing;

@@ -24,6 +24,8 @@ export interface ScriptRequest {
   prompt: string;
   /** The text of the newest user message (a follow-up prompt, or a tool result). */
   lastUserText: string;
+  /** The request's headers (credentials included: tests check which ones arrive). */
+  headers: http.IncomingHttpHeaders;
 }
 
 export type Script = (req: ScriptRequest) => Turn;
@@ -55,7 +57,7 @@ function promptOf(content: unknown): string {
   return texts.filter((t) => !t.startsWith('<system-reminder>')).at(-1) ?? texts.at(-1) ?? '';
 }
 
-function toRequest(body: ScriptRequest['body']): ScriptRequest {
+function toRequest(body: ScriptRequest['body'], headers: http.IncomingHttpHeaders): ScriptRequest {
   const messages = (body.messages ?? []).filter((m) => m.role === 'user' || m.role === 'assistant');
   const firstUser = messages.find((m) => m.role === 'user');
   const lastUser = messages.findLast((m) => m.role === 'user');
@@ -64,6 +66,7 @@ function toRequest(body: ScriptRequest['body']): ScriptRequest {
     turnIndex: messages.filter((m) => m.role === 'assistant').length,
     prompt: promptOf(firstUser?.content),
     lastUserText: textOf(lastUser?.content),
+    headers,
   };
 }
 
@@ -139,7 +142,7 @@ export async function startScriptedModel(script: Script = echoScript, port = 0):
       res.writeHead(400).end();
       return;
     }
-    const request = toRequest(body);
+    const request = toRequest(body, req.headers);
     requests.push(request);
     let turn: Turn;
     try {

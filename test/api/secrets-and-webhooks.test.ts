@@ -106,3 +106,28 @@ test('secrets never reach task records, events or errors', async () => {
     await h.close();
   }
 });
+
+test('the agent never holds the real model key: its Bash sees a per-task token the proxy swaps', async () => {
+  const key = 'sk-ant-test-key-not-secret';
+  const h = await startHarness({
+    script: (req) => (req.turnIndex === 0 ? { tool_use: { name: 'Bash', input: { command: 'env' } } } : { text: 'ok' }),
+  });
+  try {
+    const client = new SwitchyardClient({ baseUrl: h.url });
+    const done = await client.wait((await client.submit({ prompt: 'x', allowed_tools: ['Bash(env)'] })).id);
+    assert.equal(done.status, 'completed');
+    // What Bash printed reached the model as the tool result: the real key is not in it.
+    const toolOutput = h.model.requests.at(-1)!.lastUserText;
+    assert.match(toolOutput, /ANTHROPIC_API_KEY=sy-task-/);
+    assert.ok(!toolOutput.includes(key));
+    // Yet the model server got the real key on every request, put there by the proxy.
+    for (const r of h.model.requests) assert.equal(r.headers['x-api-key'], key);
+    // After the task, its token is revoked.
+    const token = /ANTHROPIC_API_KEY=(sy-task-\S+)/.exec(toolOutput)![1]!;
+    const base = /ANTHROPIC_BASE_URL=(\S+)/.exec(toolOutput)![1]!;
+    const replay = await fetch(`${base}/v1/messages`, { method: 'POST', headers: { 'x-api-key': token }, body: '{}' });
+    assert.equal(replay.status, 401);
+  } finally {
+    await h.close();
+  }
+});

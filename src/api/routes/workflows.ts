@@ -43,8 +43,17 @@ export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
       if (text.trim() === '') {
         throw new AppError('validation', 'body must be a workflow definition (YAML or JSON)', { field: 'body' });
       }
+      // Validate first to learn the name: 201 for a new workflow, 200 for an update (or an unchanged repeat).
+      const { name } = workflows.validateWorkflow(text, filename);
+      const existed = await workflows.getWorkflow(name).then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof AppError && err.kind === 'not_found') return false;
+          throw err;
+        },
+      );
       const summary = await workflows.registerWorkflow(text, { source: 'api', ...(filename ? { filename } : {}) });
-      return c.json(summary, summary.version === 1 ? 201 : 200);
+      return c.json(summary, existed ? 200 : 201);
     });
 
     app.get('/v1/workflows', async (c) => c.json({ items: await workflows.listWorkflows() }));

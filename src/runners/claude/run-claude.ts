@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
+import type { ModelAccess } from '../../model/model-proxy.ts';
 import type { OutputEnvelope, RunContext } from '../runner.ts';
 import type { AllowList } from '../ssrf.ts';
 import { classifyResult } from './classify-result.ts';
@@ -35,6 +36,11 @@ export interface ClaudeInput {
 export interface ClaudeRunnerOptions {
   /** Model endpoint, credentials and proxies: the only server variables Claude Code sees. */
   passThroughEnv: Record<string, string>;
+  /**
+   * Per-task model credentials (the loopback model proxy). When given, the real ANTHROPIC_* values
+   * never enter the agent's environment, where its Bash tool could read them.
+   */
+  modelAccess?: () => ModelAccess;
   startupTimeout: number;
   /** The server's data dir: marks the task's processes so a restart after a crash can find them. */
   owner: string;
@@ -48,7 +54,15 @@ export interface ClaudeRunnerOptions {
 
 const WRITE_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit']);
 
-function childEnv(input: ClaudeInput, options: ClaudeRunnerOptions): Record<string, string> {
+const MODEL_VARS = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
+
+function childEnv(
+  input: ClaudeInput,
+  options: ClaudeRunnerOptions,
+  access: ModelAccess | undefined,
+): Record<string, string> {
+  const passed = { ...options.passThroughEnv };
+  if (access) for (const name of MODEL_VARS) delete passed[name];
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     LANG: process.env.LANG ?? 'C.UTF-8',
@@ -60,7 +74,8 @@ function childEnv(input: ClaudeInput, options: ClaudeRunnerOptions): Record<stri
     DISABLE_ERROR_REPORTING: '1',
     // Retries belong to the caller (the workflow engine's policy), so a model error surfaces quickly.
     CLAUDE_CODE_MAX_RETRIES: '0',
-    ...options.passThroughEnv,
+    ...passed,
+    ...access?.env,
   };
 }
 
@@ -90,6 +105,7 @@ export async function runClaude(
     idle = setTimeout(() => stop('idle_timeout'), input.idle_timeout);
   };
 
+  const access = options.modelAccess?.();
   const filesChanged = new Set<string>();
   const sdkOptions: Options = {
     cwd: input.cwd,
@@ -97,7 +113,7 @@ export async function runClaude(
     allowedTools: [],
     permissionMode: 'default',
     settingSources: options.projectSettings ? ['project', 'local'] : [],
-    env: childEnv(input, options),
+    env: childEnv(input, options, access),
     abortController: abort,
     spawnClaudeCodeProcess: tree.spawn,
     canUseTool: async (toolName, toolInput) => {
@@ -135,6 +151,7 @@ export async function runClaude(
     clearTimeout(wallClock);
     clearTimeout(idle);
     ctx.signal.removeEventListener('abort', onCallerAbort);
+    access?.release();
     // The agent may leave children behind (a backgrounded Bash command): end the whole group.
     tree.kill();
   }

@@ -1,0 +1,109 @@
+/**
+ * Keeps the real model credentials out of the agent's process. Claude Code's Bash tool inherits its
+ * environment, so a key passed to Claude Code is a key the model can print. Instead each task gets
+ * a random token valid only while it runs, and ANTHROPIC_BASE_URL points at this loopback proxy,
+ * which swaps the token for the real credentials and streams the request through to the upstream.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+export interface Upstream {
+  /** e.g. https://api.anthropic.com, or a local scripted model. */
+  baseUrl: string;
+  apiKey?: string | undefined;
+  authToken?: string | undefined;
+}
+
+export interface ModelAccess {
+  /** Environment for one task's Claude Code: the proxy URL and a token of its own. */
+  env: Record<string, string>;
+  /** Revokes the token; later requests with it are refused. */
+  release(): void;
+}
+
+/** Request headers never forwarded: the task's token, and hop-by-hop headers. */
+const DROP = new Set(['host', 'x-api-key', 'authorization', 'connection', 'keep-alive', 'proxy-authorization']);
+
+export class ModelProxy {
+  readonly #server: http.Server;
+  readonly #upstream: URL;
+  readonly #credentials: Record<string, string>;
+  readonly #tokens = new Set<string>();
+  url = '';
+
+  private constructor(upstream: Upstream) {
+    this.#upstream = new URL(upstream.baseUrl);
+    this.#credentials = {};
+    if (upstream.apiKey) this.#credentials['x-api-key'] = upstream.apiKey;
+    if (upstream.authToken) this.#credentials.authorization = `Bearer ${upstream.authToken}`;
+    this.#server = http.createServer((req, res) => this.#forward(req, res));
+    this.#server.keepAliveTimeout = 5000;
+  }
+
+  static async start(upstream: Upstream): Promise<ModelProxy> {
+    const proxy = new ModelProxy(upstream);
+    await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
+    proxy.url = `http://127.0.0.1:${(proxy.#server.address() as AddressInfo).port}`;
+    return proxy;
+  }
+
+  issue(): ModelAccess {
+    const token = `sy-task-${randomBytes(24).toString('base64url')}`;
+    this.#tokens.add(token);
+    return {
+      env: { ANTHROPIC_BASE_URL: this.url, ANTHROPIC_API_KEY: token },
+      release: () => this.#tokens.delete(token),
+    };
+  }
+
+  #presented(req: http.IncomingMessage): string | undefined {
+    const key = req.headers['x-api-key'];
+    if (typeof key === 'string') return key;
+    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    return match?.[1];
+  }
+
+  #forward(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const token = this.#presented(req);
+    if (!token || !this.#tokens.has(token)) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid task token' } }),
+      );
+      req.resume();
+      return;
+    }
+    const headers: http.OutgoingHttpHeaders = { ...this.#credentials };
+    for (const [name, value] of Object.entries(req.headers)) if (!DROP.has(name)) headers[name] = value;
+    const base = this.#upstream.pathname.replace(/\/$/, '');
+    const target = {
+      protocol: this.#upstream.protocol,
+      hostname: this.#upstream.hostname,
+      port: this.#upstream.port,
+      method: req.method,
+      path: `${base}${req.url ?? '/'}`,
+      headers,
+    };
+    const client = this.#upstream.protocol === 'https:' ? https : http;
+    const upstreamReq = client.request(target, (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      upstreamRes.pipe(res);
+    });
+    upstreamReq.on('error', () => {
+      if (!res.headersSent) {
+        res.writeHead(502, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'model upstream unreachable' } }));
+      } else res.destroy();
+    });
+    // A client that goes away (a cancelled task) ends the upstream request too.
+    res.on('close', () => upstreamReq.destroy());
+    req.pipe(upstreamReq);
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * One attempt of one step (or for_each item): its inputs rendered from the run's inputs and upstream
+ * outputs with the escaping each destination needs (template.ts), then handed to the worker.
+ * Rendering is synchronous and pure, so the orchestrator can store the rendered inputs in the same
+ * write that marks the attempt running; running is the only part with I/O.
+ */
+import path from 'node:path';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { compilePolicy, type ToolPolicy } from '../runners/claude/policy.ts';
+import type { ClaudeInput } from '../runners/claude/run-claude.ts';
+import { type HttpStepInput, runHttp } from '../runners/http.ts';
+import { type LlmDefaults, type LlmStepInput, runLlm } from '../runners/llm.ts';
+import type { OutputEnvelope, RunContext } from '../runners/runner.ts';
+import type { AllowList } from '../runners/ssrf.ts';
+import { resolveWorkspace } from '../tasks/request.ts';
+import { buildPrompt } from './context.ts';
+import type { StepDefinition } from './definition-schema.ts';
+import {
+  isSingleExpression,
+  renderJson,
+  renderJsonText,
+  renderText,
+  renderUrl,
+  type StepOutput,
+  templateScope,
+} from './template.ts';
+
+export type ClaudeStepRunner = (input: ClaudeInput, ctx: RunContext) => Promise<OutputEnvelope>;
+
+export interface StepRunnerDeps {
+  config: Config;
+  runClaude: ClaudeStepRunner;
+  llmDefaults: LlmDefaults;
+  httpAllow: AllowList;
+}
+
+/** What a step's templates can see. `outputs` holds every upstream step's output; `direct` only its dependencies'. */
+export interface RenderScope {
+  inputs: Record<string, unknown>;
+  outputs: Record<string, StepOutput>;
+  direct: Record<string, StepOutput>;
+  item?: unknown;
+  itemIndex?: number;
+}
+
+/** Header names whose values are credentials: never stored with the rendered inputs. */
+const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password|session/i;
+
+export interface RenderedStep {
+  /** What the worker receives. */
+  input: Record<string, unknown>;
+  /** What is stored and shown (DLQ, step view): the same with credentials replaced. */
+  shown: Record<string, unknown>;
+}
+
+/** Renders a step's inputs; a template error is an AppError 'validation' naming the field. */
+export function renderStep(name: string, step: StepDefinition, s: RenderScope, config: Config): RenderedStep {
+  const scope = templateScope({
+    inputs: s.inputs,
+    outputs: s.outputs,
+    ...(s.itemIndex === undefined ? {} : { item: s.item, itemIndex: s.itemIndex }),
+  });
+  const at = (field: string) => ({ field: `steps.${name}.${field}` });
+  switch (step.worker) {
+    case 'claude': {
+      const prompt = buildPrompt(step, renderText(step.prompt, scope, at('prompt')), s.direct);
+      const input: Record<string, unknown> = {
+        prompt,
+        allowed_tools: step.allowed_tools ?? [],
+        timeout: step.timeout ?? config.defaultTimeout,
+      };
+      for (const key of ['cwd', 'model', 'max_turns', 'max_budget_usd', 'output_schema'] as const) {
+        if (step[key] !== undefined) input[key] = step[key];
+      }
+      return { input, shown: input };
+    }
+    case 'llm': {
+      const system = step.system === undefined ? undefined : renderText(step.system, scope, at('system'));
+      const prompt = buildPrompt(step, renderText(step.prompt, scope, at('prompt')), s.direct);
+      const input: Record<string, unknown> = { prompt };
+      if (system !== undefined) input.system = system;
+      for (const key of [
+        'provider',
+        'base_url',
+        'model',
+        'temperature',
+        'max_tokens',
+        'output_schema',
+        'timeout',
+      ] as const) {
+        if (step[key] !== undefined) input[key] = step[key];
+      }
+      return { input, shown: input };
+    }
+    case 'http': {
+      const input: Record<string, unknown> = { url: renderUrl(step.url, scope, at('url')) };
+      if (step.method !== undefined) input.method = step.method;
+      if (step.headers !== undefined) input.headers = renderJson(step.headers, scope, at('headers'));
+      if (step.body !== undefined) input.body = renderBody(step.body, scope, at('body'));
+      if (step.expect_status !== undefined) input.expect_status = step.expect_status;
+      if (step.timeout !== undefined) input.timeout = step.timeout;
+      const headers = input.headers as Record<string, string> | undefined;
+      const shown = headers
+        ? {
+            ...input,
+            headers: Object.fromEntries(
+              Object.entries(headers).map(([k, v]) => [k, SENSITIVE_HEADER.test(k) ? '[redacted]' : v]),
+            ),
+          }
+        : input;
+      return { input, shown };
+    }
+    case 'transform': {
+      // A single {{ expression }} keeps its value (object, list …) as `data`; anything else is text.
+      const output: StepOutput = isSingleExpression(step.template)
+        ? dataOutput(renderJson(step.template, scope, at('template')))
+        : { response: renderText(step.template, scope, at('template')) };
+      return { input: { output }, shown: {} };
+    }
+    case 'approval': {
+      const input = { message: renderText(step.message, scope, at('message')) };
+      return { input, shown: input };
+    }
+  }
+}
+
+function dataOutput(value: unknown): StepOutput {
+  return { response: typeof value === 'string' ? value : JSON.stringify(value ?? null), data: value };
+}
+
+/**
+ * A string body that looks like JSON text is rendered with JSON-string escaping, so a value can never
+ * close the quotes it sits in; a whole-string `{{ expr }}` or an object/list body is built as data.
+ */
+function renderBody(body: unknown, scope: object, options: { field: string }): unknown {
+  if (typeof body !== 'string' || isSingleExpression(body)) return renderJson(body, scope, options);
+  return /^\s*[{[]/.test(body) ? renderJsonText(body, scope, options) : renderText(body, scope, options);
+}
+
+export interface AttemptMeta {
+  runId: string;
+  step: string;
+  itemIndex: number | null;
+  attempt: number;
+}
+
+/** Runs one attempt with the worker of the step; failures are thrown as AppErrors. */
+export async function runStep(
+  step: StepDefinition,
+  input: Record<string, unknown>,
+  ctx: RunContext,
+  deps: StepRunnerDeps,
+  meta: AttemptMeta,
+): Promise<OutputEnvelope> {
+  switch (step.worker) {
+    case 'http':
+      return runHttp(input as unknown as HttpStepInput, ctx, { allow: deps.httpAllow });
+    case 'llm':
+      return runLlm(input as unknown as LlmStepInput, ctx, deps.llmDefaults);
+    case 'claude':
+      return deps.runClaude(claudeInput(input, deps.config, meta), ctx);
+    case 'transform':
+      return input.output as OutputEnvelope;
+    case 'approval':
+      throw new AppError('internal', 'approval steps are decided, not run');
+  }
+}
+
+let capCache: { rules: string[]; policy: ToolPolicy } | undefined;
+
+/** The operator's SWITCHYARD_TOOL_CAP, compiled once. */
+export function toolCap(config: Config): ToolPolicy | undefined {
+  if (!config.toolCap) return undefined;
+  if (capCache?.rules !== config.toolCap) {
+    capCache = { rules: config.toolCap, policy: compilePolicy(config.toolCap, { field: 'SWITCHYARD_TOOL_CAP' }) };
+  }
+  return capCache.policy;
+}
+
+/** The step's tool policy under the operator's cap; throws a validation error naming the field. */
+export function stepPolicy(allowedTools: unknown, config: Config, field: string): ToolPolicy {
+  const cap = toolCap(config);
+  return compilePolicy(allowedTools ?? [], cap ? { cap, field } : { field });
+}
+
+function claudeInput(input: Record<string, unknown>, config: Config, meta: AttemptMeta): ClaudeInput {
+  const field = `steps.${meta.step}.allowed_tools`;
+  const out: ClaudeInput = {
+    prompt: input.prompt as string,
+    policy: stepPolicy(input.allowed_tools, config, field),
+    cwd: resolveWorkspace(input.cwd as string | undefined, config.workspaceRoots),
+    timeout: input.timeout as number,
+    idle_timeout: config.idleTimeout,
+    // A fresh CLAUDE_CONFIG_DIR per attempt: nothing leaks between steps, runs or attempts.
+    configDir: path.join(
+      config.dataDir,
+      'claude',
+      `run-${meta.runId}`,
+      `${meta.step}${meta.itemIndex === null ? '' : `-${meta.itemIndex}`}-${meta.attempt}`,
+    ),
+  };
+  if (input.model !== undefined) out.model = input.model as string;
+  if (input.max_turns !== undefined) out.max_turns = input.max_turns as number;
+  if (input.max_budget_usd !== undefined) out.max_budget_usd = input.max_budget_usd as number;
+  if (input.output_schema !== undefined) out.output_schema = input.output_schema as Record<string, unknown>;
+  return out;
+}
