@@ -2,9 +2,14 @@
 /** `switchyard <verb>`: serve, exec, tasks. Exits non-zero on failure, with the reason on stderr. */
 import { parseArgs } from 'node:util';
 import { AppError } from '../errors.ts';
+import { dlqCommand } from './dlq.ts';
 import { execCommand } from './exec.ts';
+import { runCommand } from './run.ts';
+import { runsCommand } from './runs.ts';
 import { serveCommand } from './serve.ts';
 import { tasksCommand } from './tasks.ts';
+import { validateCommand } from './validate.ts';
+import { workflowsCommand } from './workflows.ts';
 
 const USAGE = `usage: switchyard <command> [options]
 
@@ -13,12 +18,26 @@ const USAGE = `usage: switchyard <command> [options]
                                                         run one task, streaming its progress
   tasks ls [--status S] [--limit N] | show ID | cancel ID | wait ID
 
+  validate FILE…                                        check workflow files locally (no server)
+  workflows ls | show NAME | register FILE | schema
+  run FILE|NAME [--input k=v …] [--input-json '{…}'] [--wait] [--json]
+                                                        start a run (registering FILE first); --wait follows
+                                                        its steps and exits non-zero if it fails
+  runs [ls] [--workflow W] [--status S] | show ID | wait ID | cancel ID | rerun ID [--step S]
+       | approve ID STEP [--comment C] | reject ID STEP [--comment C]
+  dlq [ls] [--status open|retried|discarded] | show ID | retry ID | discard ID
+
   Client commands talk to --url (SWITCHYARD_URL, default http://127.0.0.1:7847) with --api-key (SWITCHYARD_API_KEY).`;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   serve: serveCommand,
   exec: execCommand,
   tasks: tasksCommand,
+  validate: validateCommand,
+  workflows: workflowsCommand,
+  run: runCommand,
+  runs: runsCommand,
+  dlq: dlqCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

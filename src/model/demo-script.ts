@@ -12,7 +12,10 @@ export const demoScript: Script = (req) => {
   if (req.turnIndex === 0) {
     return { text: `Demo model: I have no tools to look around with. You asked: ${req.prompt.slice(0, 200)}` };
   }
-  const seen = req.lastUserText.split('\n').filter(Boolean).slice(0, 10);
+  const seen = req.lastUserText
+    .split('\n')
+    .filter((line) => line && !line.startsWith('.git/'))
+    .slice(0, 10);
   return {
     text: `Demo model: the workspace holds ${seen.length} entries (${seen.join(', ') || 'none'}). You asked: ${req.prompt.slice(0, 200)}`,
   };

@@ -8,7 +8,7 @@ import type { LookupAddress } from 'node:dns';
 import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { AppError, validationError } from '../errors.ts';
-import type { OutputEnvelope, RunContext } from './runner.ts';
+import { abortReasonError, type OutputEnvelope, type RunContext } from './runner.ts';
 import { type AllowList, pinnedLookup, type ResolveAll, resolveChecked } from './ssrf.ts';
 
 export interface HttpStepInput {
@@ -139,7 +139,7 @@ export async function runHttp(
       return out;
     }
   } catch (err) {
-    if (ctx.signal.aborted) throw abortError(ctx.signal, `${method} ${display(url)}`);
+    if (ctx.signal.aborted) throw abortReasonError(ctx.signal, `${method} ${display(url)}`);
     if (timer.signal.aborted) {
       throw new AppError('timeout', `${method} ${display(url)} did not finish within ${req.timeout} ms`, {
         cause: err,
@@ -322,17 +322,4 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-/**
- * The engine aborts `ctx.signal` on cancel and on the step's wall-clock timeout; an AppError or a
- * TimeoutError as the abort reason says which, anything else is a cancel.
- */
-function abortError(signal: AbortSignal, what: string): AppError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof AppError) return reason;
-  if (reason instanceof Error && reason.name === 'TimeoutError') {
-    return new AppError('timeout', `${what} stopped: the step timed out`, { cause: reason });
-  }
-  return new AppError('cancelled', `${what} was cancelled`, { cause: reason });
 }

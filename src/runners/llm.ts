@@ -11,7 +11,7 @@ import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { AISDKError, APICallError, generateText, type LanguageModel, type ModelMessage } from 'ai';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { AppError, validationError } from '../errors.ts';
-import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type Usage } from './runner.ts';
+import { abortReasonError, addUsage, emptyUsage, type OutputEnvelope, type RunContext, type Usage } from './runner.ts';
 
 export type LlmProvider = 'anthropic' | 'openai-compatible';
 
@@ -154,7 +154,7 @@ export async function runLlm(input: LlmStepInput, ctx: RunContext, defaults: Llm
     }
     return { response: JSON.stringify(checked.value), data: checked.value, usage, detail };
   } catch (err) {
-    if (ctx.signal.aborted) throw abortError(ctx.signal, `the ${target.provider} call`);
+    if (ctx.signal.aborted) throw abortReasonError(ctx.signal, `the ${target.provider} call`);
     if (timer.signal.aborted)
       throw new AppError('timeout', `the ${target.provider} call did not finish within ${timeout} ms`);
     throw toAppError(err, target);
@@ -339,14 +339,4 @@ function toAppError(err: unknown, target: Target): AppError {
   return new AppError('internal', `the llm step failed: ${scrub(err instanceof Error ? err.message : String(err))}`, {
     cause: err,
   });
-}
-
-/** See http.ts: the abort reason tells a cancel from the engine's wall-clock timeout. */
-function abortError(signal: AbortSignal, what: string): AppError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof AppError) return reason;
-  if (reason instanceof Error && reason.name === 'TimeoutError') {
-    return new AppError('timeout', `${what} stopped: the step timed out`, { cause: reason });
-  }
-  return new AppError('cancelled', `${what} was cancelled`, { cause: reason });
 }

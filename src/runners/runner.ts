@@ -1,4 +1,4 @@
-import type { ErrorInfo } from '../errors.ts';
+import { AppError, type ErrorInfo } from '../errors.ts';
 
 /** Token usage and cost of one unit of work, summed over model calls. */
 export interface Usage {
@@ -49,4 +49,17 @@ export function addUsage(a: Usage, b: Usage | undefined): Usage {
     cache_creation_input_tokens: (a.cache_creation_input_tokens ?? 0) + (b.cache_creation_input_tokens ?? 0),
     cost_usd: a.cost_usd + b.cost_usd,
   };
+}
+
+/**
+ * Why a runner was stopped, from its signal's abort reason: an AppError says so itself, a
+ * TimeoutError (AbortSignal.timeout) is the step's wall-clock timeout, anything else is a cancel.
+ */
+export function abortReasonError(signal: AbortSignal, what: string): AppError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof AppError) return reason;
+  if (reason instanceof Error && reason.name === 'TimeoutError') {
+    return new AppError('timeout', `${what} stopped: the step timed out`, { cause: reason });
+  }
+  return new AppError('cancelled', `${what} was cancelled`, { cause: reason });
 }

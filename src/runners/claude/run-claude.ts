@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
 import type { ModelAccess } from '../../model/model-proxy.ts';
-import type { OutputEnvelope, RunContext } from '../runner.ts';
+import { abortReasonError, type OutputEnvelope, type RunContext } from '../runner.ts';
 import type { AllowList } from '../ssrf.ts';
 import { classifyResult } from './classify-result.ts';
 import { decideToolCall } from './gate.ts';
@@ -95,7 +95,7 @@ export async function runClaude(
     tree.kill();
   };
 
-  const onCallerAbort = () => stop(ctx.signal.reason === 'timeout' ? 'timeout' : 'cancelled');
+  const onCallerAbort = () => stop(abortReasonError(ctx.signal, 'task').kind);
   if (ctx.signal.aborted) onCallerAbort();
   ctx.signal.addEventListener('abort', onCallerAbort, { once: true });
   const wallClock = setTimeout(() => stop('timeout'), input.timeout);

@@ -1,0 +1,163 @@
+/**
+ * The orchestrator's in-memory picture of an active run, and the pure rules over it: which steps are
+ * done, what a run's status is, what a for_each step's output is. The store stays the source of truth;
+ * this picture is loaded from it at start and changed only together with a write to it (Transition).
+ */
+import type { ErrorInfo } from '../errors.ts';
+import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
+import type { RunRecord, StepRecord, WorkflowBatch } from '../store/workflow-store.ts';
+import { topologicalOrder, upstreamSteps } from './dag.ts';
+import type { StepDefinition, WorkflowDefinition } from './definition-schema.ts';
+import type { StepOutput } from './template.ts';
+import type { DlqEntry, RunEvent, RunStatus, StepStatus } from './workflow-api.ts';
+
+export interface ActiveRun {
+  record: RunRecord;
+  def: WorkflowDefinition;
+  order: string[];
+  steps: Map<string, StepRecord>;
+  /** for_each items by step name, in item order. */
+  items: Map<string, StepRecord[]>;
+}
+
+export const TERMINAL_STEP: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped']);
+/** Statuses in which a unit holds, or waits for, a slot of its own. */
+export const IN_FLIGHT: ReadonlySet<StepStatus> = new Set(['queued', 'waiting_pool', 'running', 'retry_wait']);
+
+export function newStep(runId: string, name: string, itemIndex: number | null = null, item?: unknown): StepRecord {
+  const step: StepRecord = {
+    run_id: runId,
+    name,
+    item_index: itemIndex,
+    status: 'pending',
+    attempts: 0,
+    attempt_base: 0,
+    started_at: null,
+    finished_at: null,
+    output: null,
+    error: null,
+    errors: [],
+    pool: null,
+    next_attempt_at: null,
+    inputs: null,
+    usage: null,
+  };
+  if (itemIndex !== null) step.item = item;
+  return step;
+}
+
+export function loadRun(record: RunRecord, rows: StepRecord[]): ActiveRun {
+  const run: ActiveRun = {
+    record,
+    def: record.definition,
+    order: topologicalOrder(record.definition),
+    steps: new Map(),
+    items: new Map(),
+  };
+  for (const row of rows) {
+    if (row.item_index === null) run.steps.set(row.name, row);
+    else {
+      const list = run.items.get(row.name) ?? [];
+      list[row.item_index] = row;
+      run.items.set(row.name, list);
+    }
+  }
+  return run;
+}
+
+export function stepDef(run: ActiveRun, name: string): StepDefinition {
+  return run.def.steps[name] as StepDefinition;
+}
+
+export function hasForEach(step: StepDefinition): boolean {
+  return 'for_each' in step && step.for_each !== undefined;
+}
+
+/** Outputs of every step upstream of `name` (what its templates may read), and of its direct dependencies. */
+export function upstreamOutputs(
+  run: ActiveRun,
+  name: string,
+): { outputs: Record<string, StepOutput>; direct: Record<string, StepOutput> } {
+  const outputs: Record<string, StepOutput> = {};
+  for (const up of upstreamSteps(run.def, name)) {
+    const output = run.steps.get(up)?.output;
+    if (output) outputs[up] = output;
+  }
+  const direct: Record<string, StepOutput> = {};
+  for (const dep of stepDef(run, name).depends_on) if (outputs[dep]) direct[dep] = outputs[dep];
+  return { outputs, direct };
+}
+
+/**
+ * A run is over when every step and item is; while any step awaits a human it is awaiting_approval
+ * (so a reviewer can list exactly the runs that need them), otherwise running.
+ */
+export function runStatusOf(run: ActiveRun): { status: RunStatus; error: ErrorInfo | null } {
+  const units = [...run.steps.values(), ...[...run.items.values()].flat()];
+  if (units.some((u) => u.status === 'awaiting_approval')) return { status: 'awaiting_approval', error: null };
+  if (units.some((u) => !TERMINAL_STEP.has(u.status))) return { status: 'running', error: null };
+  const failed = run.order.map((n) => run.steps.get(n)).find((s) => s?.status === 'failed');
+  if (!failed) return { status: 'completed', error: null };
+  const error = failed.error ?? { kind: 'internal', message: 'step failed', retryable: false };
+  return { status: 'failed', error: { ...error, message: `step "${failed.name}" failed: ${error.message}` } };
+}
+
+/** The output of a for_each step: every item's response (as a JSON list) and data, in item order. */
+export function fanInOutput(items: StepRecord[]): StepOutput {
+  const responses = items.map((i) => i.output?.response ?? '');
+  const data = items.map((i) => i.output?.data ?? i.output?.response ?? null);
+  return { response: JSON.stringify(responses), data };
+}
+
+export function sumUsage(units: Iterable<{ usage: Usage | null }>): Usage {
+  let total = emptyUsage();
+  for (const u of units) total = addUsage(total, u.usage ?? undefined);
+  return total;
+}
+
+/** One transition in the making: everything it changes, then what to do once it is durable. */
+export class Transition {
+  readonly runs = new Set<ActiveRun>();
+  readonly steps = new Set<StepRecord>();
+  readonly deleteItems: Array<{ run_id: string; name: string }> = [];
+  readonly events: Array<Omit<RunEvent, 'seq'>> = [];
+  readonly dlq: DlqEntry[] = [];
+  /** Run after the write commits, in order (start runners, arm timers, wake waiters). */
+  readonly after: Array<() => void> = [];
+  readonly now = new Date();
+
+  get at(): string {
+    return this.now.toISOString();
+  }
+
+  touch(run: ActiveRun, step?: StepRecord): void {
+    this.runs.add(run);
+    if (step) this.steps.add(step);
+  }
+
+  event(runId: string, type: string, data: unknown): void {
+    this.events.push({ run_id: runId, type, data, created_at: this.at });
+  }
+
+  get empty(): boolean {
+    return this.runs.size === 0 && this.steps.size === 0 && this.events.length === 0 && this.dlq.length === 0;
+  }
+
+  /** A snapshot: the in-memory records keep changing after this returns, the batch must not. */
+  toBatch(): WorkflowBatch {
+    return {
+      runs: [...this.runs].map(({ record: r }) => ({
+        id: r.id,
+        status: r.status,
+        started_at: r.started_at,
+        finished_at: r.finished_at,
+        error: r.error,
+        usage: r.usage,
+      })),
+      deleteItems: [...this.deleteItems],
+      steps: [...this.steps].map((s) => ({ ...s, errors: [...s.errors] })),
+      events: [...this.events],
+      dlq: this.dlq.map((d) => ({ ...d })),
+    };
+  }
+}
