@@ -91,6 +91,13 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** CPU time (user + system, ms) a process has used so far; Linux clock ticks are 10 ms. */
+function cpuMsOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 interface LoadResult {
   latencies: number[];
   statuses: Map<string, number>;
@@ -201,13 +208,22 @@ async function main(): Promise<void> {
     await sleep(500);
 
     const warm = await load(server.url, WARMUP_REQUESTS, 10, CONNECTIONS);
+    const serverCpu0 = cpuMsOf(server.child.pid!);
+    const clientCpu0 = process.cpuUsage();
     const run = await load(server.url, MAX_REQUESTS, SECONDS, CONNECTIONS);
+    const serverCpu = cpuMsOf(server.child.pid!) - serverCpu0;
+    const clientCpu = process.cpuUsage(clientCpu0);
     const lat = summarize(run.latencies);
     const rate = (run.accepted / run.elapsed) * 1000;
     const errors = [...run.statuses].filter(([k]) => k !== '201');
     console.log(`\n  ${run.accepted} accepted (201) in ${(run.elapsed / 1000).toFixed(2)} s`);
     console.log(`  throughput: ${Math.round(rate)} accepted/s  [target ≥ ${TARGET}/s: ${rate >= TARGET ? 'met' : 'MISSED'}]`);
     console.log(row('latency per POST', lat, ['p50', 'p90', 'p99', 'max']));
+    console.log(
+      `  CPU busy during the run: server ${Math.round((100 * serverCpu) / run.elapsed)} % of a core` +
+        ` (${(serverCpu / Math.max(1, run.accepted)).toFixed(3)} ms per accepted task),` +
+        ` this load generator ${Math.round((clientCpu.user + clientCpu.system) / 10 / run.elapsed)} %`,
+    );
     console.log(`  errors / other statuses: ${errors.length === 0 ? 'none' : errors.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
 
     // Stop: SIGTERM first (no new claims), then let the hanging model call fail so the drain is quick.

@@ -120,7 +120,7 @@ export interface WorkflowStore {
 
   getDlq(id: string): Promise<DlqEntry | undefined>;
   /** Newest first. */
-  listDlq(query: { status?: DlqEntry['status']; limit: number; cursor?: string }): Promise<{
+  listDlq(query: { status?: DlqEntry['status']; run_id?: string; limit: number; cursor?: string }): Promise<{
     items: DlqEntry[];
     next_cursor: string | null;
   }>;

@@ -6,6 +6,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { AppError } from '../errors.ts';
+import { compilePolicy } from '../runners/claude/policy.ts';
 import { findCycle, upstreamSteps } from './dag.ts';
 import {
   closest,
@@ -189,6 +190,18 @@ function lineOf(doc: Document, lines: LineCounter, path: Path): number | undefin
   return undefined;
 }
 
+/** The same tool-rule compiler tasks use, so a rule a task would refuse never waits in a workflow. */
+function checkToolRules(rules: string[], stepPath: Path): void {
+  try {
+    compilePolicy(rules, { field: 'allowed_tools' });
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    const index = /^allowed_tools\[(\d+)\]/.exec(err.field ?? '')?.[1];
+    const path = index === undefined ? [...stepPath, 'allowed_tools'] : [...stepPath, 'allowed_tools', Number(index)];
+    invalid(path, err.message.replace(/^allowed_tools(\[\d+\])?\s*/, ''));
+  }
+}
+
 /** Ajv for user-written schemas: strict, so a misspelled keyword is an error; formats are annotations. */
 function newAjv(options: { useDefaults?: boolean } = {}): Ajv2020 {
   return new Ajv2020({ strict: true, strictTypes: false, strictTuples: false, validateFormats: false, ...options });
@@ -227,6 +240,7 @@ function semanticCheck(def: WorkflowDefinition): void {
     }
     if ('output_schema' in step && step.output_schema)
       checkSchema(ajv, step.output_schema, ['steps', name, 'output_schema']);
+    if (step.worker === 'claude' && step.allowed_tools) checkToolRules(step.allowed_tools, ['steps', name]);
     if ('parallelism' in step && step.parallelism !== undefined && step.for_each === undefined) {
       invalid(['steps', name, 'parallelism'], 'is only allowed together with for_each');
     }

@@ -475,3 +475,20 @@ describe('workflowJsonSchema', () => {
     assert.equal(validate(edit((d) => (d.steps.step_3.timeout = 5))), false);
   });
 });
+
+it('claude steps: allowed_tools rules are compiled like a task’s, errors name the entry', () => {
+  const yaml = (tools: string) =>
+    `name: w\nsteps:\n  s:\n    worker: claude\n    prompt: hi\n    allowed_tools: ${tools}\n`;
+  assert.throws(
+    () => parseWorkflow(yaml('[Read, Bsh]'), { filename: 'w.yaml' }),
+    (err: unknown) =>
+      err instanceof AppError &&
+      err.field === 'steps.s.allowed_tools[1]' &&
+      /^w\.yaml:\d+: step "s": allowed_tools\[1\] "Bsh" is not a known tool/.test(err.message),
+  );
+  assert.throws(
+    () => parseWorkflow(yaml('["Edit(/etc/**)"]')),
+    (err: unknown) => err instanceof AppError && err.field === 'steps.s.allowed_tools[0]',
+  );
+  assert.deepEqual(parseWorkflow(yaml('[Read, "Edit(docs/**)", "Bash(git diff *)"]')).steps.s!.worker, 'claude');
+});

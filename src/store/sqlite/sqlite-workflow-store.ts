@@ -323,19 +323,25 @@ export class SqliteWorkflowStore implements WorkflowStore {
     return row ? toDlq(row) : undefined;
   }
 
-  async listDlq(query: { status?: DlqEntry['status']; limit: number; cursor?: string }): Promise<{
+  async listDlq(query: { status?: DlqEntry['status']; run_id?: string; limit: number; cursor?: string }): Promise<{
     items: DlqEntry[];
     next_cursor: string | null;
   }> {
-    const before = query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(query.cursor);
-    const rows = query.status
-      ? this.#all(
-          'SELECT * FROM workflow_dlq WHERE status = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
-          query.status,
-          before,
-          query.limit + 1,
-        )
-      : this.#all('SELECT * FROM workflow_dlq WHERE seq < ? ORDER BY seq DESC LIMIT ?', before, query.limit + 1);
+    const where = ['seq < ?'];
+    const params: SQLInputValue[] = [query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(query.cursor)];
+    if (query.status !== undefined) {
+      where.push('status = ?');
+      params.push(query.status);
+    }
+    if (query.run_id !== undefined) {
+      where.push('run_id = ?');
+      params.push(query.run_id);
+    }
+    const rows = this.#all(
+      `SELECT * FROM workflow_dlq WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`,
+      ...params,
+      query.limit + 1,
+    );
     const page = rows.slice(0, query.limit);
     return { items: page.map(toDlq), next_cursor: rows.length > query.limit ? String(page.at(-1)!.seq) : null };
   }
