@@ -66,6 +66,14 @@ export function header(title: string): void {
   console.log(`== ${title}`);
   console.log(machineInfo());
   console.log(`date:    ${new Date().toISOString()}`);
+  console.log(`load:    ${loadLine()}`);
+}
+
+/** Other work on a 2-core box skews every figure here; print the load so a reader can tell. */
+export function loadLine(): string {
+  const [one, five] = os.loadavg();
+  const busy = one! > 0.5 * os.availableParallelism();
+  return `load average ${one!.toFixed(2)} (1 min), ${five!.toFixed(2)} (5 min)${busy ? ' — machine busy: figures skewed' : ''}`;
 }
 
 /** An integer knob: `--name=V` on the command line, else the BENCH_NAME variable, else the default. */

@@ -144,11 +144,11 @@ async function main(): Promise<void> {
     console.log('\nwhere it goes (from the same reference):');
     const all = [...samples.longpoll, ...samples.sse];
     console.log(
-      row(
-        'terminal status event committed',
-        summarize(all.map((x) => statusAck.get(x.id)! - finishAck.get(x.id)!)),
-        ['p50', 'p90', 'max'],
-      ),
+      row('terminal status event committed', summarize(all.map((x) => statusAck.get(x.id)! - finishAck.get(x.id)!)), [
+        'p50',
+        'p90',
+        'max',
+      ]),
     );
     console.log(row('GET /v1/tasks/{id} round trip', summarize(rtts), ['p50', 'p90', 'max']));
     console.log('\nfrom finished_at (wall clock, whole ms, stamped before the COMMIT) — coarser, for reference:');
@@ -166,7 +166,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < 100_000; i++) {
       simulated.push(random() * POLL_INTERVAL_MS + rtts[Math.floor(random() * rtts.length)]!);
     }
-    console.log(`\nthe article's polling every ${POLL_INTERVAL_MS / 1000} s (simulated: uniform phase + a measured GET):`);
+    console.log(
+      `\nthe article's polling every ${POLL_INTERVAL_MS / 1000} s (simulated: uniform phase + a measured GET):`,
+    );
     console.log(row('5 s polling (100k simulated)', summarize(simulated), ['p50', 'p90', 'max', 'mean']));
     console.log('  analytically: U(0, 5 s) + GET → mean 2.5 s, p50 2.5 s, p90 4.5 s, max 5 s');
 

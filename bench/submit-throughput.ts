@@ -50,7 +50,10 @@ function measureCommit(dir: string, count = 200): number[] {
   return times;
 }
 
-function startServer(env: Record<string, string>, profileDir: string | undefined): Promise<{
+function startServer(
+  env: Record<string, string>,
+  profileDir: string | undefined,
+): Promise<{
   child: ChildProcess;
   url: string;
   stderr: () => string;
@@ -217,14 +220,18 @@ async function main(): Promise<void> {
     const rate = (run.accepted / run.elapsed) * 1000;
     const errors = [...run.statuses].filter(([k]) => k !== '201');
     console.log(`\n  ${run.accepted} accepted (201) in ${(run.elapsed / 1000).toFixed(2)} s`);
-    console.log(`  throughput: ${Math.round(rate)} accepted/s  [target ≥ ${TARGET}/s: ${rate >= TARGET ? 'met' : 'MISSED'}]`);
+    console.log(
+      `  throughput: ${Math.round(rate)} accepted/s  [target ≥ ${TARGET}/s: ${rate >= TARGET ? 'met' : 'MISSED'}]`,
+    );
     console.log(row('latency per POST', lat, ['p50', 'p90', 'p99', 'max']));
     console.log(
       `  CPU busy during the run: server ${Math.round((100 * serverCpu) / run.elapsed)} % of a core` +
         ` (${(serverCpu / Math.max(1, run.accepted)).toFixed(3)} ms per accepted task),` +
         ` this load generator ${Math.round((clientCpu.user + clientCpu.system) / 10 / run.elapsed)} %`,
     );
-    console.log(`  errors / other statuses: ${errors.length === 0 ? 'none' : errors.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+    console.log(
+      `  errors / other statuses: ${errors.length === 0 ? 'none' : errors.map(([k, v]) => `${k} ×${v}`).join(', ')}`,
+    );
 
     // Stop: SIGTERM first (no new claims), then let the hanging model call fail so the drain is quick.
     server.child.kill('SIGTERM');
@@ -253,7 +260,8 @@ async function main(): Promise<void> {
         ` → ${stored === acknowledged ? 'all present' : 'MISMATCH'}; server exit code ${exitCode}`,
     );
     if (profileDir) {
-      for (const f of fs.readdirSync(profileDir)) console.log(`  CPU profile of the server: ${path.join(profileDir, f)}`);
+      for (const f of fs.readdirSync(profileDir))
+        console.log(`  CPU profile of the server: ${path.join(profileDir, f)}`);
     }
   } finally {
     if (exitCode === null && server.child.exitCode === null) server.child.kill('SIGKILL');

@@ -35,7 +35,9 @@ const KINDS: Kind[] = [
 // The prompt picks the script; a run id after it keeps every prompt distinct.
 const script: Script = (req) => {
   if (req.prompt.startsWith('bench-glob')) {
-    return req.turnIndex === 0 ? { tool_use: { name: 'Glob', input: { pattern: '*.md' } } } : { text: 'Found the readme.' };
+    return req.turnIndex === 0
+      ? { tool_use: { name: 'Glob', input: { pattern: '*.md' } } }
+      : { text: 'Found the readme.' };
   }
   return { text: 'Done.' };
 };
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
       }
     }
     const tEnd = performance.now();
-    if (!result || result.subtype !== 'success' || result.result !== kind.expect) {
+    if (result?.subtype !== 'success' || result.result !== kind.expect) {
       throw new Error(`direct query ended without the expected result: ${JSON.stringify(result)}`);
     }
     return { result: tResult - t0, end: tEnd - t0 };
@@ -150,7 +152,9 @@ async function main(): Promise<void> {
       console.log(row('direct: query() → iterator done', dEnd, ['p50', 'p90', 'min', 'max']));
       console.log(row('server - direct(result), paired', paired, ['p50', 'p90', 'min', 'max']));
       console.log(row('  server: POST round trip', summarize(server.map((s) => s.submit)), ['p50', 'p90', 'max']));
-      console.log(row('  server: created_at → started_at', summarize(server.map((s) => s.queued)), ['p50', 'p90', 'max']));
+      console.log(
+        row('  server: created_at → started_at', summarize(server.map((s) => s.queued)), ['p50', 'p90', 'max']),
+      );
       console.log(
         row('  server: started_at → finished_at', summarize(server.map((s) => s.running)), ['p50', 'p90', 'max']),
       );

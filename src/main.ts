@@ -5,6 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
+import { dlqRoutes } from './api/routes/dlq.ts';
+import { runRoutes } from './api/routes/runs.ts';
+import { workflowRoutes } from './api/routes/workflows.ts';
 import type { Config } from './config.ts';
 import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
@@ -15,14 +18,18 @@ import { runClaude } from './runners/claude/run-claude.ts';
 import { parseAllowList } from './runners/ssrf.ts';
 import { Redactor } from './secrets.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
+import { SqliteWorkflowStore } from './store/sqlite/sqlite-workflow-store.ts';
 import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
+import { WorkflowService } from './workflow/workflow-service.ts';
 
 export interface RunningServer {
   url: string;
   tasks: TaskService;
+  /** The workflow engine (WorkflowApi). */
+  workflows: WorkflowService;
   /** Graceful stop: no new work, running tasks get `graceMs` to finish, then the store closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -94,8 +101,22 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const metrics = new Metrics({ queued: () => store.countByStatus('queued'), running: () => scheduler.runningCount });
   await tasks.start();
   webhooks.start();
+  const workflows = new WorkflowService({
+    config,
+    store: new SqliteWorkflowStore(store),
+    runClaude: (input, ctx) => runClaude(input, ctx, runnerOptions),
+    logger,
+    redact: (value) => redactor.value(value),
+  });
+  await workflows.start();
 
-  const app = createApp({ config, tasks, logger, metrics });
+  const app = createApp({
+    config,
+    tasks,
+    logger,
+    metrics,
+    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows)],
+  });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -110,6 +131,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   return {
     url,
     tasks,
+    workflows,
     close(graceMs = 30_000) {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -117,7 +139,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           // Long-polls and SSE streams would hold close() open; end them.
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
-        await scheduler.drain(graceMs);
+        await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
         await webhooks.stop();
         await store.close();
         await modelProxy.close();

@@ -64,7 +64,7 @@ const oneLine = (text: string, max = 160) => {
  * One progress line per step status change, e.g. `step_1  completed 120 ms` or
  * `step_3  retry_wait attempt 1 failed: http_status …`. Details the event lacks come from `view`.
  */
-export function stepLine(data: StepEventData, view: StepView | undefined, width = 0): string | undefined {
+export function stepLine(data: StepEventData, view?: StepView, width = 0): string | undefined {
   const name = data.step ?? data.name ?? view?.name;
   const status = data.status ?? view?.status;
   if (!name || !status) return undefined;
@@ -98,11 +98,11 @@ export function summary(run: Run): string[] {
   const width = Math.max(...run.steps.map((s) => s.name.length));
   for (const s of run.steps) {
     const t = ms(s.started_at, s.finished_at);
-    const parts = [
-      `  ${s.name.padEnd(width)}`,
-      s.status.padEnd(9),
-      `${s.attempts} attempt${s.attempts === 1 ? '' : 's'}`,
-    ];
+    // A for_each step's attempts are its items'; the item count says more.
+    const count = s.items
+      ? `${s.items.length} item${s.items.length === 1 ? '' : 's'}`
+      : `${s.attempts} attempt${s.attempts === 1 ? '' : 's'}`;
+    const parts = [`  ${s.name.padEnd(width)}`, s.status.padEnd(9), count.padEnd(10)];
     if (t !== undefined) parts.push(formatDuration(t));
     if (s.error) parts.push(`${s.error.kind}: ${oneLine(s.error.message)}`);
     lines.push(parts.join('  '));

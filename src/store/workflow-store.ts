@@ -10,8 +10,14 @@
 import type { ErrorInfo } from '../errors.ts';
 import type { Usage } from '../runners/runner.ts';
 import type { WorkflowDefinition } from '../workflow/definition-schema.ts';
-import type { StepOutput } from '../workflow/template.ts';
-import type { DlqEntry, RunEvent, RunStatus, StepAttemptError, StepStatus } from '../workflow/workflow-api.ts';
+import type {
+  DlqEntry,
+  RunEvent,
+  RunStatus,
+  StepAttemptError,
+  StepStatus,
+  StepView,
+} from '../workflow/workflow-api.ts';
 
 export interface WorkflowRecord {
   name: string;
@@ -52,7 +58,7 @@ export interface StepRecord {
   attempt_base: number;
   started_at: string | null;
   finished_at: string | null;
-  output: StepOutput | null;
+  output: StepView['output'];
   error: ErrorInfo | null;
   errors: StepAttemptError[];
   pool: string | null;
@@ -97,7 +103,12 @@ export interface RunListQuery {
 
 export interface WorkflowStore {
   /** Stores a definition; the version goes up only when the definition changed. */
-  putWorkflow(workflow: { name: string; source: string; definition: WorkflowDefinition; updated_at: string }): Promise<WorkflowRecord>;
+  putWorkflow(workflow: {
+    name: string;
+    source: string;
+    definition: WorkflowDefinition;
+    updated_at: string;
+  }): Promise<WorkflowRecord>;
   getWorkflow(name: string): Promise<WorkflowRecord | undefined>;
   listWorkflows(): Promise<WorkflowRecord[]>;
 

@@ -3,6 +3,7 @@
  * done, what a run's status is, what a for_each step's output is. The store stays the source of truth;
  * this picture is loaded from it at start and changed only together with a write to it (Transition).
  */
+import { randomUUID } from 'node:crypto';
 import type { ErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
 import type { RunRecord, StepRecord, WorkflowBatch } from '../store/workflow-store.ts';
@@ -18,6 +19,8 @@ export interface ActiveRun {
   steps: Map<string, StepRecord>;
   /** for_each items by step name, in item order. */
   items: Map<string, StepRecord[]>;
+  /** Set by cancelRun: the run's error once it ends. */
+  cancelled?: ErrorInfo | undefined;
 }
 
 export const TERMINAL_STEP: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped']);
@@ -103,7 +106,7 @@ export function runStatusOf(run: ActiveRun): { status: RunStatus; error: ErrorIn
 }
 
 /** The output of a for_each step: every item's response (as a JSON list) and data, in item order. */
-export function fanInOutput(items: StepRecord[]): StepOutput {
+export function fanInOutput(items: StepRecord[]): NonNullable<StepRecord['output']> {
   const responses = items.map((i) => i.output?.response ?? '');
   const data = items.map((i) => i.output?.data ?? i.output?.response ?? null);
   return { response: JSON.stringify(responses), data };
@@ -113,6 +116,23 @@ export function sumUsage(units: Iterable<{ usage: Usage | null }>): Usage {
   let total = emptyUsage();
   for (const u of units) total = addUsage(total, u.usage ?? undefined);
   return total;
+}
+
+/** A dead letter: the unit's rendered inputs, every attempt's error, the run's inputs and upstream outputs. */
+export function dlqEntry(run: ActiveRun, unit: StepRecord, at: string): DlqEntry {
+  return {
+    id: randomUUID(),
+    run_id: run.record.id,
+    workflow: run.record.workflow,
+    step: unit.name,
+    item_index: unit.item_index,
+    status: 'open',
+    inputs: unit.inputs ?? {},
+    errors: [...unit.errors],
+    context: { inputs: run.record.inputs, steps: upstreamOutputs(run, unit.name).outputs },
+    created_at: at,
+    resolved_at: null,
+  };
 }
 
 /** One transition in the making: everything it changes, then what to do once it is durable. */

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../config.ts';
-import { AppError } from '../errors.ts';
+import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { compilePolicy, type ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
 import { type HttpStepInput, runHttp } from '../runners/http.ts';
@@ -143,6 +143,48 @@ export interface AttemptMeta {
   step: string;
   itemIndex: number | null;
   attempt: number;
+}
+
+export interface AttemptOutcome {
+  output?: OutputEnvelope;
+  error?: ErrorInfo;
+  /** Usage a failed attempt still reports (a claude result error carries its envelope). */
+  usage?: OutputEnvelope['usage'];
+}
+
+/**
+ * One attempt under the step's `timeout`. `ctx.signal` is the orchestrator's (cancel, shutdown); an
+ * AppError abort reason — the timeout's or the cancel's — is the attempt's error whatever the worker
+ * made of the abort, so a claude step cut off by our timer fails `timeout`, not `cancelled`.
+ */
+export async function attemptStep(
+  step: StepDefinition,
+  input: Record<string, unknown>,
+  ctx: RunContext,
+  deps: StepRunnerDeps,
+  meta: AttemptMeta,
+): Promise<AttemptOutcome> {
+  const timeout = 'timeout' in step ? step.timeout : undefined;
+  const timer = new AbortController();
+  const timeoutId =
+    timeout === undefined
+      ? undefined
+      : setTimeout(
+          () => timer.abort(new AppError('timeout', `step "${meta.step}" exceeded its timeout of ${timeout} ms`)),
+          timeout,
+        );
+  const signal = AbortSignal.any([ctx.signal, timer.signal]);
+  try {
+    if (signal.aborted) throw signal.reason;
+    return { output: await runStep(step, input, { signal, emit: ctx.emit }, deps, meta) };
+  } catch (err) {
+    const reason: unknown = signal.reason;
+    const error = toErrorInfo(signal.aborted && reason instanceof AppError ? reason : err);
+    const usage = (err as { envelope?: OutputEnvelope }).envelope?.usage;
+    return usage ? { error, usage } : { error };
+  } finally {
+    clearTimeout(timeoutId);
+  }
 }
 
 /** Runs one attempt with the worker of the step; failures are thrown as AppErrors. */

@@ -160,7 +160,12 @@ test('invalid definitions are a 400 naming file, line, step and field; never sto
   const h = await startHarness();
   try {
     const badDep = await rejects(
-      register(h, GREET.replace('depends_on: [hello]', 'depends_on: [helo]'), 'application/yaml', '?filename=greet.yaml'),
+      register(
+        h,
+        GREET.replace('depends_on: [hello]', 'depends_on: [helo]'),
+        'application/yaml',
+        '?filename=greet.yaml',
+      ),
       400,
       'steps.twice.depends_on[0]',
     );
@@ -168,11 +173,16 @@ test('invalid definitions are a 400 naming file, line, step and field; never sto
     assert.match(badDep.error.message, /^greet\.yaml:\d+: step "twice"/);
     assert.match(badDep.error.message, /did you mean "hello"/);
 
-    await rejects(register(h, GREET.replace('template: "hello', 'tempalte: "hello')), 400, 'steps.hello.tempalte');
-    const syntax = await rejects(register(h, 'name: [unclosed\nsteps: {'), 400);
+    const unknownKey = await rejects(
+      register(h, GREET.replace('template: "hello', 'depend_on: []\n    template: "hello')),
+      400,
+      'steps.hello.depend_on',
+    );
+    assert.match(unknownKey.error.message, /did you mean "depends_on"/);
+    const syntax = await rejects(register(h, 'name: [unclosed\nsteps: {'), 400, 'body');
     assert.equal(syntax.error.kind, 'validation');
     assert.match(syntax.error.message, /YAML syntax error/);
-    await rejects(register(h, '{"name": "x", "steps": ', 'application/json'), 400);
+    await rejects(register(h, '{"name": "x", "steps": ', 'application/json'), 400, 'body');
     await rejects(register(h, '   '), 400, 'body');
     await rejects(register(h, GREET, 'application/xml'), 400, 'Content-Type');
     await rejects(register(h, GREET, 'application/yaml', '?filename=a%2Fb.yaml'), 400, 'filename');
@@ -430,7 +440,6 @@ test('the API key guards every workflow route', async () => {
   try {
     const routes: Array<[string, string]> = [
       ['GET', '/v1/workflows'],
-      ['GET', '/v1/workflows/schema.json'],
       ['GET', '/v1/workflows/greet'],
       ['POST', '/v1/workflows/greet/runs'],
       ['GET', '/v1/runs'],
@@ -440,6 +449,8 @@ test('the API key guards every workflow route', async () => {
       ['POST', '/v1/dlq/x/retry'],
     ];
     for (const [method, path] of routes) await rejects(h.fetch(path, { method }), 401);
+    // The editor schema is public, like /openapi.json: it holds no data.
+    assert.equal((await h.fetch('/v1/workflows/schema.json')).status, 200);
     await rejects(register(h, GREET), 401);
     const authorization = `Bearer ${key}`;
     const ok = await h.fetch('/v1/workflows', {

@@ -1,5 +1,6 @@
 /** The OpenAPI document and a self-contained docs page that renders it (no CDN: works offline). */
 import type { Hono } from 'hono';
+import { workflowJsonSchema } from '../../workflow/definition-schema.ts';
 import { openApiDocument } from '../openapi.ts';
 
 const PAGE = `<!doctype html>
@@ -26,7 +27,9 @@ fetch('/openapi.json').then(r => r.json()).then(doc => {
 });
 </script></body></html>`;
 
+/** Public like the docs: editors fetch the workflow schema by URL, without a key; it holds no data. */
 export function docsRoutes(app: Hono): void {
   app.get('/openapi.json', (c) => c.json(openApiDocument()));
+  app.get('/v1/workflows/schema.json', (c) => c.json(workflowJsonSchema()));
   app.get('/docs', (c) => c.html(PAGE));
 }

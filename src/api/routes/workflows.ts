@@ -1,7 +1,6 @@
 /** Workflow definitions: register (YAML or JSON text), list, read, and the published JSON Schema. */
 import type { Hono } from 'hono';
 import { AppError } from '../../errors.ts';
-import { workflowJsonSchema } from '../../workflow/definition.ts';
 import type { WorkflowApi } from '../../workflow/workflow-api.ts';
 import { readBody, runView, startRunBody } from '../run-view.ts';
 
@@ -34,6 +33,18 @@ function filenameParam(value: string | undefined): string | undefined {
   return value;
 }
 
+/** A YAML syntax error concerns no single field: it names the body (its message has the line and column). */
+function validate(workflows: WorkflowApi, text: string, filename: string | undefined) {
+  try {
+    return workflows.validateWorkflow(text, filename);
+  } catch (err) {
+    if (err instanceof AppError && err.kind === 'validation' && err.field === undefined) {
+      throw new AppError('validation', err.message, { field: 'body', cause: err });
+    }
+    throw err;
+  }
+}
+
 export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
   return (app) => {
     app.post('/v1/workflows', async (c) => {
@@ -44,7 +55,7 @@ export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
         throw new AppError('validation', 'body must be a workflow definition (YAML or JSON)', { field: 'body' });
       }
       // Validate first to learn the name: 201 for a new workflow, 200 for an update (or an unchanged repeat).
-      const { name } = workflows.validateWorkflow(text, filename);
+      const { name } = validate(workflows, text, filename);
       const existed = await workflows.getWorkflow(name).then(
         () => true,
         (err: unknown) => {
@@ -58,8 +69,6 @@ export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
 
     app.get('/v1/workflows', async (c) => c.json({ items: await workflows.listWorkflows() }));
 
-    // Before /:name, which would otherwise take "schema.json" for a workflow's name.
-    app.get('/v1/workflows/schema.json', (c) => c.json(workflowJsonSchema()));
 
     app.get('/v1/workflows/:name', async (c) => c.json(await workflows.getWorkflow(c.req.param('name'))));
 

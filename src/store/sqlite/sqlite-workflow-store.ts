@@ -7,8 +7,14 @@ import type { SQLInputValue } from 'node:sqlite';
 import { AppError, type ErrorInfo } from '../../errors.ts';
 import type { Usage } from '../../runners/runner.ts';
 import type { WorkflowDefinition } from '../../workflow/definition-schema.ts';
-import type { StepOutput } from '../../workflow/template.ts';
-import type { DlqEntry, RunEvent, RunStatus, StepAttemptError, StepStatus } from '../../workflow/workflow-api.ts';
+import type {
+  DlqEntry,
+  RunEvent,
+  RunStatus,
+  StepAttemptError,
+  StepStatus,
+  StepView,
+} from '../../workflow/workflow-api.ts';
 import type {
   NewRun,
   RunListQuery,
@@ -64,7 +70,7 @@ function toStep(row: Row): StepRecord {
     attempt_base: Number(row.attempt_base),
     started_at: text(row.started_at),
     finished_at: text(row.finished_at),
-    output: parse<StepOutput>(row.output),
+    output: parse<StepView['output'] & object>(row.output),
     error: parse<ErrorInfo>(row.error),
     errors: parse<StepAttemptError[]>(row.errors) ?? [],
     pool: text(row.pool),
@@ -219,10 +225,9 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async getSteps(runId: string): Promise<StepRecord[]> {
-    return this.#all(
-      'SELECT * FROM workflow_steps WHERE run_id = ? ORDER BY rowid, ifnull(item_index, -1)',
-      runId,
-    ).map(toStep);
+    return this.#all('SELECT * FROM workflow_steps WHERE run_id = ? ORDER BY rowid, ifnull(item_index, -1)', runId).map(
+      toStep,
+    );
   }
 
   #putStep(s: StepRecord): void {
@@ -277,7 +282,11 @@ export class SqliteWorkflowStore implements WorkflowStore {
         );
       }
       for (const d of batch.deleteItems ?? []) {
-        this.#run('DELETE FROM workflow_steps WHERE run_id = ? AND name = ? AND item_index IS NOT NULL', d.run_id, d.name);
+        this.#run(
+          'DELETE FROM workflow_steps WHERE run_id = ? AND name = ? AND item_index IS NOT NULL',
+          d.run_id,
+          d.name,
+        );
       }
       for (const s of batch.steps ?? []) this.#putStep(s);
       for (const d of batch.dlq ?? []) {

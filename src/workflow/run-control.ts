@@ -1,0 +1,193 @@
+/**
+ * What happens to runs from outside the state machine's own flow: resuming them at start, and what
+ * people do — cancel, decide an approval, rerun from a step, redrive or discard a dead letter. Each is
+ * one transition of the orchestrator's state machine, written before it acts.
+ */
+import { AppError, type ErrorInfo } from '../errors.ts';
+import type { RunRecord, StepRecord } from '../store/workflow-store.ts';
+import { downstreamSteps } from './dag.ts';
+import { Orchestrator, units } from './orchestrator.ts';
+import { type ActiveRun, hasForEach, loadRun, stepDef, TERMINAL_STEP, Transition } from './run-state.ts';
+import type { DlqEntry } from './workflow-api.ts';
+
+export class RunControl extends Orchestrator {
+  /** Resumes every run the store shows active: interrupted attempts are retried under their policy. */
+  async start(): Promise<void> {
+    const tx = new Transition();
+    const runs: ActiveRun[] = [];
+    for (const record of await this.deps.store.listActiveRuns()) {
+      const run = loadRun(record, await this.deps.store.getSteps(record.id));
+      this.active.set(record.id, run);
+      this.pools.declare(run.def.pools);
+      runs.push(run);
+    }
+    const interrupted: ErrorInfo = {
+      kind: 'interrupted',
+      message: 'the server stopped while this step was running',
+      retryable: true,
+    };
+    for (const run of runs) {
+      for (const unit of units(run)) {
+        const def = stepDef(run, unit.name);
+        if (unit.status === 'running' && !(unit.item_index === null && hasForEach(def))) {
+          this.attemptFailed(tx, run, unit, interrupted);
+        } else if (unit.status === 'waiting_pool') {
+          this.tryStart(tx, run, unit);
+        } else if (unit.status === 'retry_wait') {
+          const delay = Math.max(0, Date.parse(unit.next_attempt_at ?? '') - Date.now()) || 0;
+          tx.after.push(() => this.armRetry(run, unit, delay));
+        } else if (unit.status === 'awaiting_approval') {
+          tx.after.push(() => this.armApproval(run, unit));
+        }
+      }
+      this.settle(tx, run);
+    }
+    await this.commit(tx);
+  }
+
+  /** The active run, or the stored one loaded again (a failed run being resumed). */
+  async #runFor(id: string): Promise<ActiveRun> {
+    const active = this.active.get(id);
+    if (active) return active;
+    const record: RunRecord | undefined = await this.deps.store.getRun(id);
+    if (!record) throw new AppError('not_found', `no run with id ${JSON.stringify(id)}`, { field: 'id' });
+    return loadRun(record, await this.deps.store.getSteps(id));
+  }
+
+  /** Cancels a run that is not over: running attempts are aborted and fail `cancelled`, the rest is skipped. */
+  async cancel(id: string): Promise<void> {
+    const run = this.active.get(id);
+    if (!run || run.record.status === 'completed' || run.record.status === 'failed') return;
+    const tx = new Transition();
+    const error: ErrorInfo = { kind: 'cancelled', message: 'the run was cancelled', retryable: false };
+    run.cancelled = error;
+    for (const unit of units(run)) {
+      if (TERMINAL_STEP.has(unit.status)) continue;
+      if (unit.status === 'running') {
+        if (unit.attempts > 0) unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
+        this.fail(tx, run, unit, error, false);
+      } else {
+        this.setStatus(tx, run, unit, 'skipped');
+      }
+    }
+    this.settle(tx, run);
+    tx.after.push(() => this.abortRun(run, new AppError('cancelled', 'the run was cancelled')));
+    await this.commit(tx);
+  }
+
+  /** Resolves an approval step: approved completes it; rejected fails it `permission_denied` (no DLQ entry). */
+  async decide(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<void> {
+    const run = this.active.get(id);
+    const unit = run?.steps.get(step);
+    if (!run || !unit || unit.status !== 'awaiting_approval') {
+      throw new AppError('conflict', `step "${step}" of run ${id} is not awaiting approval`, { field: 'step' });
+    }
+    const tx = new Transition();
+    this.clearTimer(unit);
+    const comment = decision.comment;
+    tx.event(id, 'approval', { step, approved: decision.approved, ...(comment === undefined ? {} : { comment }) });
+    if (decision.approved) {
+      const data = { approved: true, ...(comment === undefined ? {} : { comment }) };
+      this.complete(tx, run, unit, { response: comment ?? 'approved', data });
+    } else {
+      const error = new AppError(
+        'permission_denied',
+        `rejected by the reviewer${comment ? `: ${comment}` : ''}`,
+      ).toInfo();
+      unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
+      this.fail(tx, run, unit, error, false);
+    }
+    this.settle(tx, run);
+    await this.commit(tx);
+  }
+
+  /** Runs a failed run again from `step` and everything downstream of it; upstream outputs are kept. */
+  async rerun(id: string, step?: string): Promise<void> {
+    const run = await this.#runFor(id);
+    if (run.record.status !== 'failed') {
+      throw new AppError('conflict', `run ${id} is ${run.record.status}; only a failed run can be rerun`);
+    }
+    const target = step ?? run.order.find((name) => run.steps.get(name)?.status === 'failed');
+    if (target === undefined) throw new AppError('conflict', `run ${id} has no failed step to rerun from`);
+    if (!run.steps.has(target)) {
+      throw new AppError('validation', `step "${target}" is not a step of workflow ${run.record.workflow}`, {
+        field: 'step',
+      });
+    }
+    const tx = new Transition();
+    const reset = new Set([target, ...downstreamSteps(run.def, target)]);
+    for (const name of reset) this.#reset(tx, run, run.steps.get(name)!, true);
+    const open = await this.deps.store.listDlq({ status: 'open', run_id: id, limit: 10_000 });
+    for (const entry of open.items) if (reset.has(entry.step)) this.#resolve(tx, entry);
+    await this.#resume(tx, run);
+  }
+
+  /** Redrive: the dead-lettered step (or item) gets fresh attempts and the run goes on from there. */
+  async redrive(entry: DlqEntry): Promise<void> {
+    if (entry.status !== 'open') throw new AppError('conflict', `DLQ entry ${entry.id} is already ${entry.status}`);
+    const run = await this.#runFor(entry.run_id);
+    const parent = run.steps.get(entry.step);
+    const unit = entry.item_index === null ? parent : run.items.get(entry.step)?.[entry.item_index];
+    if (!parent || !unit || unit.status !== 'failed') {
+      throw new AppError('conflict', `step "${entry.step}" of run ${entry.run_id} is no longer failed`);
+    }
+    const tx = new Transition();
+    this.#reset(tx, run, unit, false);
+    if (unit !== parent) {
+      // The for_each step runs again around its items: completed ones keep their outputs.
+      if (parent.status === 'failed') {
+        this.#reset(tx, run, parent, false);
+        this.setStatus(tx, run, parent, 'running');
+      }
+      for (const item of run.items.get(entry.step) ?? [])
+        if (item.status === 'skipped') this.#reset(tx, run, item, false);
+    }
+    for (const name of downstreamSteps(run.def, entry.step)) {
+      const down = run.steps.get(name)!;
+      if (down.status === 'skipped') this.#reset(tx, run, down, false);
+    }
+    this.#resolve(tx, entry);
+    await this.#resume(tx, run);
+  }
+
+  /** Marks an open DLQ entry discarded: the step stays failed. */
+  async discard(entry: DlqEntry): Promise<void> {
+    if (entry.status !== 'open') throw new AppError('conflict', `DLQ entry ${entry.id} is already ${entry.status}`);
+    const tx = new Transition();
+    tx.dlq.push({ ...entry, status: 'discarded', resolved_at: tx.at });
+    tx.event(entry.run_id, 'dlq', {
+      id: entry.id,
+      step: entry.step,
+      item_index: entry.item_index,
+      status: 'discarded',
+    });
+    await this.commit(tx);
+  }
+
+  /** Back to pending with a fresh retry budget; the attempt count and error history stay. */
+  #reset(tx: Transition, run: ActiveRun, unit: StepRecord, full: boolean): void {
+    unit.attempt_base = unit.attempts;
+    unit.error = null;
+    unit.finished_at = null;
+    unit.next_attempt_at = null;
+    if (full) {
+      unit.started_at = null;
+      unit.output = null;
+      if (run.items.delete(unit.name)) tx.deleteItems.push({ run_id: run.record.id, name: unit.name });
+    }
+    this.setStatus(tx, run, unit, 'pending');
+  }
+
+  #resolve(tx: Transition, entry: DlqEntry): void {
+    tx.dlq.push({ ...entry, status: 'retried', resolved_at: tx.at });
+    tx.event(entry.run_id, 'dlq', { id: entry.id, step: entry.step, item_index: entry.item_index, status: 'retried' });
+  }
+
+  async #resume(tx: Transition, run: ActiveRun): Promise<void> {
+    run.cancelled = undefined;
+    this.active.set(run.record.id, run);
+    this.pools.declare(run.def.pools);
+    this.settle(tx, run);
+    await this.commit(tx);
+  }
+}

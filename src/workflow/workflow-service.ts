@@ -1,0 +1,245 @@
+/**
+ * The workflow engine behind WorkflowApi: definitions, runs, approvals, events and the DLQ. Reads come
+ * from the store (durable facts only); changes go through the orchestrator's state machine.
+ *
+ * @example
+ * const service = new WorkflowService({ config, store: new SqliteWorkflowStore(sqlite), runClaude, logger });
+ * await service.start();
+ * await service.registerWorkflow(yamlText, { filename: 'brief.yaml' });
+ * const { run } = await service.startRun('market-brief', { topic: 'rates' });
+ * const done = await service.waitRun(run.id, 60_000);
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { llmDefaultsFromEnv } from '../runners/llm.ts';
+import { parseAllowList } from '../runners/ssrf.ts';
+import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
+import { topologicalOrder } from './dag.ts';
+import { parseWorkflow, validateInputs } from './definition.ts';
+import type { WorkflowDefinition } from './definition-schema.ts';
+import type { Logger } from './orchestrator.ts';
+import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
+import { RunControl } from './run-control.ts';
+import { loadRun, newStep } from './run-state.ts';
+import { type ClaudeStepRunner, stepPolicy } from './step-runner.ts';
+import { runView, workflowSummary } from './views.ts';
+import type { DlqEntry, RunEvent, RunStatus, RunView, WorkflowApi, WorkflowSummary } from './workflow-api.ts';
+import { WorkflowsDir } from './workflows-dir.ts';
+
+export interface WorkflowServiceDeps {
+  config: Config;
+  store: WorkflowStore;
+  runClaude: ClaudeStepRunner;
+  logger: Logger & { info(obj: object, msg?: string): void };
+  /** Where llm defaults (SWITCHYARD_LLM_*, ANTHROPIC_*) are read from; default process.env. */
+  env?: Record<string, string | undefined>;
+  redact?: <T>(value: T) => T;
+  random?: () => number;
+}
+
+const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
+
+export class WorkflowService implements WorkflowApi {
+  readonly #deps: WorkflowServiceDeps;
+  readonly #engine: RunControl;
+  #dir: WorkflowsDir | undefined;
+
+  constructor(deps: WorkflowServiceDeps) {
+    this.#deps = deps;
+    const { config } = deps;
+    this.#engine = new RunControl({
+      store: deps.store,
+      runner: {
+        config,
+        runClaude: deps.runClaude,
+        llmDefaults: llmDefaultsFromEnv(deps.env ?? process.env),
+        httpAllow: parseAllowList(config.httpAllow),
+      },
+      pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
+      logger: deps.logger,
+      ...(deps.redact ? { redact: deps.redact } : {}),
+      ...(deps.random ? { random: deps.random } : {}),
+    });
+  }
+
+  /** Resumes the runs a previous process left, then loads (and watches) SWITCHYARD_WORKFLOWS_DIR. */
+  async start(): Promise<void> {
+    for (const w of await this.#deps.store.listWorkflows()) this.#engine.pools.declare(w.definition.pools);
+    await this.#engine.start();
+    const dir = this.#deps.config.workflowsDir;
+    if (dir) {
+      this.#dir = new WorkflowsDir(dir, (text, file) => this.registerWorkflow(text, file), this.#deps.logger);
+      await this.#dir.start();
+    }
+  }
+
+  /** Stops watching and starting work; running steps get `graceMs` to finish (see Orchestrator.stop). */
+  async stop(graceMs: number): Promise<void> {
+    this.#dir?.stop();
+    await this.#engine.stop(graceMs);
+  }
+
+  validateWorkflow(text: string, filename?: string): WorkflowDefinition {
+    const def = parseWorkflow(text, filename === undefined ? {} : { filename });
+    // Tool rules are checked here too, so a bad `allowed_tools` is refused at registration, not mid-run.
+    for (const [name, step] of Object.entries(def.steps)) {
+      if (step.worker !== 'claude') continue;
+      const field = `steps.${name}.allowed_tools`;
+      try {
+        stepPolicy(step.allowed_tools, this.#deps.config, field);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        const where = filename ? `${filename}: ` : '';
+        throw new AppError('validation', `${where}step "${name}": ${err.message}`, { field, cause: err });
+      }
+    }
+    return def;
+  }
+
+  async registerWorkflow(text: string, options: { filename?: string; source?: string } = {}): Promise<WorkflowSummary> {
+    const definition = this.validateWorkflow(text, options.filename);
+    const record = await this.#deps.store.putWorkflow({
+      name: definition.name,
+      source: options.source ?? 'api',
+      definition,
+      updated_at: new Date().toISOString(),
+    });
+    this.#engine.pools.declare(definition.pools);
+    return workflowSummary(record);
+  }
+
+  async listWorkflows(): Promise<WorkflowSummary[]> {
+    return (await this.#deps.store.listWorkflows()).map(workflowSummary);
+  }
+
+  async getWorkflow(name: string): Promise<WorkflowSummary> {
+    const record = await this.#deps.store.getWorkflow(name);
+    if (!record) throw new AppError('not_found', `no workflow named ${JSON.stringify(name)}`, { field: 'workflow' });
+    return workflowSummary(record);
+  }
+
+  async startRun(
+    workflow: string,
+    inputs: unknown,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<{ run: RunView; created: boolean }> {
+    const wf = await this.getWorkflow(workflow);
+    const key = options.idempotencyKey;
+    if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
+      throw new AppError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
+        field: 'Idempotency-Key',
+      });
+    }
+    const validated = validateInputs(wf.definition, inputs);
+    const id = randomUUID();
+    const steps = topologicalOrder(wf.definition).map((name) => newStep(id, name));
+    const { run, created } = await this.#deps.store.createRun(
+      {
+        id,
+        workflow: wf.name,
+        version: wf.version,
+        definition: wf.definition,
+        inputs: validated,
+        idempotency_key: key ?? null,
+        idempotency_hash: key
+          ? createHash('sha256')
+              .update(JSON.stringify([workflow, inputs ?? {}]))
+              .digest('hex')
+          : null,
+        created_at: new Date().toISOString(),
+      },
+      steps,
+    );
+    if (created) await this.#engine.adopt(loadRun(run, steps));
+    return { run: await this.getRun(run.id), created };
+  }
+
+  async #record(id: string): Promise<RunRecord> {
+    const run = await this.#deps.store.getRun(id);
+    if (!run) throw new AppError('not_found', `no run with id ${JSON.stringify(id)}`, { field: 'id' });
+    return run;
+  }
+
+  async #view(run: RunRecord): Promise<RunView> {
+    return runView(run, await this.#deps.store.getSteps(run.id), (pool) => this.#engine.pools.usage(pool));
+  }
+
+  async getRun(id: string): Promise<RunView> {
+    return this.#view(await this.#record(id));
+  }
+
+  async waitRun(id: string, waitMs: number, signal?: AbortSignal): Promise<RunView> {
+    let done = () => {};
+    const over = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    // Subscribe before reading, so an end between the read and the subscription is not missed.
+    const off = this.#engine.onTerminal(id, () => done());
+    const timer = setTimeout(() => done(), Math.max(0, waitMs));
+    const onAbort = () => done();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const first = await this.#record(id);
+      if (TERMINAL.has(first.status) || waitMs <= 0 || signal?.aborted) return await this.#view(first);
+      await over;
+      return await this.getRun(id);
+    } finally {
+      off();
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async listRuns(query: { workflow?: string; status?: RunStatus; limit: number; cursor?: string }) {
+    const page = await this.#deps.store.listRuns(query);
+    return { items: await Promise.all(page.items.map((r) => this.#view(r))), next_cursor: page.next_cursor };
+  }
+
+  async cancelRun(id: string): Promise<RunView> {
+    await this.#record(id);
+    await this.#engine.cancel(id);
+    return this.getRun(id);
+  }
+
+  async rerunFrom(id: string, step?: string): Promise<RunView> {
+    await this.#engine.rerun(id, step);
+    return this.getRun(id);
+  }
+
+  async decideApproval(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<RunView> {
+    await this.#record(id);
+    await this.#engine.decide(id, step, decision);
+    return this.getRun(id);
+  }
+
+  async runEvents(id: string, afterSeq: number, limit = 1000): Promise<RunEvent[]> {
+    await this.#record(id);
+    return this.#deps.store.listRunEvents(id, afterSeq, limit);
+  }
+
+  onRunEvent(id: string, listener: (event: RunEvent) => void): () => void {
+    return this.#engine.onEvent(id, listener);
+  }
+
+  listDlq(query: { status?: DlqEntry['status']; limit: number; cursor?: string }) {
+    return this.#deps.store.listDlq(query);
+  }
+
+  async getDlq(id: string): Promise<DlqEntry> {
+    const entry = await this.#deps.store.getDlq(id);
+    if (!entry) throw new AppError('not_found', `no DLQ entry with id ${JSON.stringify(id)}`, { field: 'id' });
+    return entry;
+  }
+
+  async retryDlq(id: string): Promise<RunView> {
+    const entry = await this.getDlq(id);
+    await this.#engine.redrive(entry);
+    return this.getRun(entry.run_id);
+  }
+
+  async discardDlq(id: string): Promise<DlqEntry> {
+    await this.#engine.discard(await this.getDlq(id));
+    return this.getDlq(id);
+  }
+}
