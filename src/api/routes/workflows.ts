@@ -69,7 +69,6 @@ export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
 
     app.get('/v1/workflows', async (c) => c.json({ items: await workflows.listWorkflows() }));
 
-
     app.get('/v1/workflows/:name', async (c) => c.json(await workflows.getWorkflow(c.req.param('name'))));
 
     app.post('/v1/workflows/:name/runs', async (c) => {
