@@ -161,7 +161,7 @@ async function load(url: string, total: number, seconds: number, connections: nu
 async function main(): Promise<void> {
   header('submit throughput: durable POST /v1/tasks acceptances per second');
   console.log(
-    `load:    ${CONNECTIONS} connections in flight (keep-alive), ≤ ${SECONDS} s or ≤ ${MAX_REQUESTS} requests, after ${WARMUP_REQUESTS} warm-up`,
+    `clients: ${CONNECTIONS} connections in flight (keep-alive), ≤ ${SECONDS} s or ≤ ${MAX_REQUESTS} requests, after ${WARMUP_REQUESTS} warm-up`,
   );
   const root = tempDir();
   const dataDir = path.join(root, 'data');

@@ -15,10 +15,36 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { type Script, startScriptedModel } from '../src/model/scripted-model.ts';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { claudeEnv, header, intArg, ms, row, startBenchServer, summarize, tempDir } from './lib.ts';
 
 const N = intArg('n', 20);
 const WARMUP = intArg('warmup', 2);
+
+// Instrumentation, to say where the server's extra time goes: when each task was claimed, when its
+// agent's `result` message arrived (the event's created_at, stamped on arrival), and when the runner
+// returned (finishTask is called right after). Wall-clock ms via timeOrigin, to match created_at.
+const wallNow = () => performance.timeOrigin + performance.now();
+const claimedAt = new Map<string, number>();
+const resultAt = new Map<string, number>();
+const runnerDoneAt = new Map<string, number>();
+const store = SqliteStore.prototype;
+const claimNextTask = store.claimNextTask;
+store.claimNextTask = function (this: SqliteStore, now: string) {
+  const p = claimNextTask.call(this, now);
+  void p.then((task) => task && claimedAt.set(task.id, wallNow()));
+  return p;
+};
+const appendEvents = store.appendEvents;
+store.appendEvents = function (this: SqliteStore, events) {
+  for (const e of events) if (e.type === 'result') resultAt.set(e.task_id, Date.parse(e.created_at));
+  return appendEvents.call(this, events);
+};
+const finishTask = store.finishTask;
+store.finishTask = function (this: SqliteStore, id, finish, now) {
+  runnerDoneAt.set(id, wallNow());
+  return finishTask.call(this, id, finish, now);
+};
 
 interface Kind {
   name: string;
@@ -42,11 +68,24 @@ const script: Script = (req) => {
   return { text: 'Done.' };
 };
 
+interface TaskView {
+  status: string;
+  response: string | null;
+  error: unknown;
+  created_at: string;
+  started_at: string;
+  finished_at: string;
+}
+
 interface ServerSample {
   total: number;
   submit: number;
-  queued: number;
-  running: number;
+  /** POST sent → task claimed, Claude Code about to start. */
+  toStart: number;
+  /** The agent's result message → the runner returned (Claude Code exited, process tree cleaned). */
+  resultToRunnerDone: number;
+  /** Runner returned → the client has the terminal task. */
+  runnerDoneToClient: number;
 }
 
 interface DirectSample {
@@ -66,6 +105,7 @@ async function main(): Promise<void> {
   const viaServer = async (kind: Kind): Promise<ServerSample> => {
     const prompt = `${kind.prompt} ${++runId}`;
     const t0 = performance.now();
+    const w0 = wallNow();
     const posted = await fetch(`${bench.url}/v1/tasks`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -75,17 +115,19 @@ async function main(): Promise<void> {
     const t1 = performance.now();
     if (posted.status !== 201) throw new Error(`POST /v1/tasks → ${posted.status} ${JSON.stringify(created)}`);
     const res = await fetch(`${bench.url}/v1/tasks/${created.id}?wait=60`);
-    const task = (await res.json()) as Record<string, any>;
+    const task = (await res.json()) as TaskView;
     const t2 = performance.now();
+    const w2 = wallNow();
     if (task.status !== 'completed' || task.response !== kind.expect) {
       throw new Error(`server task ended ${task.status}: ${JSON.stringify(task.error ?? task.response)}`);
     }
-    const at = (k: string) => Date.parse(task[k]);
+    const id = created.id;
     return {
       total: t2 - t0,
       submit: t1 - t0,
-      queued: at('started_at') - at('created_at'),
-      running: at('finished_at') - at('started_at'),
+      toStart: claimedAt.get(id)! - w0,
+      resultToRunnerDone: runnerDoneAt.get(id)! - resultAt.get(id)!,
+      runnerDoneToClient: w2 - runnerDoneAt.get(id)!,
     };
   };
 
@@ -151,12 +193,23 @@ async function main(): Promise<void> {
       console.log(row('direct: query() → result message', dResult, ['p50', 'p90', 'min', 'max']));
       console.log(row('direct: query() → iterator done', dEnd, ['p50', 'p90', 'min', 'max']));
       console.log(row('server - direct(result), paired', paired, ['p50', 'p90', 'min', 'max']));
-      console.log(row('  server: POST round trip', summarize(server.map((s) => s.submit)), ['p50', 'p90', 'max']));
+      const part = (label: string, pick: (x: ServerSample) => number) =>
+        console.log(row(label, summarize(server.map(pick)), ['p50', 'p90', 'max']));
+      console.log('  where the server path spends its extra time:');
+      part('  POST round trip (durable insert)', (x) => x.submit);
+      part('  POST sent → task claimed', (x) => x.toStart);
+      part('  result message → runner returned', (x) => x.resultToRunnerDone);
+      part('  runner returned → client has it', (x) => x.runnerDoneToClient);
       console.log(
-        row('  server: created_at → started_at', summarize(server.map((s) => s.queued)), ['p50', 'p90', 'max']),
+        row('  (direct: result → iterator done)', summarize(sdk.map((d) => d.end - d.result)), ['p50', 'p90', 'max']),
       );
+      const fixed =
+        summarize(server.map((x) => x.toStart)).p50 +
+        summarize(server.map((x) => x.resultToRunnerDone)).p50 +
+        summarize(server.map((x) => x.runnerDoneToClient)).p50;
       console.log(
-        row('  server: started_at → finished_at', summarize(server.map((s) => s.running)), ['p50', 'p90', 'max']),
+        `  server-only time, sum of the three medians above: ${ms(fixed)} = ${((fixed / dResult.p50) * 100).toFixed(1)} %` +
+          ' of the direct median (robust to load; the whole-run difference below is not)',
       );
       const overhead = ((total.p50 - dResult.p50) / dResult.p50) * 100;
       const overheadEnd = ((total.p50 - dEnd.p50) / dEnd.p50) * 100;

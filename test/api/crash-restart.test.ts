@@ -26,15 +26,15 @@ function processesOwnedBy(dataDir: string): number[] {
 }
 
 test('kill -9 mid-run, restart: nothing accepted is lost', async () => {
-  const seen = new Map<string, number>();
+  // Before the crash the two "hang" tasks start a long Bash command and then never hear back; after
+  // the restart every request is answered.
+  let restarted = false;
+  const startedBeforeCrash = new Set<string>();
   const script: Script = (req) => {
-    const n = (seen.get(req.prompt) ?? 0) + 1;
-    if (req.turnIndex === 0) seen.set(req.prompt, n);
-    // The running tasks hang the first time; after the restart they answer.
-    if (req.prompt.startsWith('hang') && n === 1) {
-      return req.turnIndex === 0
-        ? { tool_use: { name: 'Bash', input: { command: 'timeout 3999 tail -f /dev/null' } } }
-        : { hang: true };
+    if (!restarted && req.prompt.startsWith('hang')) {
+      if (req.turnIndex > 0) return { hang: true };
+      startedBeforeCrash.add(req.prompt);
+      return { tool_use: { name: 'Bash', input: { command: 'timeout 3999 tail -f /dev/null' } } };
     }
     return { text: `answered ${req.prompt}` };
   };
@@ -59,12 +59,16 @@ test('kill -9 mid-run, restart: nothing accepted is lost', async () => {
     const safe = await client.submit({ prompt: 'hang safe', allowed_tools: tools, timeout: 120000, retry_safe: true });
     const queued = [];
     for (let i = 0; i < 3; i++) queued.push(await client.submit({ prompt: `queued ${i}` }));
-    // Both hanging tasks are running (their Bash children exist) and the rest wait.
-    for (let i = 0; i < 400 && processesOwnedBy(dataDir).length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    // Both hanging tasks reached the model and started their Bash command; the rest wait.
+    for (let i = 0; i < 600 && (startedBeforeCrash.size < 2 || processesOwnedBy(dataDir).length < 8); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(startedBeforeCrash.size, 2);
     assert.equal((await client.get(plain.id)).status, 'running');
     assert.equal((await client.get(queued[0]!.id)).status, 'queued');
     assert.ok(processesOwnedBy(dataDir).length > 0);
 
+    restarted = true;
     server.child.kill('SIGKILL');
     await server.exited;
     server = await spawnServer(env);
