@@ -50,6 +50,12 @@ export interface TaskStreamEvent {
   data: unknown;
 }
 
+export interface StreamOptions {
+  /** Resume after this event id (sent as Last-Event-ID). */
+  afterId?: number;
+  signal?: AbortSignal;
+}
+
 export class SwitchyardError extends Error {
   readonly status: number;
   readonly kind: string;
@@ -130,15 +136,25 @@ export class SwitchyardClient {
   }
 
   /** Streams a task's events (SSE) until the task ends; resumes after `afterId` if given. */
-  async *events(id: string, options: { afterId?: number; signal?: AbortSignal } = {}): AsyncGenerator<TaskStreamEvent> {
+  events(id: string, options: StreamOptions = {}): AsyncGenerator<TaskStreamEvent> {
+    return this.stream(`/v1/tasks/${encodeURIComponent(id)}/events`, options);
+  }
+
+  /** Reads an SSE endpoint of this API: one event per frame with an id; keep-alive comments are skipped. */
+  protected async *stream(path: string, options: StreamOptions): AsyncGenerator<TaskStreamEvent> {
     const headers: Record<string, string> = { ...this.#headers, accept: 'text/event-stream' };
     if (options.afterId !== undefined) headers['last-event-id'] = String(options.afterId);
     const init: RequestInit = { headers };
     if (options.signal) init.signal = options.signal;
-    const res = await fetch(`${this.#base}/v1/tasks/${encodeURIComponent(id)}/events`, init);
+    const res = await fetch(`${this.#base}${path}`, init);
     if (!res.ok || !res.body) {
-      const e = (await res.json().catch(() => ({}))) as { error?: { kind?: string; message?: string } };
-      throw new SwitchyardError(res.status, e.error?.kind ?? 'internal', e.error?.message ?? res.statusText);
+      const e = (await res.json().catch(() => ({}))) as { error?: { kind?: string; message?: string; field?: string } };
+      throw new SwitchyardError(
+        res.status,
+        e.error?.kind ?? 'internal',
+        e.error?.message ?? res.statusText,
+        e.error?.field,
+      );
     }
     const decoder = new TextDecoder();
     let buffer = '';
@@ -146,10 +162,9 @@ export class SwitchyardClient {
       buffer += decoder.decode(chunk, { stream: true });
       let cut = buffer.indexOf('\n\n');
       while (cut >= 0) {
-        const frame = buffer.slice(0, cut);
+        const event = parseFrame(buffer.slice(0, cut));
         buffer = buffer.slice(cut + 2);
         cut = buffer.indexOf('\n\n');
-        const event = parseFrame(frame);
         if (event) yield event;
       }
     }

@@ -13,7 +13,7 @@
  * ```
  */
 import type { DlqEntry, RunStatus, RunView, WorkflowSummary } from '../workflow/workflow-api.ts';
-import { type ClientOptions, isTerminal, SwitchyardClient, SwitchyardError, type TaskStreamEvent } from './client.ts';
+import { isTerminal, type StreamOptions, SwitchyardClient, type TaskStreamEvent } from './client.ts';
 
 export type { DlqEntry, RunStatus, RunView, StepView, WorkflowSummary } from '../workflow/workflow-api.ts';
 
@@ -36,15 +36,6 @@ function queryString(query: Record<string, string | number | undefined>): string
 }
 
 export class WorkflowClient extends SwitchyardClient {
-  readonly #base: string;
-  readonly #headers: Record<string, string>;
-
-  constructor(options: ClientOptions) {
-    super(options);
-    this.#base = options.baseUrl.replace(/\/$/, '');
-    this.#headers = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
-  }
-
   /** Registers (or updates) a definition from its YAML or JSON text; `filename` appears in errors. */
   registerWorkflow(text: string, options: { filename?: string } = {}): Promise<WorkflowSummary> {
     const q = queryString({ filename: options.filename });
@@ -134,50 +125,7 @@ export class WorkflowClient extends SwitchyardClient {
   }
 
   /** Streams a run's events (SSE: run, step, agent …) until the run ends; resumes after `afterId`. */
-  runEvents(id: string, options: { afterId?: number; signal?: AbortSignal } = {}): AsyncGenerator<RunStreamEvent> {
-    return this.#stream(`/v1/runs/${enc(id)}/events`, options);
+  runEvents(id: string, options: StreamOptions = {}): AsyncGenerator<RunStreamEvent> {
+    return this.stream(`/v1/runs/${enc(id)}/events`, options);
   }
-
-  async *#stream(path: string, options: { afterId?: number; signal?: AbortSignal }): AsyncGenerator<RunStreamEvent> {
-    const headers: Record<string, string> = { ...this.#headers, accept: 'text/event-stream' };
-    if (options.afterId !== undefined) headers['last-event-id'] = String(options.afterId);
-    const init: RequestInit = { headers };
-    if (options.signal) init.signal = options.signal;
-    const res = await fetch(`${this.#base}${path}`, init);
-    if (!res.ok || !res.body) {
-      const e = (await res.json().catch(() => ({}))) as { error?: { kind?: string; message?: string; field?: string } };
-      throw new SwitchyardError(
-        res.status,
-        e.error?.kind ?? 'internal',
-        e.error?.message ?? res.statusText,
-        e.error?.field,
-      );
-    }
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let cut = buffer.indexOf('\n\n');
-      while (cut >= 0) {
-        const event = parseFrame(buffer.slice(0, cut));
-        buffer = buffer.slice(cut + 2);
-        cut = buffer.indexOf('\n\n');
-        if (event) yield event;
-      }
-    }
-  }
-}
-
-/** One SSE frame; comments (keep-alives) and frames without an id are skipped. */
-function parseFrame(frame: string): RunStreamEvent | undefined {
-  let id: number | undefined;
-  let type = 'message';
-  const data: string[] = [];
-  for (const line of frame.split('\n')) {
-    if (line.startsWith('id:')) id = Number(line.slice(3).trim());
-    else if (line.startsWith('event:')) type = line.slice(6).trim();
-    else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-  }
-  if (id === undefined || data.length === 0) return undefined;
-  return { id, type, data: JSON.parse(data.join('\n')) };
 }
