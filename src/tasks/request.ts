@@ -48,6 +48,14 @@ export function taskRequestSchema(maxTimeout: number) {
 
 export type TaskRequestBody = z.infer<ReturnType<typeof taskRequestSchema>>;
 
+// zod compiles a schema on its first parse; building one per request cost a third of the CPU of a
+// submission (bench/submit-throughput.ts), so the schema is built once per limit.
+let schemaCache: { maxTimeout: number; schema: ReturnType<typeof taskRequestSchema> } | undefined;
+function cachedSchema(maxTimeout: number) {
+  if (schemaCache?.maxTimeout !== maxTimeout) schemaCache = { maxTimeout, schema: taskRequestSchema(maxTimeout) };
+  return schemaCache.schema;
+}
+
 /** The request as stored on the task, with defaults applied and the workspace resolved. */
 export interface NormalizedRequest {
   prompt: string;
@@ -102,7 +110,7 @@ function operatorCap(config: Config): ToolPolicy | undefined {
 }
 
 export function parseTaskRequest(body: unknown, config: Config): ParsedTaskRequest {
-  const parsed = taskRequestSchema(config.maxTimeout).safeParse(body);
+  const parsed = cachedSchema(config.maxTimeout).safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import { AppError, type ErrorInfo } from '../../errors.ts';
 import type {
   CreateResult,
@@ -62,6 +62,7 @@ export function openSqliteStore(dataDir: string): SqliteStore {
 export class SqliteStore implements Store {
   readonly db: DatabaseSync;
   readonly #writes: GroupCommit;
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync) {
     this.db = db;
@@ -73,12 +74,22 @@ export class SqliteStore implements Store {
     return this.#writes.run(work);
   }
 
+  /** Prepared once per SQL text: preparing on every call was a measurable share of a submission. */
+  prepare(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
-    return this.db.prepare(sql).get(...params) as Row | undefined;
+    return this.prepare(sql).get(...params) as Row | undefined;
   }
 
   #all(sql: string, ...params: SQLInputValue[]): Row[] {
-    return this.db.prepare(sql).all(...params) as Row[];
+    return this.prepare(sql).all(...params) as Row[];
   }
 
   createTask(task: NewTask): Promise<CreateResult> {
@@ -149,18 +160,16 @@ export class SqliteStore implements Store {
 
   setAgentSession(id: string, agentSessionId: string): Promise<void> {
     return this.#writes.run(() => {
-      this.db.prepare('UPDATE tasks SET agent_session_id = ? WHERE id = ?').run(agentSessionId, id);
+      this.prepare('UPDATE tasks SET agent_session_id = ? WHERE id = ?').run(agentSessionId, id);
     });
   }
 
   finishTask(id: string, finish: TaskFinish, now: string): Promise<boolean> {
     return this.#writes.run(() => {
-      const info = this.db
-        .prepare(
-          `UPDATE tasks SET status = ?, response = ?, result = ?, error = ?, finished_at = ?, pending_message = NULL
+      const info = this.prepare(
+        `UPDATE tasks SET status = ?, response = ?, result = ?, error = ?, finished_at = ?, pending_message = NULL
            WHERE id = ? AND status NOT IN ('completed', 'failed')`,
-        )
-        .run(finish.status, finish.response, json(finish.result), json(finish.error), now, id);
+      ).run(finish.status, finish.response, json(finish.result), json(finish.error), now, id);
       return Number(info.changes) === 1;
     });
   }
@@ -169,12 +178,10 @@ export class SqliteStore implements Store {
     return this.#writes.run(() => {
       // Moving to the back of the FIFO: a new seq would break cursors, so the claim order uses seq
       // and a follow-up simply waits its turn among tasks queued before it.
-      const info = this.db
-        .prepare(
-          `UPDATE tasks SET status = 'queued', pending_message = ?, error = NULL, finished_at = NULL
+      const info = this.prepare(
+        `UPDATE tasks SET status = 'queued', pending_message = ?, error = NULL, finished_at = NULL
            WHERE id = ? AND status IN ('completed', 'failed')`,
-        )
-        .run(message, id);
+      ).run(message, id);
       return Number(info.changes) === 1;
     });
   }
@@ -200,7 +207,7 @@ export class SqliteStore implements Store {
 
   appendEvents(events: Array<Omit<TaskEvent, 'seq'>>): Promise<TaskEvent[]> {
     return this.#writes.run(() => {
-      const insert = this.db.prepare(
+      const insert = this.prepare(
         `INSERT INTO task_events (task_id, seq, type, data, created_at)
          VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM task_events WHERE task_id = ?), ?, ?, ?) RETURNING seq`,
       );
@@ -228,9 +235,12 @@ export class SqliteStore implements Store {
 
   addWebhookDelivery(taskId: string, url: string, payload: string, now: string): Promise<void> {
     return this.#writes.run(() => {
-      this.db
-        .prepare('INSERT INTO webhook_deliveries (task_id, url, payload, next_attempt_at) VALUES (?, ?, ?, ?)')
-        .run(taskId, url, payload, now);
+      this.prepare('INSERT INTO webhook_deliveries (task_id, url, payload, next_attempt_at) VALUES (?, ?, ?, ?)').run(
+        taskId,
+        url,
+        payload,
+        now,
+      );
     });
   }
 
@@ -251,12 +261,10 @@ export class SqliteStore implements Store {
 
   recordWebhookAttempt(id: number, ok: boolean, nextAttemptAt: string | null, lastError: string | null): Promise<void> {
     return this.#writes.run(() => {
-      this.db
-        .prepare(
-          `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+      this.prepare(
+        `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
            delivered_at = CASE WHEN ? THEN ? ELSE delivered_at END WHERE id = ?`,
-        )
-        .run(nextAttemptAt, lastError, ok ? 1 : 0, ok ? new Date().toISOString() : null, id);
+      ).run(nextAttemptAt, lastError, ok ? 1 : 0, ok ? new Date().toISOString() : null, id);
     });
   }
 

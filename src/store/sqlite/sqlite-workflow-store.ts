@@ -118,15 +118,15 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
-    return this.#base.db.prepare(sql).get(...params) as Row | undefined;
+    return this.#base.prepare(sql).get(...params) as Row | undefined;
   }
 
   #all(sql: string, ...params: SQLInputValue[]): Row[] {
-    return this.#base.db.prepare(sql).all(...params) as Row[];
+    return this.#base.prepare(sql).all(...params) as Row[];
   }
 
   #run(sql: string, ...params: SQLInputValue[]): number {
-    return Number(this.#base.db.prepare(sql).run(...params).changes);
+    return Number(this.#base.prepare(sql).run(...params).changes);
   }
 
   putWorkflow(w: {
@@ -307,7 +307,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
           d.resolved_at,
         );
       }
-      const insert = this.#base.db.prepare(
+      const insert = this.#base.prepare(
         `INSERT INTO workflow_run_events (run_id, seq, type, data, created_at)
          VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM workflow_run_events WHERE run_id = ?), ?, ?, ?) RETURNING seq`,
       );
