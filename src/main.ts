@@ -91,7 +91,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     concurrency: config.concurrency,
     dataDir: config.dataDir,
     redactor,
-    runClaude: (input, ctx, onAgentSession) => runClaude(input, ctx, { ...runnerOptions, onAgentSession }),
+    runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
     onTerminal: (task) => {
       metrics.taskEnded(task);
       void webhooks.enqueue(task);

@@ -14,11 +14,13 @@ import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts
 import type { NormalizedRequest } from './request.ts';
 import type { TaskNotifier } from './task-events.ts';
 
-export type ClaudeRunner = (
-  input: ClaudeInput,
-  ctx: RunContext,
-  onAgentSession: (id: string) => void,
-) => Promise<OutputEnvelope>;
+export interface ClaudeRunHooks {
+  onAgentSession: (id: string) => void;
+  /** Told when Claude Code's processes are gone, which may be a little after the task's result. */
+  onExit: (exited: Promise<void>) => void;
+}
+
+export type ClaudeRunner = (input: ClaudeInput, ctx: RunContext, hooks: ClaudeRunHooks) => Promise<OutputEnvelope>;
 
 export interface SchedulerDeps {
   store: Store;
@@ -35,6 +37,8 @@ export interface SchedulerDeps {
 export class TaskScheduler {
   readonly #deps: SchedulerDeps;
   readonly #running = new Map<string, AbortController>();
+  /** Per task, the exit of its last Claude Code process: a follow-up must not resume before it. */
+  readonly #exiting = new Map<string, Promise<void>>();
   #pumping = false;
   #again = false;
   #stopped = false;
@@ -130,9 +134,21 @@ export class TaskScheduler {
     if (task.pending_message && task.agent_session_id) input.resume = task.agent_session_id;
 
     const ctx: RunContext = { signal: controller.signal, emit: (e) => emit(e.type, e.data) };
+    // A follow-up resumes the transcript the previous process may still be writing.
+    await this.#exiting.get(task.id);
+    let exited: Promise<void> = Promise.resolve();
     let finish: TaskFinish;
     try {
-      const out = await this.#deps.runClaude(input, ctx, (id) => void store.setAgentSession(task.id, id));
+      const out = await this.#deps.runClaude(input, ctx, {
+        onAgentSession: (id) => void store.setAgentSession(task.id, id),
+        onExit: (p) => {
+          exited = p;
+          this.#exiting.set(task.id, p);
+          void p.finally(() => {
+            if (this.#exiting.get(task.id) === p) this.#exiting.delete(task.id);
+          });
+        },
+      });
       finish = { status: 'completed', response: out.response, result: resultOf(task, out), error: null };
     } catch (err) {
       const envelope = err instanceof ClaudeResultError ? err.envelope : undefined;
@@ -144,16 +160,26 @@ export class TaskScheduler {
       };
     }
     await pendingEvents.catch(() => undefined);
-    if (controller.signal.reason === 'shutdown') return;
-    finish = this.#deps.redactor.value(finish);
-    if (await store.finishTask(task.id, finish, new Date().toISOString())) {
-      emit('status', { status: finish.status, error: finish.error });
-      await pendingEvents.catch(() => undefined);
-      const saved = await store.getTask(task.id);
-      if (saved) {
-        notifier.publishTerminal(saved);
-        this.#deps.onTerminal?.(saved);
-      }
+    if (controller.signal.reason !== 'shutdown') await this.#finish(task, finish, emit, () => pendingEvents);
+    // The slot stays taken until the process is gone, so admission by memory stays honest.
+    await exited;
+  }
+
+  async #finish(
+    task: TaskRecord,
+    finish: TaskFinish,
+    emit: (type: string, data: unknown) => void,
+    pending: () => Promise<unknown>,
+  ): Promise<void> {
+    const { store, notifier } = this.#deps;
+    const redacted = this.#deps.redactor.value(finish);
+    if (!(await store.finishTask(task.id, redacted, new Date().toISOString()))) return;
+    emit('status', { status: redacted.status, error: redacted.error });
+    await pending().catch(() => undefined);
+    const saved = await store.getTask(task.id);
+    if (saved) {
+      notifier.publishTerminal(saved);
+      this.#deps.onTerminal?.(saved);
     }
   }
 }

@@ -57,19 +57,36 @@ export function findCycle(graph: StepGraph): string[] | null {
  */
 export function topologicalOrder(graph: StepGraph): string[] {
   const names = Object.keys(graph.steps);
-  const remaining = new Map(names.map((name) => [name, new Set(depsOf(graph, name))]));
+  const position = new Map(names.map((name, i) => [name, i]));
+  const waitingOn = new Map<string, number>();
+  const dependants = new Map<string, string[]>();
+  for (const name of names) {
+    const deps = new Set(depsOf(graph, name));
+    waitingOn.set(name, deps.size);
+    for (const dep of deps) {
+      const list = dependants.get(dep);
+      if (list) list.push(name);
+      else dependants.set(dep, [name]);
+    }
+  }
+  // Round by round, as the steps become free: each round in definition order.
   const order: string[] = [];
-  while (remaining.size > 0) {
-    const free = [...remaining].filter(([, deps]) => deps.size === 0).map(([name]) => name);
-    if (free.length === 0) {
-      const cycle = findCycle(graph) ?? [...remaining.keys()];
-      throw new AppError('validation', `steps form a cycle: ${cycle.join(' -> ')}`, { field: 'steps' });
-    }
+  let free = names.filter((name) => waitingOn.get(name) === 0);
+  while (free.length > 0) {
+    order.push(...free);
+    const next: string[] = [];
     for (const name of free) {
-      order.push(name);
-      remaining.delete(name);
+      for (const dependant of dependants.get(name) ?? []) {
+        const left = (waitingOn.get(dependant) as number) - 1;
+        waitingOn.set(dependant, left);
+        if (left === 0) next.push(dependant);
+      }
     }
-    for (const deps of remaining.values()) for (const name of free) deps.delete(name);
+    free = next.sort((a, b) => (position.get(a) as number) - (position.get(b) as number));
+  }
+  if (order.length < names.length) {
+    const cycle = findCycle(graph) ?? names.filter((name) => (waitingOn.get(name) as number) > 0);
+    throw new AppError('validation', `steps form a cycle: ${cycle.join(' -> ')}`, { field: 'steps' });
   }
   return order;
 }
@@ -91,6 +108,22 @@ export function upstreamSteps(graph: StepGraph, name: string): Set<string> {
   const up = closure(depsOf(graph, name), (n) => depsOf(graph, n));
   up.delete(name);
   return up;
+}
+
+/** The steps among `names` that are upstream of `name`; walks only until all of them are found. */
+export function upstreamAmong(graph: StepGraph, name: string, names: Iterable<string>): Set<string> {
+  const wanted = new Set([...names].filter((n) => n !== name && Object.hasOwn(graph.steps, n)));
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const stack = wanted.size > 0 ? [...depsOf(graph, name)] : [];
+  while (stack.length > 0 && found.size < wanted.size) {
+    const next = stack.pop() as string;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    if (wanted.has(next)) found.add(next);
+    stack.push(...depsOf(graph, next));
+  }
+  return found;
 }
 
 /** All steps that depend on a step, directly or not: what a failure of that step blocks. */

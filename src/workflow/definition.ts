@@ -39,7 +39,8 @@ export interface ParseOptions {
 }
 
 export const MAX_DEFINITION_CHARS = 1024 * 1024;
-export const MAX_STEPS = 500;
+/** Well above the 1,000-step DAGs the engine is built for (bench/workflow-1000.ts); stops runaway definitions. */
+export const MAX_STEPS = 5000;
 /** Pools every engine provides; a step may name these without declaring them under `pools`. */
 export const DEFAULT_POOLS = ['claude', 'llm', 'http'] as const;
 /** Names templates already use for something else, so a step cannot be called that. */
@@ -260,7 +261,7 @@ function semanticCheck(def: WorkflowDefinition): void {
 }
 
 /** Every template of a step with its path; `for_each` is first so its own rules are checked first. */
-function templatesOf(name: string, step: StepDefinition): Array<[Path, string]> {
+export function templatesOf(name: string, step: StepDefinition): Array<[Path, string]> {
   const out: Array<[Path, string]> = [];
   const at = (key: string): Path => ['steps', name, key];
   if ('for_each' in step && step.for_each !== undefined) out.push([at('for_each'), step.for_each]);

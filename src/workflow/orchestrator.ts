@@ -30,7 +30,7 @@ import {
   Transition,
   upstreamOutputs,
 } from './run-state.ts';
-import { attemptStep, renderStep, type StepRunnerDeps } from './step-runner.ts';
+import { attemptStep, renderStep, type StepRunnerDeps, stepReads } from './step-runner.ts';
 import { renderList, templateScope } from './template.ts';
 import type { RunEvent } from './workflow-api.ts';
 
@@ -309,7 +309,7 @@ export class Orchestrator {
   }
 
   #scope(run: ActiveRun, unit: StepRecord) {
-    const { outputs, direct } = upstreamOutputs(run, unit.name);
+    const { outputs, direct } = upstreamOutputs(run, unit.name, stepReads(unit.name, stepDef(run, unit.name)));
     const base = { inputs: run.record.inputs, outputs, direct };
     return unit.item_index === null ? base : { ...base, item: unit.item, itemIndex: unit.item_index };
   }

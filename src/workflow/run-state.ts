@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
 import type { RunRecord, StepRecord, WorkflowBatch } from '../store/workflow-store.ts';
-import { topologicalOrder, upstreamSteps } from './dag.ts';
+import { topologicalOrder, upstreamAmong, upstreamSteps } from './dag.ts';
 import type { StepDefinition, WorkflowDefinition } from './definition-schema.ts';
 import type { StepOutput } from './template.ts';
 import type { DlqEntry, RunEvent, RunStatus, StepStatus } from './workflow-api.ts';
@@ -76,18 +76,26 @@ export function hasForEach(step: StepDefinition): boolean {
   return 'for_each' in step && step.for_each !== undefined;
 }
 
-/** Outputs of every step upstream of `name` (what its templates may read), and of its direct dependencies. */
+/**
+ * Outputs of the steps upstream of `name` (what its templates may read), or of those among `only`
+ * (the names its templates do read: stepReads), and of its direct dependencies.
+ */
 export function upstreamOutputs(
   run: ActiveRun,
   name: string,
+  only?: ReadonlySet<string> | null,
 ): { outputs: Record<string, StepOutput>; direct: Record<string, StepOutput> } {
   const outputs: Record<string, StepOutput> = {};
-  for (const up of upstreamSteps(run.def, name)) {
+  const upstream = only ? upstreamAmong(run.def, name, only) : upstreamSteps(run.def, name);
+  for (const up of upstream) {
     const output = run.steps.get(up)?.output;
     if (output) outputs[up] = output;
   }
   const direct: Record<string, StepOutput> = {};
-  for (const dep of stepDef(run, name).depends_on) if (outputs[dep]) direct[dep] = outputs[dep];
+  for (const dep of stepDef(run, name).depends_on) {
+    const output = run.steps.get(dep)?.output;
+    if (output) direct[dep] = output;
+  }
   return { outputs, direct };
 }
 

@@ -15,6 +15,7 @@ import type { OutputEnvelope, RunContext } from '../runners/runner.ts';
 import type { AllowList } from '../runners/ssrf.ts';
 import { resolveWorkspace } from '../tasks/request.ts';
 import { buildPrompt } from './context.ts';
+import { templatesOf } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
 import {
   isSingleExpression,
@@ -23,6 +24,7 @@ import {
   renderText,
   renderUrl,
   type StepOutput,
+  scopeReads,
   templateScope,
 } from './template.ts';
 
@@ -123,6 +125,30 @@ export function renderStep(name: string, step: StepDefinition, s: RenderScope, c
       return { input, shown: input };
     }
   }
+}
+
+const readsCache = new WeakMap<StepDefinition, ReadonlySet<string> | null>();
+
+/**
+ * The names any template of the step can read (scopeReads), or null for "any upstream step": the
+ * orchestrator puts only these outputs in the step's scope.
+ */
+export function stepReads(name: string, step: StepDefinition): ReadonlySet<string> | null {
+  let reads = readsCache.get(step);
+  if (reads === undefined) {
+    const names = new Set<string>();
+    reads = names;
+    for (const [, tpl] of templatesOf(name, step)) {
+      const some = scopeReads(tpl);
+      if (some === null) {
+        reads = null;
+        break;
+      }
+      for (const n of some) names.add(n);
+    }
+    readsCache.set(step, reads);
+  }
+  return reads;
 }
 
 function dataOutput(value: unknown): StepOutput {

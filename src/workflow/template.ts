@@ -266,6 +266,37 @@ export function templateReferences(tpl: string, options?: TemplateOptions): stri
   return [...refs];
 }
 
+/** A `[` that opens a variable rather than indexing one (`{{ [inputs.name].response }}`). */
+const COMPUTED_ROOT = /(?:^|[^\w\]\u0080-\uffff])\[/;
+/** Properties Liquid computes from the whole object (`steps.size` counts its keys). */
+const WHOLE_OBJECT = new Set(['size', 'first', 'last']);
+
+/**
+ * The root names a template can read from its scope (`step_1.response` and `steps.step_1` → step_1),
+ * or null when they cannot be known before rendering: a name computed at render time (`[expr]`), or
+ * `steps` read as a whole. Names the template assigns are included too, since an `assign` in a
+ * branch not taken leaves the name to the scope. Rendering against a scope that holds only these
+ * names gives the same result as against the full one, which is what keeps a step's render cost
+ * independent of how many steps are upstream of it.
+ */
+export function scopeReads(tpl: string): Set<string> | null {
+  if (typeof tpl !== 'string' || COMPUTED_ROOT.test(tpl)) return null;
+  let segments: ReturnType<Liquid['variableSegmentsSync']>;
+  try {
+    segments = textEngine.liquid.variableSegmentsSync(parse(textEngine, tpl), { partials: false });
+  } catch {
+    return null; // rendering reports the error
+  }
+  const names = new Set<string>();
+  for (const [root, first] of segments) {
+    if (typeof root !== 'string') return null;
+    if (root !== 'steps') names.add(root);
+    else if (typeof first !== 'string' || WHOLE_OBJECT.has(first)) return null;
+    else names.add(first);
+  }
+  return names;
+}
+
 /** Parses a template and throws the validation error a render would, without rendering it. */
 export function checkTemplate(tpl: string, options?: TemplateOptions): void {
   parse(textEngine, tpl, options);

@@ -8,6 +8,7 @@ import {
   readySteps,
   type StepGraph,
   topologicalOrder,
+  upstreamAmong,
   upstreamSteps,
 } from '../../src/workflow/dag.ts';
 
@@ -66,6 +67,14 @@ describe('upstreamSteps / downstreamSteps', () => {
     assert.deepEqual([...upstreamSteps(brief, 'step_1')], []);
     assert.deepEqual([...downstreamSteps(brief, 'step_1')].sort(), ['step_3', 'step_4', 'step_5', 'step_6']);
     assert.deepEqual([...downstreamSteps(brief, 'step_5')], []);
+  });
+});
+
+describe('upstreamAmong', () => {
+  it('keeps the names that are steps upstream of the step, and nothing else', () => {
+    const names = ['step_1', 'step_6', 'step_5', 'inputs', 'ghost'];
+    assert.deepEqual([...upstreamAmong(brief, 'step_5', names)], ['step_1']);
+    assert.deepEqual([...upstreamAmong(brief, 'step_1', names)], []);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   renderList,
   renderText,
   renderUrl,
+  scopeReads,
   templateReferences,
   templateScope,
 } from '../../src/workflow/template.ts';
@@ -225,6 +226,42 @@ describe('templateReferences', () => {
       ['inputs.k', 'inputs.topic', 'item', 'step_1', 'step_3', 'step_4', 'step_5', 'steps.step_2'].sort(),
     );
     assert.deepEqual(templateReferences('{{ steps[inputs.which] }}').sort(), ['inputs.which', 'steps']);
+  });
+});
+
+describe('scopeReads', () => {
+  it('names the steps a template reads, however it names them, and what it assigns', () => {
+    const reads = (tpl: string) => [...(scopeReads(tpl) ?? ['<all>'])].sort();
+    assert.deepEqual(reads('{{ step_1.data.items[0].id }} {{ steps.step-2.response }}'), ['step-2', 'step_1']);
+    assert.deepEqual(reads("{{ steps['step_1'] | json }} {{ inputs.topic }}"), ['inputs', 'step_1']);
+    // An assign in a branch not taken leaves the name to the scope.
+    assert.deepEqual(reads('{% if c %}{% assign step_1 = 1 %}{% endif %}{{ step_1 }}'), ['c', 'step_1']);
+    assert.deepEqual(reads('plain text'), []);
+  });
+
+  it('is null when the names are only known at render time or steps is read whole', () => {
+    for (const tpl of ['{{ [inputs.which].response }}', '{{-[x]-}}', '{{ steps | json }}', '{{ steps.size }}']) {
+      assert.equal(scopeReads(tpl), null, tpl);
+    }
+    assert.equal(scopeReads('{% for s in steps %}{{ s }}{% endfor %}'), null);
+  });
+
+  it('renders the same against a scope that holds only those names', () => {
+    const full = scope();
+    for (const tpl of ['{{ step_1.data.count }}-{{ steps.step-2.response }}', '{% increment step_1 %}', '{{ x }}']) {
+      const names = scopeReads(tpl)!;
+      const outputs = { step_1: full.step_1, 'step-2': full['step-2'] } as Record<string, { response: string }>;
+      const only = Object.fromEntries(Object.entries(outputs).filter(([n]) => names.has(n)));
+      const small = templateScope({ inputs: full.inputs as Record<string, unknown>, outputs: only });
+      const render = (s: object) => {
+        try {
+          return renderText(tpl, s);
+        } catch (err) {
+          return (err as Error).message;
+        }
+      };
+      assert.equal(render(small), render(scope()), tpl);
+    }
   });
 });
 

@@ -50,7 +50,12 @@ export interface ClaudeRunnerOptions {
   httpAllow?: AllowList;
   claudePath?: string;
   onAgentSession?: (agentSessionId: string) => void;
+  /** Given a promise that settles once Claude Code and everything it started are gone. */
+  onExit?: (exited: Promise<void>) => void;
 }
+
+/** How long Claude Code may take to exit after its result before its process tree is killed. */
+const EXIT_GRACE_MS = 5000;
 
 const WRITE_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit']);
 
@@ -138,23 +143,43 @@ export async function runClaude(
 
   let result: SDKResultMessage | undefined;
   let lastError: unknown;
-  try {
-    for await (const message of query({ prompt: input.prompt, options: sdkOptions }) as AsyncIterable<SDKMessage>) {
-      touch();
-      if (message.type === 'system' && message.subtype === 'init') options.onAgentSession?.(message.session_id);
-      if (message.type === 'result') result = message;
-      ctx.emit({ type: message.type, data: message });
+  let exitDeadline: NodeJS.Timeout | undefined;
+  let resultArrived: () => void = () => {};
+  const gotResult = new Promise<void>((resolve) => {
+    resultArrived = resolve;
+  });
+  // The result message is the end of the task. Claude Code then still flushes its transcript and
+  // exits, which takes ~50 ms; the caller is answered at once and told when the process is gone.
+  const exited = (async () => {
+    try {
+      for await (const message of query({ prompt: input.prompt, options: sdkOptions }) as AsyncIterable<SDKMessage>) {
+        if (result) continue; // after the result: nothing more belongs to the task
+        touch();
+        if (message.type === 'system' && message.subtype === 'init') options.onAgentSession?.(message.session_id);
+        ctx.emit({ type: message.type, data: message });
+        if (message.type === 'result') {
+          result = message;
+          clearTimeout(wallClock);
+          clearTimeout(idle);
+          exitDeadline = setTimeout(() => tree.kill(), EXIT_GRACE_MS);
+          access?.release(); // the task is over: its model token is too
+          resultArrived();
+        }
+      }
+    } catch (err) {
+      lastError = err;
+    } finally {
+      clearTimeout(wallClock);
+      clearTimeout(idle);
+      clearTimeout(exitDeadline);
+      ctx.signal.removeEventListener('abort', onCallerAbort);
+      access?.release();
+      // The agent may leave children behind (a backgrounded Bash command): end the whole tree.
+      tree.kill();
     }
-  } catch (err) {
-    lastError = err;
-  } finally {
-    clearTimeout(wallClock);
-    clearTimeout(idle);
-    ctx.signal.removeEventListener('abort', onCallerAbort);
-    access?.release();
-    // The agent may leave children behind (a backgrounded Bash command): end the whole group.
-    tree.kill();
-  }
+  })();
+  options.onExit?.(exited);
+  await Promise.race([gotResult, exited]);
 
   if (stopKind) throw new AppError(stopKind, stopMessage(stopKind, input, options));
   if (!result) {
