@@ -7,7 +7,13 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-const SCRIPTS = ['task-overhead.ts', 'notify-latency.ts', 'submit-throughput.ts'];
+const SCRIPTS = [
+  'task-overhead.ts',
+  'notify-latency.ts',
+  'submit-throughput.ts',
+  'workflow-dispatch.ts',
+  'workflow-1000.ts',
+];
 
 let failed = 0;
 for (const script of SCRIPTS) {

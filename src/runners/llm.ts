@@ -11,7 +11,15 @@ import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { AISDKError, APICallError, generateText, type LanguageModel, type ModelMessage } from 'ai';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { AppError, validationError } from '../errors.ts';
-import { abortReasonError, addUsage, emptyUsage, type OutputEnvelope, type RunContext, type Usage } from './runner.ts';
+import {
+  abortReasonError,
+  addUsage,
+  emptyUsage,
+  type OutputEnvelope,
+  type RunContext,
+  RunnerError,
+  type Usage,
+} from './runner.ts';
 
 export type LlmProvider = 'anthropic' | 'openai-compatible';
 
@@ -154,10 +162,13 @@ export async function runLlm(input: LlmStepInput, ctx: RunContext, defaults: Llm
     }
     return { response: JSON.stringify(checked.value), data: checked.value, usage, detail };
   } catch (err) {
-    if (ctx.signal.aborted) throw abortReasonError(ctx.signal, `the ${target.provider} call`);
-    if (timer.signal.aborted)
-      throw new AppError('timeout', `the ${target.provider} call did not finish within ${timeout} ms`);
-    throw toAppError(err, target);
+    let error: AppError;
+    if (ctx.signal.aborted) error = abortReasonError(ctx.signal, `the ${target.provider} call`);
+    else if (timer.signal.aborted)
+      error = new AppError('timeout', `the ${target.provider} call did not finish within ${timeout} ms`);
+    else error = toAppError(err, target);
+    // Calls that returned were paid for, whatever happened after them: the error carries their usage.
+    throw detail.requests === undefined ? error : RunnerError.carrying(error, { response: '', usage, detail });
   } finally {
     clearTimeout(timeoutId);
   }

@@ -1,4 +1,4 @@
-import { AppError, type ErrorInfo } from '../errors.ts';
+import { AppError, type AppErrorOptions, type ErrorKind } from '../errors.ts';
 
 /** Token usage and cost of one unit of work, summed over model calls. */
 export interface Usage {
@@ -21,8 +21,29 @@ export interface OutputEnvelope {
   detail?: Record<string, unknown>;
 }
 
-/** A runner fails by throwing an AppError; the engine stores it as this. */
-export type RunnerError = ErrorInfo;
+/**
+ * A runner's failure after it already did work: it carries the envelope so far (usage spent, detail),
+ * so the tokens and cost of a failed attempt are still counted. Runners fail by throwing an AppError;
+ * this one when there is something to count.
+ */
+export class RunnerError extends AppError {
+  readonly envelope: OutputEnvelope;
+
+  constructor(kind: ErrorKind, message: string, envelope: OutputEnvelope, options: AppErrorOptions = {}) {
+    super(kind, message, options);
+    this.name = 'RunnerError';
+    this.envelope = envelope;
+  }
+
+  /** `error` with the envelope attached (its kind, message and field kept, itself as the cause). */
+  static carrying(error: AppError, envelope: OutputEnvelope): RunnerError {
+    if (error instanceof RunnerError) return error;
+    return new RunnerError(error.kind, error.message, envelope, {
+      cause: error,
+      ...(error.field === undefined ? {} : { field: error.field }),
+    });
+  }
+}
 
 /** Something a runner reports while it works (an agent message, a log line). */
 export interface RunnerEvent {

@@ -5,10 +5,9 @@
  */
 import path from 'node:path';
 import { toErrorInfo } from '../errors.ts';
-import { ClaudeResultError } from '../runners/claude/classify-result.ts';
 import type { ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
-import type { OutputEnvelope, RunContext } from '../runners/runner.ts';
+import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { Redactor } from '../secrets.ts';
 import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
 import type { NormalizedRequest } from './request.ts';
@@ -151,7 +150,7 @@ export class TaskScheduler {
       });
       finish = { status: 'completed', response: out.response, result: resultOf(task, out), error: null };
     } catch (err) {
-      const envelope = err instanceof ClaudeResultError ? err.envelope : undefined;
+      const envelope = err instanceof RunnerError ? err.envelope : undefined;
       finish = {
         status: 'failed',
         response: envelope?.response ?? null,

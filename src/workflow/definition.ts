@@ -7,7 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { AppError } from '../errors.ts';
 import { compilePolicy } from '../runners/claude/policy.ts';
-import { findCycle, upstreamSteps } from './dag.ts';
+import { ancestry, findCycle } from './dag.ts';
 import {
   closest,
   describeIssue,
@@ -257,7 +257,10 @@ function semanticCheck(def: WorkflowDefinition): void {
     );
   }
 
-  for (const [name, step] of Object.entries(def.steps)) checkStepTemplates(def, name, step);
+  const isUpstream = ancestry(def);
+  for (const [name, step] of Object.entries(def.steps)) {
+    checkStepTemplates(def, name, step, (target) => isUpstream(name, target));
+  }
 }
 
 /** Every template of a step with its path; `for_each` is first so its own rules are checked first. */
@@ -294,8 +297,12 @@ export function templatesOf(name: string, step: StepDefinition): Array<[Path, st
   return out;
 }
 
-function checkStepTemplates(def: WorkflowDefinition, name: string, step: StepDefinition): void {
-  const upstream = upstreamSteps(def, name);
+function checkStepTemplates(
+  def: WorkflowDefinition,
+  name: string,
+  step: StepDefinition,
+  isUpstream: (target: string) => boolean,
+): void {
   const hasForEach = 'for_each' in step && step.for_each !== undefined;
   for (const [path, tpl] of templatesOf(name, step)) {
     const isForEach = path[2] === 'for_each';
@@ -327,7 +334,7 @@ function checkStepTemplates(def: WorkflowDefinition, name: string, step: StepDef
         const hint = closest(target, Object.keys(def.steps));
         invalid(path, `references unknown variable "${ref}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
       }
-      if (!upstream.has(target)) {
+      if (!isUpstream(target)) {
         invalid(path, `references step "${target}", which is not upstream of "${name}"; add it to depends_on`);
       }
     }

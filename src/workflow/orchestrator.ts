@@ -7,31 +7,33 @@
  * Event-driven: a finishing attempt settles its run in the same tick — marks dependants running,
  * hands its pool slot to the next waiter — and all of that is one write. Timers exist only for retry
  * backoff and approval deadlines.
+ *
+ * Parts: transition-writer.ts (durable write, then effects), for-each.ts (items), step-timers.ts,
+ * running-attempts.ts, run-state.ts (the run's picture, pure rules); run-control.ts adds what comes
+ * from outside (recovery at start, cancel, approvals, rerun, the DLQ).
  */
-import { EventEmitter } from 'node:events';
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
 import type { StepRecord, WorkflowStore } from '../store/workflow-store.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
+import { fanOut, type ItemMoves, itemUsage, settleItems } from './for-each.ts';
 import { Pools } from './pools.ts';
 import { backoffDelay, retryPolicy, shouldRetry } from './retry.ts';
 import {
   type ActiveRun,
   dlqEntry,
-  fanInOutput,
   hasForEach,
-  IN_FLIGHT,
-  newStep,
-  runStatusOf,
   stepDef,
-  sumUsage,
   TERMINAL_STEP,
   Transition,
+  updateRunRecord,
   upstreamOutputs,
 } from './run-state.ts';
+import { type Attempt, RunningAttempts, workerEventEntry } from './running-attempts.ts';
 import { attemptStep, renderStep, type StepRunnerDeps, stepReads } from './step-runner.ts';
-import { renderList, templateScope } from './template.ts';
+import { approvalDelay, StepTimers } from './step-timers.ts';
+import { TransitionWriter } from './transition-writer.ts';
 import type { RunEvent } from './workflow-api.ts';
 
 export interface Logger {
@@ -51,14 +53,6 @@ export interface OrchestratorDeps {
   random?: () => number;
 }
 
-interface Attempt {
-  run: ActiveRun;
-  unit: StepRecord;
-  number: number;
-  controller: AbortController;
-  pool: string | null;
-}
-
 interface Waiter {
   run: ActiveRun;
   unit: StepRecord;
@@ -68,10 +62,10 @@ export class Orchestrator {
   protected readonly deps: OrchestratorDeps;
   protected readonly active = new Map<string, ActiveRun>();
   readonly pools: Pools<Waiter>;
-  readonly #attempts = new Set<Attempt>();
-  readonly #timers = new Map<StepRecord, NodeJS.Timeout>();
-  readonly #emitter = new EventEmitter();
-  readonly #commits = new Set<Promise<void>>();
+  readonly #attempts = new RunningAttempts();
+  readonly #timers = new StepTimers();
+  readonly #writer: TransitionWriter;
+  readonly #itemMoves: ItemMoves;
   /** No new attempts start (shutting down); attempts already running may still finish and be recorded. */
   #draining = false;
   /** Results are no longer recorded: the steps stay running in the store and the next start retries them. */
@@ -79,22 +73,26 @@ export class Orchestrator {
 
   constructor(deps: OrchestratorDeps) {
     this.deps = deps;
-    this.#emitter.setMaxListeners(0);
+    this.#writer = new TransitionWriter(deps.store, deps.logger);
     this.pools = new Pools<Waiter>(
       deps.pools.builtin,
       deps.pools.operator,
       (w) => w.unit.status === 'waiting_pool' && this.active.get(w.run.record.id) === w.run,
     );
+    this.#itemMoves = {
+      setStatus: (tx, run, unit, status) => this.setStatus(tx, run, unit, status),
+      tryStart: (tx, run, unit) => this.tryStart(tx, run, unit),
+      attemptFailed: (tx, run, unit, error) => this.attemptFailed(tx, run, unit, error),
+      mayStart: () => !this.#draining,
+    };
   }
 
   onEvent(runId: string, listener: (event: RunEvent) => void): () => void {
-    this.#emitter.on(`event:${runId}`, listener);
-    return () => this.#emitter.off(`event:${runId}`, listener);
+    return this.#writer.onEvent(runId, listener);
   }
 
   onTerminal(runId: string, listener: () => void): () => void {
-    this.#emitter.on(`terminal:${runId}`, listener);
-    return () => this.#emitter.off(`terminal:${runId}`, listener);
+    return this.#writer.onTerminal(runId, listener);
   }
 
   /** Takes on a run just created in the store. */
@@ -109,36 +107,16 @@ export class Orchestrator {
   /** Stops starting work, lets running attempts finish for `graceMs`, then aborts what is left. */
   async stop(graceMs: number): Promise<void> {
     this.#draining = true;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
-    this.#timers.clear();
-    const deadline = Date.now() + graceMs;
-    while (this.#attempts.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.#timers.clearAll();
+    await this.#attempts.wait(graceMs);
     this.#stopped = true;
-    const reason = new AppError('interrupted', 'the server is shutting down');
-    for (const attempt of this.#attempts) attempt.controller.abort(reason);
-    while (this.#attempts.size > 0) await new Promise((r) => setTimeout(r, 20));
-    await Promise.allSettled([...this.#commits]);
+    await this.#attempts.abortAll(new AppError('interrupted', 'the server is shutting down'));
+    await this.#writer.settled();
   }
 
-  /** Writes a transition, then carries out its effects. */
+  /** Writes a transition, then carries out its effects (TransitionWriter). */
   protected commit(tx: Transition): Promise<void> {
-    const done = (async () => {
-      let saved: RunEvent[] = [];
-      if (!tx.empty) {
-        try {
-          saved = await this.deps.store.apply(tx.toBatch());
-        } catch (err) {
-          // Nothing of this transition happened durably, so none of its effects may happen either.
-          this.deps.logger.error({ err }, 'workflow engine: writing a transition failed');
-          throw err;
-        }
-      }
-      for (const event of saved) this.#emitter.emit(`event:${event.run_id}`, event);
-      for (const effect of tx.after) effect();
-    })();
-    this.#commits.add(done);
-    void done.catch(() => undefined).finally(() => this.#commits.delete(done));
-    return done;
+    return this.#writer.commit(tx);
   }
 
   /** Moves a run forward as far as it goes now: skips, starts, fan-in, and the run's own status. */
@@ -158,29 +136,15 @@ export class Orchestrator {
             changed = true;
           }
         } else if (step.status === 'running' && hasForEach(def)) {
-          changed = this.#settleItems(tx, run, step, def) || changed;
+          changed = settleItems(this.#itemMoves, tx, run, step, def) || changed;
         }
       }
     }
-    const r = run.record;
-    const computed = runStatusOf(run);
-    const finished = computed.status === 'completed' || computed.status === 'failed';
-    // A cancelled run fails as cancelled, even if every step it still had was merely skipped.
-    const status = finished && run.cancelled ? 'failed' : computed.status;
-    r.usage = sumUsage(run.steps.values());
-    tx.touch(run);
-    if (status === r.status) return;
-    r.status = status;
-    r.started_at ??= tx.at;
-    r.finished_at = finished ? tx.at : null;
-    r.error = finished ? (run.cancelled ?? computed.error) : null;
-    tx.event(r.id, 'run', { status, error: r.error });
-    if (finished) {
-      tx.after.push(() => {
-        if (this.active.get(r.id) === run) this.active.delete(r.id);
-        this.#emitter.emit(`terminal:${r.id}`);
-      });
-    }
+    if (!updateRunRecord(tx, run)) return;
+    tx.after.push(() => {
+      if (this.active.get(run.record.id) === run) this.active.delete(run.record.id);
+      this.#writer.terminal(run.record.id);
+    });
   }
 
   protected setStatus(tx: Transition, run: ActiveRun, unit: StepRecord, status: StepRecord['status']): void {
@@ -188,7 +152,7 @@ export class Orchestrator {
     if (TERMINAL_STEP.has(status)) {
       unit.finished_at = tx.at;
       unit.next_attempt_at = null;
-      this.clearTimer(unit);
+      this.#timers.clear(unit);
     }
     tx.touch(run, unit);
     const data: Record<string, unknown> = { step: unit.name, item_index: unit.item_index, status };
@@ -214,60 +178,8 @@ export class Orchestrator {
       tx.after.push(() => this.armApproval(run, step));
       return;
     }
-    if (!hasForEach(def)) {
-      this.tryStart(tx, run, step);
-      return;
-    }
-    let list: unknown[];
-    try {
-      const scope = templateScope({ inputs: run.record.inputs, outputs: upstreamOutputs(run, step.name).outputs });
-      list = renderList((def as { for_each: string }).for_each, scope, { field: `steps.${step.name}.for_each` });
-    } catch (err) {
-      step.attempts++;
-      this.attemptFailed(tx, run, step, toErrorInfo(err));
-      return;
-    }
-    step.started_at = tx.at;
-    const items = list.map((value, i) => newStep(run.record.id, step.name, i, value));
-    run.items.set(step.name, items);
-    for (const item of items) tx.touch(run, item);
-    this.setStatus(tx, run, step, 'running');
-  }
-
-  /** Fan-in: a for_each step completes when every item has, and fails once an item failed and none is left running. */
-  #settleItems(tx: Transition, run: ActiveRun, parent: StepRecord, def: StepDefinition): boolean {
-    const items = run.items.get(parent.name) ?? [];
-    const failed = items.find((i) => i.status === 'failed');
-    let active = items.filter((i) => IN_FLIGHT.has(i.status)).length;
-    let changed = false;
-    if (failed) {
-      for (const item of items) {
-        if (item.status !== 'pending') continue;
-        this.setStatus(tx, run, item, 'skipped');
-        changed = true;
-      }
-      if (active > 0) return changed;
-      const error = failed.error ?? { kind: 'internal' as const, message: 'item failed', retryable: false };
-      parent.error = { ...error, message: `item ${failed.item_index}: ${error.message}` };
-      this.setStatus(tx, run, parent, 'failed');
-      return true;
-    }
-    if (items.every((i) => i.status === 'completed')) {
-      parent.output = fanInOutput(items);
-      parent.usage = sumUsage(items);
-      parent.error = null;
-      this.setStatus(tx, run, parent, 'completed');
-      return true;
-    }
-    const limit = ('parallelism' in def ? def.parallelism : undefined) ?? Number.POSITIVE_INFINITY;
-    for (const item of items) {
-      if (this.#draining || active >= limit) break;
-      if (item.status !== 'pending') continue;
-      this.tryStart(tx, run, item);
-      active++;
-      changed = true;
-    }
-    return changed;
+    if (hasForEach(def)) fanOut(this.#itemMoves, tx, run, step, def);
+    else this.tryStart(tx, run, step);
   }
 
   /** Starts an attempt now if its pool has a free slot, else queues it (`waiting_pool`). */
@@ -303,8 +215,7 @@ export class Orchestrator {
       this.complete(tx, run, unit, rendered.input.output as OutputEnvelope);
       return;
     }
-    const attempt: Attempt = { run, unit, number: unit.attempts, controller: new AbortController(), pool: unit.pool };
-    this.#attempts.add(attempt);
+    const attempt = this.#attempts.start(run, unit);
     tx.after.push(() => void this.#execute(attempt, def, rendered.input));
   }
 
@@ -328,7 +239,7 @@ export class Orchestrator {
     const ctx: RunContext = { signal: controller.signal, emit: (e) => this.#workerEvent(attempt, def, e) };
     const meta = { runId: run.record.id, step: unit.name, itemIndex: unit.item_index, attempt: attempt.number };
     const { output, error, usage } = await attemptStep(def, input, ctx, this.deps.runner, meta);
-    this.#attempts.delete(attempt);
+    this.#attempts.finished(attempt);
     const tx = new Transition();
     this.#release(tx, attempt.pool);
     const current =
@@ -346,13 +257,7 @@ export class Orchestrator {
 
   #workerEvent(attempt: Attempt, def: StepDefinition, event: RunnerEvent): void {
     if (this.#stopped) return;
-    const { unit } = attempt;
-    const base = { step: unit.name, item_index: unit.item_index, attempt: attempt.number };
-    // Claude Code's messages are the agent transcript; other workers report a few named events.
-    const [type, data] =
-      def.worker === 'claude'
-        ? ['agent', { ...base, message: event.data }]
-        : ['worker', { ...base, event: event.type, data: event.data }];
+    const [type, data] = workerEventEntry(def, attempt, event);
     const tx = new Transition();
     tx.event(attempt.run.record.id, type, this.#redact(data));
     void this.commit(tx).catch(() => undefined);
@@ -367,7 +272,7 @@ export class Orchestrator {
     unit.error = null;
     unit.usage = addUsage(unit.usage ?? emptyUsage(), out.usage);
     this.setStatus(tx, run, unit, 'completed');
-    this.#itemUsage(tx, run, unit);
+    itemUsage(tx, run, unit);
   }
 
   /** Records a failed attempt: retried after backoff while the policy allows, else the unit fails (DLQ). */
@@ -380,7 +285,7 @@ export class Orchestrator {
   ): void {
     const def = stepDef(run, unit.name);
     if (usage) unit.usage = addUsage(unit.usage ?? emptyUsage(), usage);
-    this.#itemUsage(tx, run, unit);
+    itemUsage(tx, run, unit);
     unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
     unit.error = error;
     const policy = retryPolicy(def.worker, 'retry' in def ? def.retry : undefined);
@@ -405,67 +310,43 @@ export class Orchestrator {
     tx.event(run.record.id, 'dlq', { id: entry.id, step: unit.name, item_index: unit.item_index, status: 'open' });
   }
 
-  #itemUsage(tx: Transition, run: ActiveRun, unit: StepRecord): void {
-    if (unit.item_index === null) return;
-    const parent = run.steps.get(unit.name)!;
-    parent.usage = sumUsage(run.items.get(unit.name) ?? []);
-    tx.touch(run, parent);
-  }
-
   protected armRetry(run: ActiveRun, unit: StepRecord, delay: number): void {
-    this.clearTimer(unit);
+    this.#timers.clear(unit);
     if (this.#draining) return;
-    this.#timers.set(
-      unit,
-      setTimeout(() => {
-        this.#timers.delete(unit);
-        if (unit.status !== 'retry_wait' || this.active.get(run.record.id) !== run || this.#draining) return;
-        const tx = new Transition();
-        this.tryStart(tx, run, unit);
-        this.settle(tx, run);
-        void this.commit(tx).catch(() => undefined);
-      }, delay),
-    );
+    this.#timers.set(unit, delay, () => {
+      if (unit.status !== 'retry_wait' || this.active.get(run.record.id) !== run || this.#draining) return;
+      const tx = new Transition();
+      this.tryStart(tx, run, unit);
+      this.settle(tx, run);
+      void this.commit(tx).catch(() => undefined);
+    });
   }
 
   /** An approval step with a `timeout` fails `timeout` when nobody decides in time. */
   protected armApproval(run: ActiveRun, unit: StepRecord): void {
     const def = stepDef(run, unit.name);
     if (def.worker !== 'approval' || def.timeout === undefined || this.#draining) return;
-    const delay = Math.max(0, Date.parse(unit.started_at ?? '') + def.timeout - Date.now()) || 0;
-    this.clearTimer(unit);
-    this.#timers.set(
-      unit,
-      setTimeout(() => {
-        this.#timers.delete(unit);
-        if (unit.status !== 'awaiting_approval' || this.active.get(run.record.id) !== run) return;
-        const tx = new Transition();
-        const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
-        unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
-        this.fail(tx, run, unit, error, true);
-        this.settle(tx, run);
-        void this.commit(tx).catch(() => undefined);
-      }, delay),
-    );
+    this.#timers.set(unit, approvalDelay(unit.started_at, def.timeout), () => {
+      if (unit.status !== 'awaiting_approval' || this.active.get(run.record.id) !== run) return;
+      const tx = new Transition();
+      const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
+      unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
+      this.fail(tx, run, unit, error, true);
+      this.settle(tx, run);
+      void this.commit(tx).catch(() => undefined);
+    });
   }
 
   protected clearTimer(unit: StepRecord): void {
-    const timer = this.#timers.get(unit);
-    if (timer) clearTimeout(timer);
-    this.#timers.delete(unit);
+    this.#timers.clear(unit);
   }
 
   /** Aborts the running attempts of a run (cancel). Their slots come back when they have really stopped. */
   protected abortRun(run: ActiveRun, reason: AppError): void {
-    for (const attempt of this.#attempts) if (attempt.run === run) attempt.controller.abort(reason);
+    this.#attempts.abortRun(run, reason);
   }
 
   #redact<T>(value: T): T {
     return this.deps.redact ? this.deps.redact(value) : value;
   }
-}
-
-/** Every step of a run followed by its items, in topological order. */
-export function units(run: ActiveRun): StepRecord[] {
-  return run.order.flatMap((name) => [run.steps.get(name)!, ...(run.items.get(name) ?? [])]);
 }

@@ -6,8 +6,8 @@
 import { AppError, type ErrorInfo } from '../errors.ts';
 import type { RunRecord, StepRecord } from '../store/workflow-store.ts';
 import { downstreamSteps } from './dag.ts';
-import { Orchestrator, units } from './orchestrator.ts';
-import { type ActiveRun, hasForEach, loadRun, stepDef, TERMINAL_STEP, Transition } from './run-state.ts';
+import { Orchestrator } from './orchestrator.ts';
+import { type ActiveRun, hasForEach, loadRun, stepDef, TERMINAL_STEP, Transition, units } from './run-state.ts';
 import type { DlqEntry } from './workflow-api.ts';
 
 export class RunControl extends Orchestrator {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { ErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
 import type { RunRecord, StepRecord, WorkflowBatch } from '../store/workflow-store.ts';
-import { topologicalOrder, upstreamAmong, upstreamSteps } from './dag.ts';
+import { ancestry, topologicalOrder, upstreamSteps } from './dag.ts';
 import type { StepDefinition, WorkflowDefinition } from './definition-schema.ts';
 import type { StepOutput } from './template.ts';
 import type { DlqEntry, RunEvent, RunStatus, StepStatus } from './workflow-api.ts';
@@ -21,6 +21,8 @@ export interface ActiveRun {
   items: Map<string, StepRecord[]>;
   /** Set by cancelRun: the run's error once it ends. */
   cancelled?: ErrorInfo | undefined;
+  /** Which steps are upstream of which (dag.ts ancestry), built when first needed. */
+  isUpstream?: (name: string, up: string) => boolean;
 }
 
 export const TERMINAL_STEP: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped']);
@@ -86,7 +88,12 @@ export function upstreamOutputs(
   only?: ReadonlySet<string> | null,
 ): { outputs: Record<string, StepOutput>; direct: Record<string, StepOutput> } {
   const outputs: Record<string, StepOutput> = {};
-  const upstream = only ? upstreamAmong(run.def, name, only) : upstreamSteps(run.def, name);
+  let upstream: Iterable<string>;
+  if (only) {
+    run.isUpstream ??= ancestry(run.def);
+    const isUpstream = run.isUpstream;
+    upstream = [...only].filter((up) => isUpstream(name, up));
+  } else upstream = upstreamSteps(run.def, name);
   for (const up of upstream) {
     const output = run.steps.get(up)?.output;
     if (output) outputs[up] = output;
@@ -111,6 +118,27 @@ export function runStatusOf(run: ActiveRun): { status: RunStatus; error: ErrorIn
   if (!failed) return { status: 'completed', error: null };
   const error = failed.error ?? { kind: 'internal', message: 'step failed', retryable: false };
   return { status: 'failed', error: { ...error, message: `step "${failed.name}" failed: ${error.message}` } };
+}
+
+/**
+ * Brings the run's record (status, usage, times, error) up to date with its steps, with a `run`
+ * event when the status changed; true when this transition ends the run.
+ */
+export function updateRunRecord(tx: Transition, run: ActiveRun): boolean {
+  const r = run.record;
+  const computed = runStatusOf(run);
+  const finished = computed.status === 'completed' || computed.status === 'failed';
+  // A cancelled run fails as cancelled, even if every step it still had was merely skipped.
+  const status = finished && run.cancelled ? 'failed' : computed.status;
+  r.usage = sumUsage(run.steps.values());
+  tx.touch(run);
+  if (status === r.status) return false;
+  r.status = status;
+  r.started_at ??= tx.at;
+  r.finished_at = finished ? tx.at : null;
+  r.error = finished ? (run.cancelled ?? computed.error) : null;
+  tx.event(r.id, 'run', { status, error: r.error });
+  return finished;
 }
 
 /** The output of a for_each step: every item's response (as a JSON list) and data, in item order. */
@@ -188,4 +216,9 @@ export class Transition {
       dlq: this.dlq.map((d) => ({ ...d })),
     };
   }
+}
+
+/** Every step of a run followed by its items, in topological order. */
+export function units(run: ActiveRun): StepRecord[] {
+  return run.order.flatMap((name) => [run.steps.get(name)!, ...(run.items.get(name) ?? [])]);
 }

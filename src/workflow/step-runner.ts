@@ -11,7 +11,7 @@ import { compilePolicy, type ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
 import { type HttpStepInput, runHttp } from '../runners/http.ts';
 import { type LlmDefaults, type LlmStepInput, runLlm } from '../runners/llm.ts';
-import type { OutputEnvelope, RunContext } from '../runners/runner.ts';
+import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { AllowList } from '../runners/ssrf.ts';
 import { resolveWorkspace } from '../tasks/request.ts';
 import { buildPrompt } from './context.ts';
@@ -174,7 +174,7 @@ export interface AttemptMeta {
 export interface AttemptOutcome {
   output?: OutputEnvelope;
   error?: ErrorInfo;
-  /** Usage a failed attempt still reports (a claude result error carries its envelope). */
+  /** Usage a failed attempt still reports (its RunnerError carries the envelope so far). */
   usage?: OutputEnvelope['usage'];
 }
 
@@ -206,7 +206,7 @@ export async function attemptStep(
   } catch (err) {
     const reason: unknown = signal.reason;
     const error = toErrorInfo(signal.aborted && reason instanceof AppError ? reason : err);
-    const usage = (err as { envelope?: OutputEnvelope }).envelope?.usage;
+    const usage = err instanceof RunnerError ? err.envelope.usage : undefined;
     return usage ? { error, usage } : { error };
   } finally {
     clearTimeout(timeoutId);

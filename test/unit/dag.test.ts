@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../../src/errors.ts';
 import {
+  ancestry,
   blockedSteps,
   downstreamSteps,
   findCycle,
   readySteps,
   type StepGraph,
   topologicalOrder,
-  upstreamAmong,
   upstreamSteps,
 } from '../../src/workflow/dag.ts';
 
@@ -70,11 +70,24 @@ describe('upstreamSteps / downstreamSteps', () => {
   });
 });
 
-describe('upstreamAmong', () => {
-  it('keeps the names that are steps upstream of the step, and nothing else', () => {
-    const names = ['step_1', 'step_6', 'step_5', 'inputs', 'ghost'];
-    assert.deepEqual([...upstreamAmong(brief, 'step_5', names)], ['step_1']);
-    assert.deepEqual([...upstreamAmong(brief, 'step_1', names)], []);
+describe('ancestry', () => {
+  it('answers whether one step is upstream of another, transitively', () => {
+    const isUpstream = ancestry(brief);
+    const expected = upstreamSteps(brief, 'step_5');
+    for (const up of Object.keys(brief.steps)) assert.equal(isUpstream('step_5', up), expected.has(up), up);
+    assert.equal(isUpstream('step_1', 'step_1'), false);
+    assert.equal(isUpstream('step_6', 'ghost'), false);
+  });
+
+  it('agrees with upstreamSteps on a graph wider than one 32-bit word', () => {
+    const deps: Record<string, string[]> = {};
+    for (let i = 0; i < 100; i++) deps[`n${i}`] = i < 3 ? [] : [`n${(i * 7 + 3) % i}`, `n${i - 3}`];
+    const g = graph(deps);
+    const isUpstream = ancestry(g);
+    for (const name of Object.keys(deps)) {
+      const up = upstreamSteps(g, name);
+      for (const other of Object.keys(deps)) assert.equal(isUpstream(name, other), up.has(other), `${other} → ${name}`);
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { AppError, type ErrorKind } from '../../src/errors.ts';
 import { type LlmDefaults, type LlmStepInput, llmDefaultsFromEnv, runLlm } from '../../src/runners/llm.ts';
-import type { RunContext } from '../../src/runners/runner.ts';
+import { type RunContext, RunnerError } from '../../src/runners/runner.ts';
 import { type LlmServer, startLlmServer } from '../fixtures/llm-server.ts';
 
 const KEY = 'sk-test-0123456789';
@@ -133,6 +133,16 @@ describe('output_schema', () => {
     const err = await failsWith({ prompt: 'Who?', output_schema: schema }, openai, 'output_invalid');
     assert.match(err.message, /must NOT have additional properties \(extra\)/);
     assert.match(llm.requests[1]?.body.messages.at(-1).content, /it is not JSON/);
+    // Both calls were paid for: the failure carries their usage (10 + 5 tokens each).
+    assert.ok(err instanceof RunnerError);
+    assert.deepEqual([err.envelope.usage?.input_tokens, err.envelope.usage?.output_tokens], [20, 10]);
+  });
+
+  test('a failed repair call still carries the usage of the first call', async () => {
+    llm.reply({ text: 'not json', usage: { input_tokens: 7, output_tokens: 2 } }, { status: 503, error: 'busy' });
+    const err = await failsWith({ prompt: 'Who?', output_schema: schema }, openai, 'overloaded');
+    assert.ok(err instanceof RunnerError);
+    assert.deepEqual([err.envelope.usage?.input_tokens, err.envelope.usage?.output_tokens], [7, 2]);
   });
 
   test('a schema that is not a schema is a validation error', async () => {

@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { AppError } from '../../src/errors.ts';
 import {
   defaultPoolFor,
+  MAX_STEPS,
   parseWorkflow,
   validateInputs,
   validateWorkflow,
@@ -106,6 +107,22 @@ describe('parseWorkflow: valid definitions', () => {
 
   it('allows transitive upstream references and steps.<name>', () => {
     validateWorkflow(edit((d) => (d.steps.step_5.template = '{{ step_1.response }} {{ steps.step_3.response }}')));
+  });
+
+  it('accepts DAGs of thousands of steps, up to MAX_STEPS', () => {
+    const chain = (n: number) => ({
+      name: 'long-chain',
+      steps: Object.fromEntries(
+        Array.from({ length: n }, (_, i) => [
+          `s${i}`,
+          i === 0
+            ? { worker: 'transform', template: 'start' }
+            : { worker: 'transform', template: `{{ s0.response }}`, depends_on: [`s${i - 1}`] },
+        ]),
+      ),
+    });
+    assert.equal(Object.keys(validateWorkflow(chain(MAX_STEPS)).steps).length, MAX_STEPS);
+    invalid(chain(MAX_STEPS + 1), 'steps', /at most 5000 steps/);
   });
 
   it('names default pools for claude, llm and http; none for transform and approval', () => {

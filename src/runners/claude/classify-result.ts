@@ -4,8 +4,8 @@
  * terminal_reason, and each maps to one kind of the failure vocabulary.
  */
 import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
-import { AppError, type ErrorKind } from '../../errors.ts';
-import type { OutputEnvelope } from '../runner.ts';
+import type { ErrorKind } from '../../errors.ts';
+import { type OutputEnvelope, RunnerError } from '../runner.ts';
 
 function apiErrorKind(status: number | null | undefined, text: string): ErrorKind {
   if (status === 429 || status === 402) {
@@ -61,14 +61,6 @@ export function classifyResult(result: SDKResultMessage, filesChanged: string[])
     default:
       kind = result.terminal_reason === 'max_turns' ? 'max_turns' : 'model_error';
   }
-  throw new ClaudeResultError(kind, text || `Claude Code ended with ${result.subtype}`, envelope);
-}
-
-/** A failure that still carries the session's envelope (turns, cost, denials) for the task record. */
-export class ClaudeResultError extends AppError {
-  readonly envelope: OutputEnvelope;
-  constructor(kind: ErrorKind, message: string, envelope: OutputEnvelope) {
-    super(kind, message);
-    this.envelope = envelope;
-  }
+  // The envelope (turns, cost, denials) still goes on the task record and into the step's usage.
+  throw new RunnerError(kind, text || `Claude Code ended with ${result.subtype}`, envelope);
 }

@@ -1,7 +1,8 @@
 /**
  * Structured llm output: a reply that does not match output_schema is repaired once within the
  * attempt; when the repair fails too the attempt fails `output_invalid` (retryable) and the next
- * attempt's valid reply completes the step. Token usage of every call is summed.
+ * attempt's valid reply completes the step. Token usage of every call is summed, the failed attempt's
+ * included.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -36,10 +37,11 @@ test('output_schema: repair, then retry on output_invalid', async (t) => {
   assert.equal(llm.requests.length, 4);
   // The repair request carries the validation errors back to the model.
   assert.match(JSON.stringify(llm.requests[1]?.body.messages), /not valid/);
-  // Usage of the successful attempt's two calls (10 + 5 tokens each). runLlm throws output_invalid
-  // without the usage it spent, so a failed attempt's tokens cannot be counted yet.
-  assert.deepEqual([extract.usage?.input_tokens, extract.usage?.output_tokens], [20, 10]);
-  assert.equal(done.usage.input_tokens, 20);
+  // Four calls of 10 + 5 tokens: the failed attempt's two count as much as the successful one's.
+  assert.deepEqual([extract.usage?.input_tokens, extract.usage?.output_tokens], [40, 20]);
+  assert.deepEqual([done.usage.input_tokens, done.usage.output_tokens], [40, 20]);
+  // The step's output shows the attempt that produced it.
+  assert.deepEqual([extract.output?.usage?.input_tokens, extract.output?.usage?.output_tokens], [20, 10]);
   const events = await wf.runEvents(run.id, 0);
   assert.equal(
     events.filter((e) => e.type === 'worker' && (e.data as { event: string }).event === 'llm.repair').length,

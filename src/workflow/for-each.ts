@@ -1,0 +1,95 @@
+/**
+ * for_each steps: fan-out renders the list and makes one item per element, the items start under the
+ * step's `parallelism`, and fan-in completes the step once every item has — or fails it once an item
+ * failed for good and none is left running. Items live in `run.items` and are written like steps.
+ */
+import { type ErrorInfo, toErrorInfo } from '../errors.ts';
+import type { StepRecord } from '../store/workflow-store.ts';
+import type { StepDefinition } from './definition-schema.ts';
+import {
+  type ActiveRun,
+  fanInOutput,
+  IN_FLIGHT,
+  newStep,
+  sumUsage,
+  type Transition,
+  upstreamOutputs,
+} from './run-state.ts';
+import { renderList, templateScope } from './template.ts';
+
+/** The state machine's moves that fan-out and fan-in make. */
+export interface ItemMoves {
+  setStatus(tx: Transition, run: ActiveRun, unit: StepRecord, status: StepRecord['status']): void;
+  tryStart(tx: Transition, run: ActiveRun, unit: StepRecord): void;
+  attemptFailed(tx: Transition, run: ActiveRun, unit: StepRecord, error: ErrorInfo): void;
+  /** False once the engine is shutting down: nothing new starts. */
+  mayStart(): boolean;
+}
+
+/** Starts a for_each step: its list is rendered and becomes pending items (or the step's attempt fails). */
+export function fanOut(moves: ItemMoves, tx: Transition, run: ActiveRun, step: StepRecord, def: StepDefinition): void {
+  let list: unknown[];
+  try {
+    const scope = templateScope({ inputs: run.record.inputs, outputs: upstreamOutputs(run, step.name).outputs });
+    list = renderList((def as { for_each: string }).for_each, scope, { field: `steps.${step.name}.for_each` });
+  } catch (err) {
+    step.attempts++;
+    moves.attemptFailed(tx, run, step, toErrorInfo(err));
+    return;
+  }
+  step.started_at = tx.at;
+  const items = list.map((value, i) => newStep(run.record.id, step.name, i, value));
+  run.items.set(step.name, items);
+  for (const item of items) tx.touch(run, item);
+  moves.setStatus(tx, run, step, 'running');
+}
+
+/** Fan-in, and starting the next items within `parallelism`; true when anything changed. */
+export function settleItems(
+  moves: ItemMoves,
+  tx: Transition,
+  run: ActiveRun,
+  parent: StepRecord,
+  def: StepDefinition,
+): boolean {
+  const items = run.items.get(parent.name) ?? [];
+  const failed = items.find((i) => i.status === 'failed');
+  let active = items.filter((i) => IN_FLIGHT.has(i.status)).length;
+  let changed = false;
+  if (failed) {
+    for (const item of items) {
+      if (item.status !== 'pending') continue;
+      moves.setStatus(tx, run, item, 'skipped');
+      changed = true;
+    }
+    if (active > 0) return changed;
+    const error = failed.error ?? { kind: 'internal' as const, message: 'item failed', retryable: false };
+    parent.error = { ...error, message: `item ${failed.item_index}: ${error.message}` };
+    moves.setStatus(tx, run, parent, 'failed');
+    return true;
+  }
+  if (items.every((i) => i.status === 'completed')) {
+    parent.output = fanInOutput(items);
+    parent.usage = sumUsage(items);
+    parent.error = null;
+    moves.setStatus(tx, run, parent, 'completed');
+    return true;
+  }
+  const limit = ('parallelism' in def ? def.parallelism : undefined) ?? Number.POSITIVE_INFINITY;
+  for (const item of items) {
+    if (!moves.mayStart() || active >= limit) break;
+    if (item.status !== 'pending') continue;
+    moves.tryStart(tx, run, item);
+    active++;
+    changed = true;
+  }
+  return changed;
+}
+
+/** An item's usage counts towards its for_each step as soon as it is spent. */
+export function itemUsage(tx: Transition, run: ActiveRun, unit: StepRecord): void {
+  if (unit.item_index === null) return;
+  const parent = run.steps.get(unit.name)!;
+  parent.usage = sumUsage(run.items.get(unit.name) ?? []);
+  tx.touch(run, parent);
+}

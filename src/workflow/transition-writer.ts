@@ -1,0 +1,62 @@
+/**
+ * Writes the orchestrator's transitions: to the store first, and only once that is durable are the
+ * transition's events published and its effects carried out (runners started, timers armed, waiters
+ * woken). A failed write has no effects at all. Writes in flight are tracked so shutdown can wait.
+ */
+import { EventEmitter } from 'node:events';
+import type { WorkflowStore } from '../store/workflow-store.ts';
+import type { Transition } from './run-state.ts';
+import type { RunEvent } from './workflow-api.ts';
+
+export class TransitionWriter {
+  readonly #store: WorkflowStore;
+  readonly #logger: { error(obj: object, msg?: string): void };
+  readonly #emitter = new EventEmitter();
+  readonly #writes = new Set<Promise<void>>();
+
+  constructor(store: WorkflowStore, logger: { error(obj: object, msg?: string): void }) {
+    this.#store = store;
+    this.#logger = logger;
+    this.#emitter.setMaxListeners(0);
+  }
+
+  commit(tx: Transition): Promise<void> {
+    const done = (async () => {
+      let saved: RunEvent[] = [];
+      if (!tx.empty) {
+        try {
+          saved = await this.#store.apply(tx.toBatch());
+        } catch (err) {
+          // Nothing of this transition happened durably, so none of its effects may happen either.
+          this.#logger.error({ err }, 'workflow engine: writing a transition failed');
+          throw err;
+        }
+      }
+      for (const event of saved) this.#emitter.emit(`event:${event.run_id}`, event);
+      for (const effect of tx.after) effect();
+    })();
+    this.#writes.add(done);
+    void done.catch(() => undefined).finally(() => this.#writes.delete(done));
+    return done;
+  }
+
+  /** Resolves once every write started so far has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#writes]);
+  }
+
+  onEvent(runId: string, listener: (event: RunEvent) => void): () => void {
+    this.#emitter.on(`event:${runId}`, listener);
+    return () => this.#emitter.off(`event:${runId}`, listener);
+  }
+
+  onTerminal(runId: string, listener: () => void): () => void {
+    this.#emitter.on(`terminal:${runId}`, listener);
+    return () => this.#emitter.off(`terminal:${runId}`, listener);
+  }
+
+  /** Tells the run's waiters that it is over (call as an effect, once that is durable). */
+  terminal(runId: string): void {
+    this.#emitter.emit(`terminal:${runId}`);
+  }
+}
