@@ -19,6 +19,7 @@ import { parseAllowList } from './runners/ssrf.ts';
 import { Redactor } from './secrets.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import { SqliteWorkflowStore } from './store/sqlite/sqlite-workflow-store.ts';
+import type { TaskRecord } from './store/store.ts';
 import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
@@ -76,6 +77,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     apiKey: env.ANTHROPIC_API_KEY,
     authToken: env.ANTHROPIC_AUTH_TOKEN,
   });
+  const onTerminal = (task: TaskRecord) => {
+    metrics.taskEnded(task);
+    void webhooks.enqueue(task);
+  };
   const runnerOptions = {
     passThroughEnv: config.passThroughEnv,
     modelAccess: () => modelProxy.issue(),
@@ -92,12 +97,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     dataDir: config.dataDir,
     redactor,
     runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
-    onTerminal: (task) => {
-      metrics.taskEnded(task);
-      void webhooks.enqueue(task);
-    },
+    onTerminal,
   });
-  const tasks = new TaskService({ config, store, notifier, scheduler });
+  const tasks = new TaskService({ config, store, notifier, scheduler, onTerminal });
   const metrics = new Metrics({ queued: () => store.countByStatus('queued'), running: () => scheduler.runningCount });
   await tasks.start();
   webhooks.start();

@@ -65,14 +65,22 @@ export class ModelProxy {
     return match?.[1];
   }
 
+  #refuse(req: http.IncomingMessage, res: http.ServerResponse, status: number, type: string, message: string): void {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ type: 'error', error: { type, message } }));
+    req.resume();
+  }
+
   #forward(req: http.IncomingMessage, res: http.ServerResponse): void {
     const token = this.#presented(req);
     if (!token || !this.#tokens.has(token)) {
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid task token' } }),
-      );
-      req.resume();
+      this.#refuse(req, res, 401, 'authentication_error', 'invalid task token');
+      return;
+    }
+    // A task only needs the Messages API; the operator's key must not reach the rest of the account
+    // (files, batches, admin endpoints) through a token the agent can read.
+    if (req.method !== 'POST' || !/^\/v1\/messages(\/count_tokens)?(\?|$)/.test(req.url ?? '')) {
+      this.#refuse(req, res, 403, 'permission_error', 'a task token only reaches POST /v1/messages');
       return;
     }
     const headers: http.OutgoingHttpHeaders = { ...this.#credentials };

@@ -38,7 +38,15 @@ export const HTTP_DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Headers node computes itself; letting a step set them invites request smuggling. */
-const FORBIDDEN_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'upgrade']);
+export const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+]);
+/** An HTTP header name (RFC 9110 token). */
+export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Request headers that carry credentials: dropped on a cross-origin redirect, scrubbed from messages. */
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password|session/i;
 /** Response headers worth keeping in `detail`; never set-cookie or anything a server might echo. */
@@ -168,11 +176,14 @@ function checkInput(input: HttpStepInput): Request {
   if (!/^[A-Z]{1,20}$/.test(method)) throw validationError('method', 'must be an HTTP method such as GET or POST');
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(input.headers ?? {})) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw validationError('headers', `has an invalid name "${name}"`);
+    if (!HEADER_NAME.test(name)) throw validationError('headers', `has an invalid name "${name}"`);
     if (FORBIDDEN_HEADERS.has(name.toLowerCase())) throw validationError(`headers.${name}`, 'is set by Switchyard');
-    // The value is never echoed: it may be a secret.
-    if (typeof value !== 'string' || /[\r\n\0]/.test(value)) {
-      throw validationError(`headers.${name}`, 'must be a string without line breaks');
+    // The value is never echoed: it may be a secret. Node sends tab, printable ASCII and Latin-1 only.
+    if (typeof value !== 'string' || /[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      throw validationError(
+        `headers.${name}`,
+        'must be a string of printable ASCII or Latin-1 characters, without line breaks or control characters',
+      );
     }
     headers[name.toLowerCase()] = value;
   }

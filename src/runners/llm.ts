@@ -20,6 +20,7 @@ import {
   RunnerError,
   type Usage,
 } from './runner.ts';
+import { type AllowList, emptyAllowList, guardedFetch, type ResolveAll } from './ssrf.ts';
 
 export type LlmProvider = 'anthropic' | 'openai-compatible';
 
@@ -95,6 +96,15 @@ interface Target {
   baseUrl: string;
   model: string;
   apiKey: string | undefined;
+  /** The step chose the endpoint (not the operator's): it goes through the SSRF guard. */
+  chosen: boolean;
+}
+
+export interface LlmRunnerOptions {
+  /** `SWITCHYARD_HTTP_ALLOW`: what a step's own `base_url` may reach besides public addresses. */
+  allow?: AllowList;
+  /** Name resolution for the guard; defaults to the system resolver. */
+  resolveAll?: ResolveAll;
 }
 
 /**
@@ -102,7 +112,12 @@ interface Target {
  *
  * @example await runLlm({ prompt: 'Summarise: …', output_schema: { type: 'object' } }, ctx, llmDefaultsFromEnv(process.env))
  */
-export async function runLlm(input: LlmStepInput, ctx: RunContext, defaults: LlmDefaults): Promise<OutputEnvelope> {
+export async function runLlm(
+  input: LlmStepInput,
+  ctx: RunContext,
+  defaults: LlmDefaults,
+  options: LlmRunnerOptions = {},
+): Promise<OutputEnvelope> {
   if (typeof input.prompt !== 'string' || input.prompt === '')
     throw validationError('prompt', 'must be a non-empty string');
   const timeout = input.timeout ?? DEFAULT_TIMEOUT_MS;
@@ -117,7 +132,9 @@ export async function runLlm(input: LlmStepInput, ctx: RunContext, defaults: Llm
   }
   const validate = input.output_schema === undefined ? undefined : compileSchema(input.output_schema);
   const target = resolveTarget(input, defaults);
-  const model = createModel(target);
+  // A base_url the step picked is an outbound request on the author's behalf, like an http step's.
+  const fetch = target.chosen ? guardedFetch(options.allow ?? emptyAllowList(), options.resolveAll) : undefined;
+  const model = createModel(target, fetch);
   const timer = new AbortController();
   const timeoutId = setTimeout(() => timer.abort(), timeout);
   const signal = AbortSignal.any([ctx.signal, timer.signal]);
@@ -193,6 +210,7 @@ function resolveTarget(input: LlmStepInput, defaults: LlmDefaults): Target {
   const baseUrl = normalizeBaseUrl(provider, checkUrl(given, 'base_url'));
   const model = input.model ?? (isDefault ? defaults.model : undefined);
   if (!model) throw validationError('model', 'is required (on the step or SWITCHYARD_LLM_MODEL)');
+  const chosen = configured === undefined || baseUrl !== normalizeBaseUrl(provider, configured);
   let apiKey: string | undefined;
   if (input.api_key_env !== undefined) {
     if (!KEY_ENV.test(input.api_key_env)) {
@@ -205,14 +223,14 @@ function resolveTarget(input: LlmStepInput, defaults: LlmDefaults): Target {
         `names ${input.api_key_env}, which is not set or not offered to steps (the default keys go to the configured endpoint by themselves)`,
       );
     }
-  } else if (configured !== undefined && baseUrl === normalizeBaseUrl(provider, configured)) {
+  } else if (!chosen) {
     // The operator's key goes only to the operator's endpoint, never to a URL a workflow picked.
     apiKey = provider === 'anthropic' ? defaults.anthropicApiKey : defaults.openaiApiKey;
   }
   if (provider === 'anthropic' && !apiKey && baseUrl === `${ANTHROPIC_API}/v1`) {
     throw validationError('api_key_env', 'is needed: no Anthropic API key is set (ANTHROPIC_API_KEY)');
   }
-  return { provider, baseUrl, model, apiKey };
+  return { provider, baseUrl, model, apiKey, chosen };
 }
 
 function checkUrl(url: string, field: string): string {
@@ -237,12 +255,15 @@ function normalizeBaseUrl(provider: LlmProvider, url: string): string {
   return new URL(trimmed).pathname === '/' ? `${trimmed}/v1` : trimmed;
 }
 
-function createModel(target: Target): LanguageModel {
+function createModel(target: Target, fetch: typeof globalThis.fetch | undefined): LanguageModel {
+  const custom = fetch ? { fetch } : {};
   if (target.provider === 'anthropic') {
     // An explicit key (even empty) stops the SDK falling back to process.env.
-    return createAnthropic({ baseURL: target.baseUrl, apiKey: target.apiKey ?? '' })(target.model);
+    return createAnthropic({ baseURL: target.baseUrl, apiKey: target.apiKey ?? '', ...custom })(target.model);
   }
-  return createOpenAICompatible({ name: 'switchyard', baseURL: target.baseUrl, apiKey: target.apiKey })(target.model);
+  return createOpenAICompatible({ name: 'switchyard', baseURL: target.baseUrl, apiKey: target.apiKey, ...custom })(
+    target.model,
+  );
 }
 
 function compileSchema(schema: object): ValidateFunction {

@@ -8,7 +8,10 @@
  */
 import type { LookupAddress } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
+import http from 'node:http';
+import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { Readable } from 'node:stream';
 import ipaddr from 'ipaddr.js';
 import { AppError } from '../errors.ts';
 
@@ -109,11 +112,21 @@ export function refusalReason(address: string, allow: AllowList): string | undef
   }
   if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
     parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  } else if (parsed.kind() === 'ipv6' && isIPv4Compatible(parsed as ipaddr.IPv6)) {
+    // The deprecated IPv4-compatible form (::a.b.c.d), which ipaddr.js calls unicast.
+    const [hi = 0, lo = 0] = (parsed as ipaddr.IPv6).parts.slice(6);
+    parsed = ipaddr.fromByteArray([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
   }
   if (inAllowedNetwork(parsed, allow)) return undefined;
   const range = parsed.range();
   if (range === 'unicast') return undefined;
   return RANGE_NAMES[range] ?? `in the special-purpose range "${range}"`;
+}
+
+/** `::a.b.c.d` other than `::` and `::1`. */
+function isIPv4Compatible(addr: ipaddr.IPv6): boolean {
+  const { parts } = addr;
+  return parts.slice(0, 6).every((p) => p === 0) && ((parts[6] ?? 0) !== 0 || (parts[7] ?? 0) > 1);
 }
 
 function inAllowedNetwork(addr: ipaddr.IPv4 | ipaddr.IPv6, allow: AllowList): boolean {
@@ -175,5 +188,54 @@ export function pinnedLookup(addresses: LookupAddress[]): LookupFunction {
     }
     const first = addresses[0]!;
     callback(null, first.address, first.family);
+  };
+}
+
+/**
+ * A `fetch` for libraries that take one (the AI SDK's providers), held to the same guard as the
+ * `http` worker: the host is resolved and checked, and the connection pinned to the checked addresses.
+ * Redirects are not followed (a 3xx is returned as is). Connection failures reject with a TypeError
+ * "fetch failed", as the built-in fetch does, so callers classify them the same way.
+ */
+export function guardedFetch(allow: AllowList, resolveAll?: ResolveAll): typeof fetch {
+  return async (resource, init) => {
+    const request = new Request(resource, init);
+    const url = new URL(request.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new AppError('validation', `${url.protocol} URLs cannot be fetched; use http or https`);
+    }
+    const addresses = await resolveChecked(url.hostname, allow, resolveAll);
+    const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
+    const headers: Record<string, string> = Object.fromEntries(request.headers);
+    if (body) headers['content-length'] = String(body.length);
+    return new Promise<Response>((resolve, reject) => {
+      const outgoing = (url.protocol === 'https:' ? https : http).request(
+        {
+          method: request.method,
+          hostname: url.hostname.replace(/^\[|\]$/g, ''),
+          port: url.port || undefined,
+          path: `${url.pathname}${url.search}`,
+          headers,
+          lookup: pinnedLookup(addresses),
+          agent: false,
+          ...(init?.signal ? { signal: init.signal } : {}),
+        },
+        (res) => {
+          const status = res.statusCode ?? 0;
+          const answered = new Headers();
+          for (const [name, value] of Object.entries(res.headers)) {
+            for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) answered.append(name, v);
+          }
+          const empty = request.method === 'HEAD' || status === 204 || status === 205 || status === 304;
+          if (empty) res.resume();
+          const stream = empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+          resolve(new Response(stream, { status, statusText: res.statusMessage ?? '', headers: answered }));
+        },
+      );
+      outgoing.on('error', (err) =>
+        reject(err.name === 'AbortError' ? err : new TypeError('fetch failed', { cause: err })),
+      );
+      outgoing.end(body);
+    });
   };
 }

@@ -35,6 +35,12 @@ export interface SchedulerDeps {
 
 export class TaskScheduler {
   readonly #deps: SchedulerDeps;
+  /** Every run holding a slot, until its process is gone: what admission and drain count. */
+  readonly #active = new Set<AbortController>();
+  /**
+   * The run a cancel of the task reaches, until its outcome is durable. A run whose process is still
+   * exiting is not in here, so a cancel finds the task's queued or running follow-up instead.
+   */
   readonly #running = new Map<string, AbortController>();
   /** Per task, the exit of its last Claude Code process: a follow-up must not resume before it. */
   readonly #exiting = new Map<string, Promise<void>>();
@@ -49,7 +55,7 @@ export class TaskScheduler {
   }
 
   get runningCount(): number {
-    return this.#running.size;
+    return this.#active.size;
   }
 
   /** Starts as many queued tasks as there are free slots. Cheap to call often. */
@@ -70,14 +76,16 @@ export class TaskScheduler {
   }
 
   async #pump(): Promise<void> {
-    while (!this.#stopped && this.#running.size < this.#deps.concurrency) {
+    while (!this.#stopped && this.#active.size < this.#deps.concurrency) {
       const task = await this.#deps.store.claimNextTask(new Date().toISOString());
       if (!task) return;
       this.onClaimed();
       const controller = new AbortController();
+      this.#active.add(controller);
       this.#running.set(task.id, controller);
       void this.#run(task, controller).finally(() => {
-        this.#running.delete(task.id);
+        this.#active.delete(controller);
+        this.#forget(task.id, controller);
         this.wake();
       });
     }
@@ -95,10 +103,14 @@ export class TaskScheduler {
   async drain(graceMs: number): Promise<void> {
     this.#stopped = true;
     const deadline = Date.now() + graceMs;
-    while (this.#running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (this.#active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     // Killed tasks stay `running` in the Store; the next start records them as interrupted.
-    for (const controller of this.#running.values()) controller.abort('shutdown');
-    while (this.#running.size > 0) await new Promise((r) => setTimeout(r, 20));
+    for (const controller of this.#active) controller.abort('shutdown');
+    while (this.#active.size > 0) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  #forget(taskId: string, controller: AbortController): void {
+    if (this.#running.get(taskId) === controller) this.#running.delete(taskId);
   }
 
   async #run(task: TaskRecord, controller: AbortController): Promise<void> {
@@ -160,6 +172,7 @@ export class TaskScheduler {
     }
     await pendingEvents.catch(() => undefined);
     if (controller.signal.reason !== 'shutdown') await this.#finish(task, finish, emit, () => pendingEvents);
+    this.#forget(task.id, controller);
     // The slot stays taken until the process is gone, so admission by memory stays honest.
     await exited;
   }

@@ -15,6 +15,8 @@ export interface TaskServiceDeps {
   store: Store;
   notifier: TaskNotifier;
   scheduler: TaskScheduler;
+  /** Called after a terminal state the service itself wrote is durable (webhooks, metrics). */
+  onTerminal?: (task: TaskRecord) => void;
 }
 
 export class TaskService {
@@ -30,8 +32,18 @@ export class TaskService {
   }
 
   async start(): Promise<void> {
+    const { store } = this.#deps;
     const now = new Date().toISOString();
-    await this.#deps.store.recoverInterrupted(now);
+    const { interrupted } = await store.recoverInterrupted(now);
+    // Their end is news to whoever follows them: a terminal event ends open streams, a webhook tells.
+    for (const id of interrupted) {
+      const task = await store.getTask(id);
+      if (!task) continue;
+      await store.appendEvents([
+        { task_id: id, type: 'status', data: { status: task.status, error: task.error }, created_at: now },
+      ]);
+      this.#deps.onTerminal?.(task);
+    }
     this.#queued = await this.#deps.store.countByStatus('queued');
     this.#deps.scheduler.wake();
   }
@@ -118,7 +130,9 @@ export class TaskService {
         new Date().toISOString(),
       );
       if (finished) {
-        this.#queued = Math.max(0, this.#queued - 1);
+        // The scheduler may have claimed it in the same commit, just before this write: stop that run
+        // (the claim already took it off the queued count).
+        if (!scheduler.cancel(id)) this.#queued = Math.max(0, this.#queued - 1);
         const saved = await this.get(id);
         const events = await store.appendEvents([
           {
@@ -130,6 +144,7 @@ export class TaskService {
         ]);
         notifier.publishEvents(events);
         notifier.publishTerminal(saved);
+        this.#deps.onTerminal?.(saved);
         return saved;
       }
     }

@@ -7,6 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { AppError } from '../errors.ts';
 import { compilePolicy } from '../runners/claude/policy.ts';
+import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   closest,
@@ -216,6 +217,32 @@ function checkSchema(ajv: Ajv2020, schema: unknown, path: Path): void {
   }
 }
 
+function isHttpUrl(text: string): boolean {
+  try {
+    const { protocol } = new URL(text);
+    return protocol === 'http:' || protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** What the http worker would refuse whatever the data: a literal non-http scheme, bad or reserved header names. */
+function checkHttpStep(step: Extract<StepDefinition, { worker: 'http' }>, path: Path): void {
+  const literal = step.url.split(/\{[{%]/)[0] ?? '';
+  const scheme = /^\s*([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(literal)?.[1];
+  const templated = literal.length < step.url.length;
+  if (scheme ? !/^https?$/i.test(scheme) : !templated && !isHttpUrl(step.url)) {
+    invalid(
+      [...path, 'url'],
+      `must be an http:// or https:// URL, not ${scheme ? `${scheme}:` : JSON.stringify(step.url)}`,
+    );
+  }
+  for (const header of Object.keys(step.headers ?? {})) {
+    if (!HEADER_NAME.test(header)) invalid([...path, 'headers', header], 'is not a valid header name');
+    if (FORBIDDEN_HEADERS.has(header.toLowerCase())) invalid([...path, 'headers', header], 'is set by Switchyard');
+  }
+}
+
 function semanticCheck(def: WorkflowDefinition): void {
   const ajv = newAjv();
   const inputs = def.inputs ?? {};
@@ -244,6 +271,10 @@ function semanticCheck(def: WorkflowDefinition): void {
     if (step.worker === 'claude' && step.allowed_tools) checkToolRules(step.allowed_tools, ['steps', name]);
     if ('parallelism' in step && step.parallelism !== undefined && step.for_each === undefined) {
       invalid(['steps', name, 'parallelism'], 'is only allowed together with for_each');
+    }
+    if (step.worker === 'http') checkHttpStep(step, ['steps', name]);
+    if (step.worker === 'llm' && step.base_url !== undefined && !isHttpUrl(step.base_url)) {
+      invalid(['steps', name, 'base_url'], 'must be an absolute http:// or https:// URL');
     }
   }
 

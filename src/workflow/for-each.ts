@@ -3,19 +3,18 @@
  * step's `parallelism`, and fan-in completes the step once every item has — or fails it once an item
  * failed for good and none is left running. Items live in `run.items` and are written like steps.
  */
-import { type ErrorInfo, toErrorInfo } from '../errors.ts';
+import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
+import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
 import type { StepDefinition } from './definition-schema.ts';
-import {
-  type ActiveRun,
-  fanInOutput,
-  IN_FLIGHT,
-  newStep,
-  sumUsage,
-  type Transition,
-  upstreamOutputs,
-} from './run-state.ts';
+import { type ActiveRun, fanInOutput, IN_FLIGHT, newStep, type Transition, upstreamOutputs } from './run-state.ts';
 import { renderList, templateScope } from './template.ts';
+
+/**
+ * Items one for_each step may have. The list is data (an input, an upstream response of up to 10 MiB),
+ * and every item is a row written in the fan-out's transaction and a unit the engine settles.
+ */
+export const MAX_FOR_EACH_ITEMS = 10_000;
 
 /** The state machine's moves that fan-out and fan-in make. */
 export interface ItemMoves {
@@ -31,7 +30,15 @@ export function fanOut(moves: ItemMoves, tx: Transition, run: ActiveRun, step: S
   let list: unknown[];
   try {
     const scope = templateScope({ inputs: run.record.inputs, outputs: upstreamOutputs(run, step.name).outputs });
-    list = renderList((def as { for_each: string }).for_each, scope, { field: `steps.${step.name}.for_each` });
+    const field = `steps.${step.name}.for_each`;
+    list = renderList((def as { for_each: string }).for_each, scope, { field });
+    if (list.length > MAX_FOR_EACH_ITEMS) {
+      throw new AppError(
+        'validation',
+        `${field}: the list has ${list.length} items; a for_each step takes at most ${MAX_FOR_EACH_ITEMS}`,
+        { field },
+      );
+    }
   } catch (err) {
     step.attempts++;
     moves.attemptFailed(tx, run, step, toErrorInfo(err));
@@ -70,7 +77,6 @@ export function settleItems(
   }
   if (items.every((i) => i.status === 'completed')) {
     parent.output = fanInOutput(items);
-    parent.usage = sumUsage(items);
     parent.error = null;
     moves.setStatus(tx, run, parent, 'completed');
     return true;
@@ -86,10 +92,13 @@ export function settleItems(
   return changed;
 }
 
-/** An item's usage counts towards its for_each step as soon as it is spent. */
-export function itemUsage(tx: Transition, run: ActiveRun, unit: StepRecord): void {
-  if (unit.item_index === null) return;
+/**
+ * An item's usage counts towards its for_each step as soon as it is spent. Added, not summed over the
+ * items again: that would make a step of n items cost O(n²).
+ */
+export function itemUsage(tx: Transition, run: ActiveRun, unit: StepRecord, spent: Usage | undefined): void {
+  if (unit.item_index === null || spent === undefined) return;
   const parent = run.steps.get(unit.name)!;
-  parent.usage = sumUsage(run.items.get(unit.name) ?? []);
+  parent.usage = addUsage(parent.usage ?? emptyUsage(), spent);
   tx.touch(run, parent);
 }

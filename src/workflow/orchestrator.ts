@@ -272,7 +272,7 @@ export class Orchestrator {
     unit.error = null;
     unit.usage = addUsage(unit.usage ?? emptyUsage(), out.usage);
     this.setStatus(tx, run, unit, 'completed');
-    itemUsage(tx, run, unit);
+    itemUsage(tx, run, unit, out.usage);
   }
 
   /** Records a failed attempt: retried after backoff while the policy allows, else the unit fails (DLQ). */
@@ -285,7 +285,7 @@ export class Orchestrator {
   ): void {
     const def = stepDef(run, unit.name);
     if (usage) unit.usage = addUsage(unit.usage ?? emptyUsage(), usage);
-    itemUsage(tx, run, unit);
+    itemUsage(tx, run, unit, usage);
     unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
     unit.error = error;
     const policy = retryPolicy(def.worker, 'retry' in def ? def.retry : undefined);

@@ -11,6 +11,19 @@ import { type ActiveRun, hasForEach, loadRun, stepDef, TERMINAL_STEP, Transition
 import type { DlqEntry } from './workflow-api.ts';
 
 export class RunControl extends Orchestrator {
+  /**
+   * People's actions, one at a time. Each checks a run's state and then changes it, with awaits in
+   * between (loading a finished run, re-reading a DLQ entry, the write): two redrives, a redrive and a
+   * discard, or two reruns must not both pass their checks on what the other is about to change.
+   */
+  #acting: Promise<unknown> = Promise.resolve();
+
+  #serially<T>(action: () => Promise<T>): Promise<T> {
+    const result = this.#acting.then(action);
+    this.#acting = result.catch(() => undefined);
+    return result;
+  }
+
   /** Resumes every run the store shows active: interrupted attempts are retried under their policy. */
   async start(): Promise<void> {
     const tx = new Transition();
@@ -55,7 +68,11 @@ export class RunControl extends Orchestrator {
   }
 
   /** Cancels a run that is not over: running attempts are aborted and fail `cancelled`, the rest is skipped. */
-  async cancel(id: string): Promise<void> {
+  cancel(id: string): Promise<void> {
+    return this.#serially(() => this.#cancel(id));
+  }
+
+  async #cancel(id: string): Promise<void> {
     const run = this.active.get(id);
     if (!run || run.record.status === 'completed' || run.record.status === 'failed') return;
     const tx = new Transition();
@@ -76,7 +93,11 @@ export class RunControl extends Orchestrator {
   }
 
   /** Resolves an approval step: approved completes it; rejected fails it `permission_denied` (no DLQ entry). */
-  async decide(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<void> {
+  decide(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<void> {
+    return this.#serially(() => this.#decide(id, step, decision));
+  }
+
+  async #decide(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<void> {
     const run = this.active.get(id);
     const unit = run?.steps.get(step);
     if (!run || !unit || unit.status !== 'awaiting_approval') {
@@ -102,7 +123,11 @@ export class RunControl extends Orchestrator {
   }
 
   /** Runs a failed run again from `step` and everything downstream of it; upstream outputs are kept. */
-  async rerun(id: string, step?: string): Promise<void> {
+  rerun(id: string, step?: string): Promise<void> {
+    return this.#serially(() => this.#rerun(id, step));
+  }
+
+  async #rerun(id: string, step?: string): Promise<void> {
     const run = await this.#runFor(id);
     if (run.record.status !== 'failed') {
       throw new AppError('conflict', `run ${id} is ${run.record.status}; only a failed run can be rerun`);
@@ -116,6 +141,11 @@ export class RunControl extends Orchestrator {
     }
     const tx = new Transition();
     const reset = new Set([target, ...downstreamSteps(run.def, target)]);
+    // Steps a cancel stopped or skipped never finished: they run again too, or the run could end
+    // `completed` around an approval that nobody gave. (One skipped for a failure elsewhere is skipped again.)
+    for (const [name, s] of run.steps) {
+      if (s.status === 'skipped' || (s.status === 'failed' && s.error?.kind === 'cancelled')) reset.add(name);
+    }
     for (const name of reset) this.#reset(tx, run, run.steps.get(name)!, true);
     const open = await this.deps.store.listDlq({ status: 'open', run_id: id, limit: 10_000 });
     for (const entry of open.items) if (reset.has(entry.step)) this.#resolve(tx, entry);
@@ -123,7 +153,23 @@ export class RunControl extends Orchestrator {
   }
 
   /** Redrive: the dead-lettered step (or item) gets fresh attempts and the run goes on from there. */
-  async redrive(entry: DlqEntry): Promise<void> {
+  redrive(entryId: string): Promise<void> {
+    return this.#serially(async () => this.#redrive(await this.#entry(entryId)));
+  }
+
+  /** Marks an open DLQ entry discarded: the step stays failed. */
+  discard(entryId: string): Promise<void> {
+    return this.#serially(async () => this.#discard(await this.#entry(entryId)));
+  }
+
+  /** The entry as stored now: an earlier action may just have resolved it. */
+  async #entry(id: string): Promise<DlqEntry> {
+    const entry = await this.deps.store.getDlq(id);
+    if (!entry) throw new AppError('not_found', `no DLQ entry with id ${JSON.stringify(id)}`, { field: 'id' });
+    return entry;
+  }
+
+  async #redrive(entry: DlqEntry): Promise<void> {
     if (entry.status !== 'open') throw new AppError('conflict', `DLQ entry ${entry.id} is already ${entry.status}`);
     const run = await this.#runFor(entry.run_id);
     const parent = run.steps.get(entry.step);
@@ -150,8 +196,7 @@ export class RunControl extends Orchestrator {
     await this.#resume(tx, run);
   }
 
-  /** Marks an open DLQ entry discarded: the step stays failed. */
-  async discard(entry: DlqEntry): Promise<void> {
+  async #discard(entry: DlqEntry): Promise<void> {
     if (entry.status !== 'open') throw new AppError('conflict', `DLQ entry ${entry.id} is already ${entry.status}`);
     const tx = new Transition();
     tx.dlq.push({ ...entry, status: 'discarded', resolved_at: tx.at });

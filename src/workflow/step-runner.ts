@@ -225,7 +225,7 @@ export async function runStep(
     case 'http':
       return runHttp(input as unknown as HttpStepInput, ctx, { allow: deps.httpAllow });
     case 'llm':
-      return runLlm(input as unknown as LlmStepInput, ctx, deps.llmDefaults);
+      return runLlm(input as unknown as LlmStepInput, ctx, deps.llmDefaults, { allow: deps.httpAllow });
     case 'claude':
       return deps.runClaude(claudeInput(input, deps.config, meta), ctx);
     case 'transform':

@@ -31,7 +31,11 @@ export function runView(run: RunRecord, rows: StepRecord[], poolUsage: (pool: st
   const items = new Map<string, StepRecord[]>();
   for (const row of rows) {
     if (row.item_index === null) parents.set(row.name, row);
-    else items.set(row.name, [...(items.get(row.name) ?? []), row]);
+    else {
+      const list = items.get(row.name);
+      if (list) list.push(row);
+      else items.set(row.name, [row]);
+    }
   }
   const steps: StepView[] = [];
   for (const name of topologicalOrder(run.definition)) {

@@ -114,7 +114,10 @@ export interface WorkflowApi {
     next_cursor: string | null;
   }>;
   cancelRun(id: string): Promise<RunView>;
-  /** Runs a failed run again from `step` (default: its first failed step); completed upstream outputs are kept. */
+  /**
+   * Runs a failed run again from `step` (default: its first failed step) and what is downstream of it,
+   * plus the steps a cancel stopped or skipped; completed upstream outputs are kept.
+   */
   rerunFrom(id: string, step?: string): Promise<RunView>;
   /** Approval steps: resolve an `awaiting_approval` step. */
   decideApproval(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<RunView>;

@@ -234,12 +234,12 @@ export class WorkflowService implements WorkflowApi {
 
   async retryDlq(id: string): Promise<RunView> {
     const entry = await this.getDlq(id);
-    await this.#engine.redrive(entry);
+    await this.#engine.redrive(entry.id);
     return this.getRun(entry.run_id);
   }
 
   async discardDlq(id: string): Promise<DlqEntry> {
-    await this.#engine.discard(await this.getDlq(id));
+    await this.#engine.discard(id);
     return this.getDlq(id);
   }
 }

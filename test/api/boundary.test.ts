@@ -487,3 +487,32 @@ test('omitted allowed_tools offers the model no tools at all', async () => {
     await h.close();
   }
 });
+
+test('a scoped Read, Grep or Glob stays in its scope inside the workspace too (Claude Code pre-approves reads there)', async () => {
+  const h = await startBoundaryHarness();
+  try {
+    const ws = h.workspace;
+    fs.mkdirSync(path.join(ws, 'src'));
+    fs.writeFileSync(path.join(ws, 'src/a.ts'), 'in-scope-content-3');
+    fs.writeFileSync(path.join(ws, 'root.txt'), SECRET);
+    const run = await h.run({ prompt: 'src only', allowed_tools: ['Read(src/**)', 'Grep(src/**)', 'Glob(src/**)'] }, [
+      { name: 'Read', input: { file_path: path.join(ws, 'root.txt') } },
+      { name: 'Read', input: { file_path: 'root.txt' } },
+      { name: 'Grep', input: { pattern: 'SECRET', output_mode: 'content' } },
+      { name: 'Glob', input: { pattern: '*.txt' } },
+      { name: 'Read', input: { file_path: path.join(ws, 'src/a.ts') } },
+      { name: 'Grep', input: { pattern: 'in-scope', path: 'src', output_mode: 'content' } },
+      { name: 'Glob', input: { pattern: '*.ts', path: path.join(ws, 'src') } },
+    ]);
+    const [readAbs, readRel, grep, glob, readIn, grepIn, globIn] = run.outcomes;
+    for (const refused of [readAbs!, readRel!, grep!, glob!]) {
+      assertRefused(refused, /outside the allowed scope \(src\/\*\*\)/);
+      assert.doesNotMatch(refused.text, /root\.txt$/m);
+    }
+    assertWorked(readIn!, /in-scope-content-3/);
+    assertWorked(grepIn!, /in-scope-content-3/);
+    assertWorked(globIn!, /a\.ts/);
+  } finally {
+    await h.close();
+  }
+});

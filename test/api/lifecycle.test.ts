@@ -89,6 +89,30 @@ test('cancel of a queued task fails it at once with kind cancelled', async () =>
   }
 });
 
+test('a cancel that lands in the same commit as the claim still stops the run', async () => {
+  const h = await startHarness({ env: { SWITCHYARD_CONCURRENCY: '1' } });
+  try {
+    // In-process, so the claim (queued by submit's wake) and the cancel's write share one group commit:
+    // the cancel reads the task as queued, and the claim moves it to running just before the write.
+    const { task } = await h.server.tasks.submit({ prompt: 'raced', timeout: 60000 });
+    const cancelled = await h.server.tasks.cancel(task.id);
+    assert.equal(cancelled.status, 'failed');
+    assert.equal(cancelled.error?.kind, 'cancelled');
+    // One slot, FIFO: this one runs only once the raced run has let go of the slot.
+    const next = await submit(h, { prompt: 'next' });
+    assert.equal((await waitTask(h, next.id)).status, 'completed');
+    assert.deepEqual(
+      h.model.requests.filter((r) => r.prompt === 'raced'),
+      [],
+      'the cancelled task still reached the model',
+    );
+    const events = await (await h.fetch(`/v1/tasks/${task.id}/events`)).text();
+    assert.match(events, /"status":"failed"[^\n]*\nid: \d+\n\n$/, 'the stream ends on the terminal status');
+  } finally {
+    await h.close();
+  }
+});
+
 test('a model API error is never "completed": 529 → overloaded, 429 with credit text → quota', async () => {
   const script: Script = (req) =>
     req.prompt.includes('overload')

@@ -7,6 +7,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { SwitchyardClient } from '../../src/client/client.ts';
+import { startServer } from '../../src/main.ts';
 import { startHarness } from '../fixtures/harness.ts';
 
 const SECRET = `whsec_${Buffer.from('switchyard-test-webhook-secret!').toString('base64')}`;
@@ -129,5 +130,72 @@ test('the agent never holds the real model key: its Bash sees a per-task token t
     assert.equal(replay.status, 401);
   } finally {
     await h.close();
+  }
+});
+
+function eventOf<T>(body: string): T {
+  return JSON.parse(body) as T;
+}
+
+test('a queued task that is cancelled still gets its webhook', { timeout: 20_000 }, async () => {
+  const hook = await receiver([]);
+  const h = await startHarness({
+    script: (req) => (req.prompt === 'block' ? { hang: true } : { text: 'ok' }),
+    env: { SWITCHYARD_WEBHOOK_SECRET: SECRET, SWITCHYARD_HTTP_ALLOW: '127.0.0.1', SWITCHYARD_CONCURRENCY: '1' },
+  });
+  try {
+    const client = new SwitchyardClient({ baseUrl: h.url });
+    const blocker = await client.submit({ prompt: 'block', timeout: 60_000 });
+    const queued = await client.submit({ prompt: 'queued', webhook_url: hook.url });
+    assert.equal((await client.cancel(queued.id)).status, 'failed');
+    await hook.waitFor(1);
+    const payload = eventOf<{ type: string; data: { session_id: string; error: { kind: string } } }>(
+      hook.received[0]!.body,
+    );
+    assert.equal(payload.type, 'task.failed');
+    assert.equal(payload.data.session_id, queued.id);
+    assert.equal(payload.data.error.kind, 'cancelled');
+    await client.cancel(blocker.id);
+  } finally {
+    await h.close();
+    await hook.close();
+  }
+});
+
+test('a task interrupted by a stop is reported at the next start: a terminal event and its webhook', {
+  timeout: 20_000,
+}, async () => {
+  const hook = await receiver([]);
+  const h = await startHarness({
+    script: () => ({ hang: true }),
+    env: { SWITCHYARD_WEBHOOK_SECRET: SECRET, SWITCHYARD_HTTP_ALLOW: '127.0.0.1' },
+  });
+  let restarted: Awaited<ReturnType<typeof startServer>> | undefined;
+  try {
+    const client = new SwitchyardClient({ baseUrl: h.url });
+    const t = await client.submit({ prompt: 'long', timeout: 60_000, webhook_url: hook.url });
+    for await (const e of client.events(t.id)) if (e.type === 'system') break;
+    // A stop whose grace runs out leaves the task `running` in the store, as a crash does.
+    await h.server.close(0);
+    restarted = await startServer(h.config);
+    const again = new SwitchyardClient({ baseUrl: restarted.url });
+    const done = await again.get(t.id);
+    assert.equal(done.error?.kind, 'interrupted');
+    const events = [];
+    for await (const e of again.events(t.id)) events.push(e);
+    const last = events.at(-1)!;
+    assert.equal(last.type, 'status');
+    assert.deepEqual((last.data as { status: string }).status, 'failed');
+    await hook.waitFor(1);
+    const payload = eventOf<{ type: string; data: { session_id: string; error: { kind: string } } }>(
+      hook.received[0]!.body,
+    );
+    assert.equal(payload.type, 'task.failed');
+    assert.equal(payload.data.session_id, t.id);
+    assert.equal(payload.data.error.kind, 'interrupted');
+  } finally {
+    await restarted?.close(2000);
+    await h.close();
+    await hook.close();
   }
 });

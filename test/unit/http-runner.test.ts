@@ -206,6 +206,14 @@ describe('http worker', () => {
     assert.equal((await failsWith({ url: `${svc.url}/`, headers: { Host: 'x' } }, 'validation')).field, 'headers.Host');
     const bad = await failsWith({ url: `${svc.url}/`, headers: { 'x-api-key': 'sek\r\nret' } }, 'validation');
     assert.doesNotMatch(bad.message, /sek/);
+    // A value node cannot send (an emoji from an upstream output, a control character) is the step's
+    // input at fault, not the network: it must not be retried.
+    for (const value of ['Bearer 🔑', 'a\u0001b']) {
+      assert.equal(
+        (await failsWith({ url: `${svc.url}/`, headers: { 'x-note': value } }, 'validation')).field,
+        'headers.x-note',
+      );
+    }
     assert.equal((await failsWith({ url: `${svc.url}/`, expect_status: [99] }, 'validation')).field, 'expect_status');
     assert.equal((await failsWith({ url: `${svc.url}/`, timeout: 0 }, 'validation')).field, 'timeout');
   });

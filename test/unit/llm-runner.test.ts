@@ -2,8 +2,15 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { AppError, type ErrorKind } from '../../src/errors.ts';
-import { type LlmDefaults, type LlmStepInput, llmDefaultsFromEnv, runLlm } from '../../src/runners/llm.ts';
+import {
+  type LlmDefaults,
+  type LlmRunnerOptions,
+  type LlmStepInput,
+  llmDefaultsFromEnv,
+  runLlm,
+} from '../../src/runners/llm.ts';
 import { type RunContext, RunnerError } from '../../src/runners/runner.ts';
+import { parseAllowList } from '../../src/runners/ssrf.ts';
 import { type LlmServer, startLlmServer } from '../fixtures/llm-server.ts';
 
 const KEY = 'sk-test-0123456789';
@@ -19,14 +26,18 @@ beforeEach(async () => {
 });
 afterEach(() => llm.close());
 
+/** What the operator admits for step-chosen endpoints in these tests: the stand-in server. */
+const loopback = { allow: parseAllowList('127.0.0.1,localhost') };
+
 async function failsWith(
   input: LlmStepInput,
   defaults: LlmDefaults,
   kind: ErrorKind,
   context = ctx(),
+  options: LlmRunnerOptions = loopback,
 ): Promise<AppError> {
   let caught: unknown;
-  await runLlm(input, context, defaults).catch((err: unknown) => {
+  await runLlm(input, context, defaults, options).catch((err: unknown) => {
     caught = err;
   });
   assert.ok(caught instanceof AppError, `expected an AppError, got ${String(caught)}`);
@@ -81,10 +92,10 @@ describe('plain text', () => {
   test("the operator's key is not sent to a base_url the step chose; api_key_env supplies one", async () => {
     llm.reply({ text: 'a' }, { text: 'b' });
     // The same server under another name is another endpoint as far as the key is concerned.
-    await runLlm({ prompt: 'x', base_url: `http://localhost:${new URL(llm.url).port}/v1` }, ctx(), openai);
+    await runLlm({ prompt: 'x', base_url: `http://localhost:${new URL(llm.url).port}/v1` }, ctx(), openai, loopback);
     assert.equal(llm.requests[0]?.headers.authorization, undefined);
     const withKeys = { ...openai, base_url: undefined, keys: { OTHER_API_KEY: 'other-key' } };
-    await runLlm({ prompt: 'x', base_url: llm.url, api_key_env: 'OTHER_API_KEY' }, ctx(), withKeys);
+    await runLlm({ prompt: 'x', base_url: llm.url, api_key_env: 'OTHER_API_KEY' }, ctx(), withKeys, loopback);
     assert.equal(llm.requests[1]?.headers.authorization, 'Bearer other-key');
     assert.equal(llm.requests[1]?.path, '/v1/chat/completions', 'a root URL gets /v1');
     const err = await failsWith(
@@ -94,6 +105,52 @@ describe('plain text', () => {
     );
     assert.equal(err.field, 'api_key_env');
     await failsWith({ prompt: 'x', base_url: llm.url, api_key_env: 'MISSING_API_KEY' }, withKeys, 'validation');
+  });
+});
+
+describe('SSRF guard on a base_url the step chose', () => {
+  test('a loopback or internal endpoint is refused unless the operator allows it; theirs is trusted', async () => {
+    llm.reply({ text: 'allowed' }, { text: 'configured' });
+    const stepUrl = { prompt: 'x', base_url: `${llm.url}/v1` };
+    const refused = await failsWith(stepUrl, { ...openai, base_url: undefined }, 'permission_denied', ctx(), {
+      allow: parseAllowList(''),
+    });
+    assert.match(refused.message, /127\.0\.0\.1 is a loopback address/);
+    assert.equal(llm.requests.length, 0, 'nothing reached the endpoint');
+    // A name that resolves to a public and an internal address is refused too (no request is made).
+    const mixed = async () => [
+      { address: '93.184.215.14', family: 4 },
+      { address: '169.254.169.254', family: 4 },
+    ];
+    const err = await failsWith(
+      { prompt: 'x', base_url: 'http://models.example.test/v1' },
+      openai,
+      'permission_denied',
+      ctx(),
+      {
+        allow: parseAllowList(''),
+        resolveAll: mixed,
+      } as typeof loopback,
+    );
+    assert.match(err.message, /169\.254\.169\.254, which is link-local/);
+    // Allowed by the operator: the guarded request works like any other.
+    assert.equal((await runLlm(stepUrl, ctx(), { ...openai, base_url: undefined }, loopback)).response, 'allowed');
+    // The operator's configured endpoint needs no allow-list entry.
+    assert.equal((await runLlm({ prompt: 'x' }, ctx(), openai, { allow: parseAllowList('') })).response, 'configured');
+    assert.equal(llm.requests.length, 2);
+  });
+
+  test('through the guard, a refused connection is network and an abort is cancelled', async () => {
+    const url = llm.url;
+    await llm.close();
+    llm = await startLlmServer();
+    await failsWith({ prompt: 'x', base_url: url }, openai, 'network');
+    llm.reply({ hang: true });
+    const controller = new AbortController();
+    const pending = failsWith({ prompt: 'x', base_url: llm.url }, openai, 'cancelled', ctx(controller.signal));
+    await llm.waitForRequests(1);
+    controller.abort();
+    await pending;
   });
 });
 

@@ -101,6 +101,9 @@ describe('refusalReason', () => {
     ['::ffff:127.0.0.1', /loopback/],
     ['::ffff:169.254.169.254', /link-local/],
     ['64:ff9b::a00:1', /rfc6052/],
+    // IPv4-compatible (deprecated ::/96): some stacks still route it to the IPv4 address it carries.
+    ['::7f00:1', /loopback/],
+    ['::a9fe:a9fe', /link-local/],
   ];
   for (const [address, reason] of refused) {
     test(`refuses ${address}`, () => assert.match(refusalReason(address, none) ?? '', reason));

@@ -274,6 +274,33 @@ describe('validateWorkflow: shape', () => {
   });
 });
 
+describe('validateWorkflow: what http and llm steps would refuse at run time', () => {
+  it('refuses a literal URL scheme other than http(s), bad or reserved header names, a bad base_url', () => {
+    invalid(
+      edit((d) => (d.steps.step_1.url = 'ftp://files.test/{{ inputs.topic }}')),
+      'steps.step_1.url',
+      /step "step_1": url must be an http:\/\/ or https:\/\/ URL, not ftp:/,
+    );
+    invalid(
+      edit((d) => (d.steps.step_1.headers = { 'bad name': 'v' })),
+      'steps.step_1.headers.bad name',
+      /is not a valid header name/,
+    );
+    invalid(
+      edit((d) => (d.steps.step_1.headers = { Host: 'internal.test' })),
+      'steps.step_1.headers.Host',
+      /is set by Switchyard/,
+    );
+    invalid(
+      edit((d) => (d.steps.step_4.base_url = 'localhost:8080')),
+      'steps.step_4.base_url',
+      /must be an absolute http:\/\/ or https:\/\/ URL/,
+    );
+    // A scheme that comes from a template is checked when the step runs.
+    validateWorkflow(edit((d) => (d.steps.step_1.url = '{{ inputs.topic }}://x.test/')));
+  });
+});
+
 describe('validateWorkflow: graph and references', () => {
   it('refuses unknown, self and repeated dependencies', () => {
     invalid(

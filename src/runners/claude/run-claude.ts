@@ -111,6 +111,12 @@ export async function runClaude(
   };
 
   const access = options.modelAccess?.();
+  const gate = (toolName: string, toolInput: unknown) =>
+    toolInput !== null && typeof toolInput === 'object' && !Array.isArray(toolInput)
+      ? decideToolCall(input.policy, input.cwd, toolName, toolInput as Record<string, unknown>, {
+          httpAllow: options.httpAllow,
+        })
+      : Promise.resolve({ allow: false, reason: `${toolName.slice(0, 100)} needs an object input.` } as const);
   const filesChanged = new Set<string>();
   const sdkOptions: Options = {
     cwd: input.cwd,
@@ -121,10 +127,33 @@ export async function runClaude(
     env: childEnv(input, options, access),
     abortController: abort,
     spawnClaudeCodeProcess: tree.spawn,
+    // Claude Code pre-approves read-only tools (Read, Glob, Grep) inside its cwd without asking
+    // canUseTool (measured), which would skip a rule's scope; a PreToolUse hook sees every call.
+    hooks: {
+      PreToolUse: [
+        {
+          onFailure: 'block',
+          hooks: [
+            async (hookInput) => {
+              if (hookInput.hook_event_name !== 'PreToolUse') return {};
+              // Claude Code's own tool that carries the output_schema answer; it touches nothing.
+              if (input.output_schema && hookInput.tool_name === 'StructuredOutput') return {};
+              const decision = await gate(hookInput.tool_name, hookInput.tool_input);
+              if (decision.allow) return {};
+              return {
+                hookSpecificOutput: {
+                  hookEventName: 'PreToolUse',
+                  permissionDecision: 'deny',
+                  permissionDecisionReason: decision.reason,
+                },
+              };
+            },
+          ],
+        },
+      ],
+    },
     canUseTool: async (toolName, toolInput) => {
-      const decision = await decideToolCall(input.policy, input.cwd, toolName, toolInput, {
-        httpAllow: options.httpAllow,
-      });
+      const decision = await gate(toolName, toolInput);
       if (!decision.allow) return { behavior: 'deny', message: decision.reason };
       if (WRITE_TOOLS.has(toolName)) {
         const file = toolInput.file_path ?? toolInput.notebook_path;

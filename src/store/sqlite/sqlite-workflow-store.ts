@@ -249,11 +249,12 @@ export class SqliteWorkflowStore implements WorkflowStore {
     const updated = this.#run(
       `UPDATE workflow_steps SET status = ?, attempts = ?, attempt_base = ?, started_at = ?, finished_at = ?,
          output = ?, error = ?, errors = ?, pool = ?, next_attempt_at = ?, inputs = ?, usage = ?, item = ?
-       WHERE run_id = ? AND name = ? AND item_index IS ?`,
+       WHERE run_id = ? AND name = ? AND ifnull(item_index, -1) = ?`,
       ...values,
       s.run_id,
       s.name,
-      s.item_index,
+      // The unique index is on this expression: `item_index IS ?` would scan every item of the step.
+      s.item_index ?? -1,
     );
     if (updated === 0) {
       this.#run(

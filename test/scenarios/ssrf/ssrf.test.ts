@@ -1,13 +1,14 @@
 /**
  * SSRF from http steps: with only the host name `localhost` on the operator's allow-list, a loopback
  * literal, the metadata address and a redirect from the allowed host to a loopback literal are all
- * refused `permission_denied` — not retried, and the internal endpoint never sees a request.
+ * refused `permission_denied` — not retried, and the internal endpoint never sees a request. An llm
+ * step's own `base_url` is held to the same guard (only the operator's configured endpoint is trusted).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startEngine, startService, workflowText } from '../kit.ts';
 
-test('http steps cannot reach loopback, metadata or redirect inside', async (t) => {
+test('http and llm steps cannot reach loopback, metadata or redirect inside', async (t) => {
   const api = await startService((req, res) => {
     if (req.path === '/redirect') {
       res.writeHead(302, { location: `http://127.0.0.1:${port}/internal` }).end();
