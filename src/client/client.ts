@@ -93,7 +93,19 @@ export class SwitchyardClient {
     }
     const res = await fetch(`${this.#base}${path}`, init);
     const text = await res.text();
-    const parsed = text ? JSON.parse(text) : undefined;
+    let parsed: any;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      // Not ours: a proxy's HTML error page, say. Report the status rather than a parse error.
+      if (!res.ok)
+        throw new SwitchyardError(res.status, 'internal', `${res.status} ${res.statusText}: ${text.slice(0, 200)}`);
+      throw new SwitchyardError(
+        res.status,
+        'internal',
+        `the server answered ${res.status} with a body that is not JSON`,
+      );
+    }
     if (!res.ok) {
       const e = parsed?.error ?? {};
       throw new SwitchyardError(res.status, e.kind ?? 'internal', e.message ?? res.statusText, e.field);

@@ -80,6 +80,24 @@ export interface ParsedTaskRequest {
 
 const ajv = new Ajv2020({ strict: false });
 
+/** Compiles the schema, not just checks its shape, so a bad `pattern` regex is a 400 now, not a failed task later. */
+function checkOutputSchema(schema: Record<string, unknown>): void {
+  let problem: string | undefined;
+  if (!ajv.validateSchema(schema)) problem = ajv.errorsText(ajv.errors);
+  else {
+    try {
+      ajv.compile(schema);
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+  }
+  if (problem !== undefined) {
+    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${problem}`, {
+      field: 'output_schema',
+    });
+  }
+}
+
 /** Resolves `cwd` (symlinks and `..` included) and requires it to lie inside a workspace root. */
 export function resolveWorkspace(cwd: string | undefined, roots: string[]): string {
   const realRoots = roots.map((r) => fs.realpathSync(r));
@@ -113,7 +131,10 @@ export function parseTaskRequest(body: unknown, config: Config): ParsedTaskReque
   const parsed = cachedSchema(config.maxTimeout).safeParse(body);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
+    const field =
+      issue.path.length > 0
+        ? issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? String(k) : `.${String(k)}`)).join('')
+        : 'body';
     const message =
       issue.code === 'unrecognized_keys'
         ? `unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`
@@ -127,11 +148,7 @@ export function parseTaskRequest(body: unknown, config: Config): ParsedTaskReque
       field: 'prompt',
     });
   }
-  if (b.output_schema && !ajv.validateSchema(b.output_schema)) {
-    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${ajv.errorsText(ajv.errors)}`, {
-      field: 'output_schema',
-    });
-  }
+  if (b.output_schema) checkOutputSchema(b.output_schema);
   if (b.metadata && JSON.stringify(b.metadata).length > 16_384) {
     throw new AppError('validation', 'metadata must be at most 16384 bytes of JSON', { field: 'metadata' });
   }

@@ -59,7 +59,7 @@ export class TaskService {
     if (this.#queued >= config.queueLimit) {
       throw new AppError('queue_full', `the queue is full (${config.queueLimit} tasks waiting)`, { retryAfter: 5 });
     }
-    const hash = idempotencyKey ? createHash('sha256').update(JSON.stringify(body)).digest('hex') : null;
+    const hash = idempotencyKey ? createHash('sha256').update(canonicalJson(body)).digest('hex') : null;
     const result = await store.createTask({
       id: randomUUID(),
       request: parsed.request as unknown as Record<string, unknown>,
@@ -185,4 +185,16 @@ export class TaskService {
   onEvent(id: string, listener: (e: TaskEvent) => void): () => void {
     return this.#deps.notifier.onEvent(id, listener);
   }
+}
+
+/** JSON with object keys sorted, so the same request with its keys in another order is the same request. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }

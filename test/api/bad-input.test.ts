@@ -41,6 +41,13 @@ const cases: Array<[string, string | unknown, number, string]> = [
   ['max_turns zero', { prompt: 'x', max_turns: 0 }, 400, 'max_turns'],
   ['negative budget', { prompt: 'x', max_budget_usd: -1 }, 400, 'max_budget_usd'],
   ['invalid output_schema', { prompt: 'x', output_schema: { type: 'nonsense' } }, 400, 'output_schema'],
+  [
+    'output_schema with a broken regex',
+    { prompt: 'x', output_schema: { type: 'string', pattern: '([' } },
+    400,
+    'output_schema',
+  ],
+  ['a non-string tool rule', { prompt: 'x', allowed_tools: ['Read', 5] }, 400, 'allowed_tools[1]'],
   ['model with spaces', { prompt: 'x', model: 'a b' }, 400, 'model'],
   [
     'webhook_url without an operator secret',

@@ -16,10 +16,22 @@ test('Idempotency-Key: the same key and body return the same task; another body 
     const a = (await first.json()) as { id: string };
     const b = (await again.json()) as { id: string };
     assert.equal(a.id, b.id);
+    const reordered = await h.fetch('/v1/tasks', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'build-43', 'content-type': 'application/json' },
+      body: '{"prompt":"twice","timeout":60000}',
+    });
+    const reorderedAgain = await h.fetch('/v1/tasks', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'build-43', 'content-type': 'application/json' },
+      body: '{"timeout":60000,"prompt":"twice"}',
+    });
+    assert.equal(reorderedAgain.status, 200, 'the same request with its keys in another order');
+    assert.equal(((await reorderedAgain.json()) as { id: string }).id, ((await reordered.json()) as { id: string }).id);
     const other = await send({ prompt: 'different' });
     assert.equal(other.status, 409);
     const list = (await (await h.fetch('/v1/tasks')).json()) as { items: unknown[] };
-    assert.equal(list.items.length, 1);
+    assert.equal(list.items.length, 2);
   } finally {
     await h.close();
   }
