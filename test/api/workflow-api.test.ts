@@ -8,21 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { type Run, type RunStreamEvent, WorkflowClient } from '../../src/client/workflow-client.ts';
+import { GREET } from '../fixtures/greet-workflow.ts';
 import { type Harness, startHarness } from '../fixtures/harness.ts';
-
-const GREET = `name: greet
-inputs:
-  who: { type: string }
-  n: { type: integer, default: 2 }
-steps:
-  hello:
-    worker: transform
-    template: "hello {{ inputs.who }}"
-  twice:
-    worker: transform
-    depends_on: [hello]
-    template: "{{ hello.response }} x{{ inputs.n }}"
-`;
 
 const GATED = `name: gated
 steps:

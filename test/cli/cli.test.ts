@@ -14,6 +14,7 @@ import { SwitchyardClient } from '../../src/client/client.ts';
 import { WorkflowClient } from '../../src/client/workflow-client.ts';
 import type { Script } from '../../src/model/scripted-model.ts';
 import type { StepView } from '../../src/workflow/workflow-api.ts';
+import { GREET } from '../fixtures/greet-workflow.ts';
 import { type Harness, startHarness, tempDir } from '../fixtures/harness.ts';
 
 const MAIN = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
@@ -50,20 +51,6 @@ function cli(
 }
 
 const show = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-
-const GREET = `name: greet
-inputs:
-  who: { type: string }
-  n: { type: integer, default: 2 }
-steps:
-  hello:
-    worker: transform
-    template: "hello {{ inputs.who }}"
-  twice:
-    worker: transform
-    depends_on: [hello]
-    template: "{{ hello.response }} x{{ inputs.n }}"
-`;
 
 function writeFile(dir: string, name: string, text: string): string {
   const file = path.join(dir, name);

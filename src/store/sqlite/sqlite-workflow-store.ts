@@ -201,23 +201,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async listRuns(query: RunListQuery): Promise<{ items: RunRecord[]; next_cursor: string | null }> {
-    const where = ['seq < ?'];
-    const params: SQLInputValue[] = [query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(query.cursor)];
-    if (query.workflow !== undefined) {
-      where.push('workflow = ?');
-      params.push(query.workflow);
-    }
-    if (query.status !== undefined) {
-      where.push('status = ?');
-      params.push(query.status);
-    }
-    const rows = this.#all(
-      `SELECT * FROM workflow_runs WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`,
-      ...params,
-      query.limit + 1,
-    );
-    const page = rows.slice(0, query.limit);
-    return { items: page.map(toRun), next_cursor: rows.length > query.limit ? String(page.at(-1)!.seq) : null };
+    return this.#pageBySeq('workflow_runs', { workflow: query.workflow, status: query.status }, query, toRun);
   }
 
   async listActiveRuns(): Promise<RunRecord[]> {
@@ -337,22 +321,29 @@ export class SqliteWorkflowStore implements WorkflowStore {
     items: DlqEntry[];
     next_cursor: string | null;
   }> {
+    return this.#pageBySeq('workflow_dlq', { status: query.status, run_id: query.run_id }, query, toDlq);
+  }
+
+  /** Newest first by seq; equality filters (undefined = any); the cursor is the last row's seq. */
+  #pageBySeq<T>(
+    table: 'workflow_runs' | 'workflow_dlq',
+    filters: Record<string, string | undefined>,
+    page: { limit: number; cursor?: string | undefined },
+    map: (row: Row) => T,
+  ): { items: T[]; next_cursor: string | null } {
     const where = ['seq < ?'];
-    const params: SQLInputValue[] = [query.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(query.cursor)];
-    if (query.status !== undefined) {
-      where.push('status = ?');
-      params.push(query.status);
-    }
-    if (query.run_id !== undefined) {
-      where.push('run_id = ?');
-      params.push(query.run_id);
+    const params: SQLInputValue[] = [page.cursor === undefined ? Number.MAX_SAFE_INTEGER : Number(page.cursor)];
+    for (const [column, value] of Object.entries(filters)) {
+      if (value === undefined) continue;
+      where.push(`${column} = ?`);
+      params.push(value);
     }
     const rows = this.#all(
-      `SELECT * FROM workflow_dlq WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`,
+      `SELECT * FROM ${table} WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT ?`,
       ...params,
-      query.limit + 1,
+      page.limit + 1,
     );
-    const page = rows.slice(0, query.limit);
-    return { items: page.map(toDlq), next_cursor: rows.length > query.limit ? String(page.at(-1)!.seq) : null };
+    const items = rows.slice(0, page.limit);
+    return { items: items.map(map), next_cursor: rows.length > page.limit ? String(items.at(-1)!.seq) : null };
   }
 }
