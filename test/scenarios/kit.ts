@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { TestContext } from 'node:test';
 import type { Script } from '../../src/model/scripted-model.ts';
 import type { RunEvent } from '../../src/workflow/workflow-api.ts';
 import { type Harness, startHarness } from '../fixtures/harness.ts';
@@ -91,6 +92,21 @@ export function startEngine(options: { script?: Script; env?: Record<string, str
     ...options,
     env: { SWITCHYARD_HTTP_ALLOW: '127.0.0.1', ...options.env },
   });
+}
+
+/**
+ * The usual scenario: an engine whose http steps reach `api`, the scenario's workflow.yaml
+ * registered with `${API}` pointing at it, and both stopped when the test ends.
+ */
+export async function startScenario(t: TestContext, dir: string, api: Service) {
+  const h = await startEngine();
+  t.after(async () => {
+    await h.close();
+    await api.close();
+  });
+  const wf = h.server.workflows;
+  await wf.registerWorkflow(workflowText(dir, { API: api.url }));
+  return { h, wf };
 }
 
 /** Collects a run's events as they are published. */

@@ -4,19 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { json, startEngine, startService, workflowText } from '../kit.ts';
+import { json, startScenario, startService } from '../kit.ts';
 
 test('two http steps feed a claude step through templates', async (t) => {
   const api = await startService((req, res) =>
     json(res, 200, req.path === '/economic-indicators' ? { gdp: 'up 2%' } : { sentiment: 'bullish' }),
   );
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { h, wf } = await startScenario(t, import.meta.dirname, api);
   const { run, created } = await wf.startRun('article-dag', {});
   assert.equal(created, true);
   const done = await wf.waitRun(run.id, 60_000);

@@ -4,19 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startEngine, startService, workflowText } from '../kit.ts';
+import { startScenario, startService } from '../kit.ts';
 
 test('cancel aborts running steps and fails the run as cancelled', async (t) => {
   const api = await startService(() => {
     // Never answers: only the cancel can end this request.
   });
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { h, wf } = await startScenario(t, import.meta.dirname, api);
   const { run } = await wf.startRun('cancel', {});
   await api.waitFor(1);
   assert.equal((await wf.getRun(run.id)).status, 'awaiting_approval');

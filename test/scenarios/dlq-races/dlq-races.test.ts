@@ -6,18 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RunEvent } from '../../../src/workflow/workflow-api.ts';
-import { json, startEngine, startService, workflowText } from '../kit.ts';
+import { json, startScenario, startService } from '../kit.ts';
 
 test('concurrent redrive, discard and rerun of one failed run: one wins, the step runs once', async (t) => {
   let broken = true;
   const api = await startService((_req, res) => (broken ? json(res, 500, { error: 'down' }) : json(res, 200, {})));
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { wf } = await startScenario(t, import.meta.dirname, api);
 
   const failedRun = async () => {
     broken = true;

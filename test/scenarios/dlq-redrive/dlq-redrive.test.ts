@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { json, startEngine, startService, workflowText } from '../kit.ts';
+import { json, startScenario, startService } from '../kit.ts';
 
 test('exhausted retries go to the DLQ; redrive resumes the run', async (t) => {
   let broken = true;
@@ -13,13 +13,7 @@ test('exhausted retries go to the DLQ; redrive resumes the run', async (t) => {
     if (req.path.startsWith('/fetch')) return json(res, 200, { rate: 5 });
     return broken ? json(res, 500, { error: 'down' }) : json(res, 200, { id: 'p-1' });
   });
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { wf } = await startScenario(t, import.meta.dirname, api);
   const { run } = await wf.startRun('dlq-redrive', { topic: 'rates' });
   const failed = await wf.waitRun(run.id, 30_000);
   assert.equal(failed.status, 'failed');

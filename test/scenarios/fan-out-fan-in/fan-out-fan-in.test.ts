@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { json, startEngine, startService, workflowText } from '../kit.ts';
+import { json, startScenario, startService } from '../kit.ts';
 
 test('fan out over a list, two at a time, and fan in in order', async (t) => {
   const ids = ['a', 'b', 'c', 'd', 'e'];
@@ -26,13 +26,7 @@ test('fan out over a list, two at a time, and fan in in order', async (t) => {
     }
     json(res, 200, { name: id.toUpperCase() });
   });
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { wf } = await startScenario(t, import.meta.dirname, api);
   const { run } = await wf.startRun('fan-out-fan-in', {});
   const done = await wf.waitRun(run.id, 30_000);
   assert.equal(done.status, 'completed', JSON.stringify(done.error));

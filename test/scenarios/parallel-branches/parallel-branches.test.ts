@@ -4,20 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { overlaps, startEngine, startService, workflowText } from '../kit.ts';
+import { overlaps, startScenario, startService } from '../kit.ts';
 
 test('independent branches overlap, then join', async (t) => {
   const api = await startService(async (req, res) => {
     await api.waitFor(2);
     res.end(req.path.slice(1));
   });
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { wf } = await startScenario(t, import.meta.dirname, api);
   const { run } = await wf.startRun('parallel-branches', {});
   const done = await wf.waitRun(run.id, 30_000);
   assert.equal(done.status, 'completed', JSON.stringify(done.error));

@@ -1,19 +1,13 @@
 /** Two 503s, then success: three attempts, both failures kept in `errors`, the run completes. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { json, recordEvents, startEngine, startService, workflowText } from '../kit.ts';
+import { json, recordEvents, startScenario, startService } from '../kit.ts';
 
 test('a retryable failure is retried until it succeeds', async (t) => {
   const api = await startService((_req, res) =>
     api.requests.length <= 2 ? json(res, 503, { error: 'busy' }) : json(res, 200, { ok: true }),
   );
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { h, wf } = await startScenario(t, import.meta.dirname, api);
   const { run } = await wf.startRun('retry-success', {});
   const events = recordEvents(h, run.id);
   const done = await wf.waitRun(run.id, 30_000);

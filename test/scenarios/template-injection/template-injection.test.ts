@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { json, startEngine, startService, workflowText } from '../kit.ts';
+import { json, startScenario, startService } from '../kit.ts';
 
 const EVIL = {
   template: '{{ inputs.secret }}',
@@ -15,13 +15,7 @@ const EVIL = {
 
 test('template injection attempts stay inert data', async (t) => {
   const api = await startService((req, res) => (req.path === '/evil' ? json(res, 200, EVIL) : json(res, 200, {})));
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { wf } = await startScenario(t, import.meta.dirname, api);
   const { run } = await wf.startRun('template-injection', { secret: 'hunter2-secret' });
   const done = await wf.waitRun(run.id, 30_000);
   assert.equal(done.status, 'completed', JSON.stringify(done.error));

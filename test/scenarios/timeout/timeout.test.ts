@@ -4,19 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { json, startEngine, startService, workflowText } from '../kit.ts';
+import { json, startScenario, startService } from '../kit.ts';
 
 test('a step that exceeds its timeout is aborted and retried', async (t) => {
   const api = await startService((_req, res) => {
     if (api.requests.length > 1) json(res, 200, { ok: 1 });
   });
-  const h = await startEngine();
-  t.after(async () => {
-    await h.close();
-    await api.close();
-  });
-  const wf = h.server.workflows;
-  await wf.registerWorkflow(workflowText(import.meta.dirname, { API: api.url }));
+  const { wf } = await startScenario(t, import.meta.dirname, api);
   const { run } = await wf.startRun('timeout', {}, { idempotencyKey: 'once' });
   const done = await wf.waitRun(run.id, 30_000);
   assert.equal(done.status, 'completed', JSON.stringify(done.error));
