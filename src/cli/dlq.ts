@@ -1,8 +1,8 @@
 import { type DlqEntry, WorkflowClient } from '../client/workflow-client.ts';
-import { clientFlags, clientOptions, parseArgs } from './main.ts';
+import { clientFlags, clientOptions, parseArgs, requireId, splitSubcommand } from './main.ts';
 
 export async function dlqCommand(args: string[]): Promise<number> {
-  const [sub, rest] = !args[0] || args[0].startsWith('-') ? ['ls', args] : [args[0], args.slice(1)];
+  const [sub, rest] = splitSubcommand(args);
   const { values, positionals } = parseArgs({
     args: rest,
     strict: true,
@@ -16,10 +16,7 @@ export async function dlqCommand(args: string[]): Promise<number> {
     },
   });
   const client = new WorkflowClient(clientOptions(values));
-  const needId = () => {
-    if (!positionals[0]) throw new Error(`dlq ${sub} needs an entry id`);
-    return positionals[0];
-  };
+  const id = () => requireId(positionals, `dlq ${sub}`, 'an entry id');
   switch (sub) {
     case 'ls': {
       const page = await client.listDlq({
@@ -41,15 +38,15 @@ export async function dlqCommand(args: string[]): Promise<number> {
       return 0;
     }
     case 'show':
-      console.log(JSON.stringify(await client.getDlq(needId()), null, 2));
+      console.log(JSON.stringify(await client.getDlq(id()), null, 2));
       return 0;
     case 'retry': {
-      const run = await client.retryDlq(needId());
+      const run = await client.retryDlq(id());
       console.log(`${positionals[0]} retried: run ${run.id} ${run.status}`);
       return 0;
     }
     case 'discard': {
-      const entry = await client.discardDlq(needId());
+      const entry = await client.discardDlq(id());
       console.log(`${entry.id} ${entry.status}`);
       return 0;
     }

@@ -76,6 +76,18 @@ export const clientFlags = {
 
 export { parseArgs };
 
+/** `verb [sub] …`: the subcommand, and `ls` when it is absent or the arguments start with a flag. */
+export function splitSubcommand(args: string[]): [string, string[]] {
+  return !args[0] || args[0].startsWith('-') ? ['ls', args] : [args[0], args.slice(1)];
+}
+
+/** The id a subcommand acts on: the first positional, or an error saying which id is missing. */
+export function requireId(positionals: string[], command: string, what: string): string {
+  const id = positionals[0];
+  if (!id) throw new Error(`${command} needs ${what}`);
+  return id;
+}
+
 if (import.meta.main) {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;

@@ -1,10 +1,10 @@
 import { type RunStatus, WorkflowClient } from '../client/workflow-client.ts';
-import { clientFlags, clientOptions, parseArgs } from './main.ts';
+import { clientFlags, clientOptions, parseArgs, requireId, splitSubcommand } from './main.ts';
 import { summary } from './run.ts';
 
 export async function runsCommand(args: string[]): Promise<number> {
   // `switchyard runs --status failed` lists, like `runs ls --status failed`.
-  const [sub, rest] = !args[0] || args[0].startsWith('-') ? ['ls', args] : [args[0], args.slice(1)];
+  const [sub, rest] = splitSubcommand(args);
   const { values, positionals } = parseArgs({
     args: rest,
     strict: true,
@@ -22,12 +22,9 @@ export async function runsCommand(args: string[]): Promise<number> {
     },
   });
   const client = new WorkflowClient(clientOptions(values));
-  const needId = () => {
-    if (!positionals[0]) throw new Error(`runs ${sub} needs a run id`);
-    return positionals[0];
-  };
   const brief = (run: { id: string; status: string; error: { kind: string } | null }) =>
     console.log(`${run.id} ${run.status}${run.error ? ` (${run.error.kind})` : ''}`);
+  const id = () => requireId(positionals, `runs ${sub}`, 'a run id');
   switch (sub) {
     case 'ls': {
       const page = await client.listRuns({
@@ -49,22 +46,22 @@ export async function runsCommand(args: string[]): Promise<number> {
       return 0;
     }
     case 'show': {
-      const run = await client.getRun(needId());
+      const run = await client.getRun(id());
       if (values.json) console.log(JSON.stringify(run, null, 2));
       else for (const line of summary(run)) console.log(line);
       return 0;
     }
     case 'wait': {
-      const run = await client.waitRun(needId(), values.timeout ? Number(values.timeout) : undefined);
+      const run = await client.waitRun(id(), values.timeout ? Number(values.timeout) : undefined);
       if (values.json) console.log(JSON.stringify(run, null, 2));
       else for (const line of summary(run)) console.log(line);
       return run.status === 'completed' ? 0 : 1;
     }
     case 'cancel':
-      brief(await client.cancelRun(needId()));
+      brief(await client.cancelRun(id()));
       return 0;
     case 'rerun':
-      brief(await client.rerun(needId(), values.step));
+      brief(await client.rerun(id(), values.step));
       return 0;
     case 'approve':
     case 'reject': {
@@ -72,8 +69,8 @@ export async function runsCommand(args: string[]): Promise<number> {
       if (!step) throw new Error(`runs ${sub} needs a run id and a step name`);
       const run =
         sub === 'approve'
-          ? await client.approve(needId(), step, values.comment)
-          : await client.reject(needId(), step, values.comment);
+          ? await client.approve(id(), step, values.comment)
+          : await client.reject(id(), step, values.comment);
       brief(run);
       return 0;
     }

@@ -1,8 +1,8 @@
 import { SwitchyardClient } from '../client/client.ts';
-import { clientFlags, clientOptions, parseArgs } from './main.ts';
+import { clientFlags, clientOptions, parseArgs, requireId, splitSubcommand } from './main.ts';
 
 export async function tasksCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
+  const [sub, rest] = splitSubcommand(args);
   const { values, positionals } = parseArgs({
     args: rest,
     strict: true,
@@ -10,11 +10,7 @@ export async function tasksCommand(args: string[]): Promise<number> {
     options: { ...clientFlags, status: { type: 'string' }, limit: { type: 'string' }, timeout: { type: 'string' } },
   });
   const client = new SwitchyardClient(clientOptions(values));
-  const id = positionals[0];
-  const needId = () => {
-    if (!id) throw new Error(`tasks ${sub} needs a task id`);
-    return id;
-  };
+  const id = () => requireId(positionals, `tasks ${sub}`, 'a task id');
   switch (sub) {
     case 'ls': {
       const page = await client.list({
@@ -27,16 +23,16 @@ export async function tasksCommand(args: string[]): Promise<number> {
       return 0;
     }
     case 'show':
-      console.log(JSON.stringify(await client.get(needId()), null, 2));
+      console.log(JSON.stringify(await client.get(id()), null, 2));
       return 0;
     case 'cancel': {
-      const task = await client.cancel(needId());
+      const task = await client.cancel(id());
       console.log(`${task.id} ${task.status}${task.error ? ` (${task.error.kind})` : ''}`);
       return 0;
     }
     case 'wait': {
       const timeout = values.timeout ? Number(values.timeout) : undefined;
-      const task = await client.wait(needId(), timeout);
+      const task = await client.wait(id(), timeout);
       console.log(JSON.stringify(task, null, 2));
       return task.status === 'completed' ? 0 : 1;
     }

@@ -18,14 +18,9 @@ import type {
   TaskStatus,
   WebhookDelivery,
 } from '../store.ts';
+import { json, parse, type Row, text } from './columns.ts';
 import { GroupCommit } from './group-commit.ts';
 import { migrate } from './migrate.ts';
-
-type Row = Record<string, SQLInputValue>;
-
-const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-const parse = <T>(v: SQLInputValue | undefined): T | null =>
-  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
 
 function toTask(row: Row): TaskRecord {
   return {
@@ -33,19 +28,19 @@ function toTask(row: Row): TaskRecord {
     status: row.status as TaskStatus,
     request: parse<Record<string, unknown>>(row.request) ?? {},
     policy: parse<Record<string, unknown>>(row.policy) ?? {},
-    response: row.response === null ? null : String(row.response),
+    response: text(row.response),
     result: parse<Record<string, unknown>>(row.result),
     error: parse<ErrorInfo>(row.error),
     created_at: String(row.created_at),
-    started_at: row.started_at === null ? null : String(row.started_at),
-    finished_at: row.finished_at === null ? null : String(row.finished_at),
+    started_at: text(row.started_at),
+    finished_at: text(row.finished_at),
     attempts: Number(row.attempts),
     retry_safe: row.retry_safe === 1,
-    idempotency_key: row.idempotency_key === null ? null : String(row.idempotency_key),
-    agent_session_id: row.agent_session_id === null ? null : String(row.agent_session_id),
-    pending_message: row.pending_message === null ? null : String(row.pending_message),
+    idempotency_key: text(row.idempotency_key),
+    agent_session_id: text(row.agent_session_id),
+    pending_message: text(row.pending_message),
     metadata: parse<Record<string, unknown>>(row.metadata),
-    webhook_url: row.webhook_url === null ? null : String(row.webhook_url),
+    webhook_url: text(row.webhook_url),
   };
 }
 

@@ -24,14 +24,8 @@ import type {
   WorkflowRecord,
   WorkflowStore,
 } from '../workflow-store.ts';
+import { json, parse, type Row, text } from './columns.ts';
 import type { SqliteStore } from './sqlite-store.ts';
-
-type Row = Record<string, SQLInputValue>;
-
-const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
-const parse = <T>(v: SQLInputValue | undefined): T | null =>
-  v === null || v === undefined ? null : (JSON.parse(String(v)) as T);
-const text = (v: SQLInputValue | undefined): string | null => (v === null || v === undefined ? null : String(v));
 
 function toWorkflow(row: Row): WorkflowRecord {
   return {
