@@ -3,7 +3,7 @@
  * The Store is the source of truth; this only wakes readers (long-poll, SSE) without polling it.
  */
 import { EventEmitter } from 'node:events';
-import type { TaskEvent, TaskRecord } from '../store/store.ts';
+import type { Store, TaskEvent, TaskRecord } from '../store/store.ts';
 
 export class TaskNotifier {
   readonly #emitter = new EventEmitter();
@@ -30,4 +30,28 @@ export class TaskNotifier {
     this.#emitter.on(`terminal:${taskId}`, listener);
     return () => this.#emitter.off(`terminal:${taskId}`, listener);
   }
+}
+
+/**
+ * Tells everyone that a task ended, once its terminal state is durable: a `status` event in its log
+ * (which ends SSE streams), long-polls, and `onTerminal` (webhooks, metrics). Every path that ends
+ * a task — a run finishing, a cancel before the run, recovery after a crash — goes through here.
+ */
+export async function announceTerminal(
+  store: Store,
+  notifier: TaskNotifier,
+  onTerminal: ((task: TaskRecord) => void) | undefined,
+  task: TaskRecord,
+): Promise<void> {
+  const events = await store.appendEvents([
+    {
+      task_id: task.id,
+      type: 'status',
+      data: { status: task.status, error: task.error },
+      created_at: task.finished_at ?? new Date().toISOString(),
+    },
+  ]);
+  notifier.publishEvents(events);
+  notifier.publishTerminal(task);
+  onTerminal?.(task);
 }

@@ -11,7 +11,7 @@ import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/ru
 import type { Redactor } from '../secrets.ts';
 import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
 import type { NormalizedRequest } from './request.ts';
-import type { TaskNotifier } from './task-events.ts';
+import { announceTerminal, type TaskNotifier } from './task-events.ts';
 
 export interface ClaudeRunHooks {
   onAgentSession: (id: string) => void;
@@ -171,28 +171,19 @@ export class TaskScheduler {
       };
     }
     await pendingEvents.catch(() => undefined);
-    if (controller.signal.reason !== 'shutdown') await this.#finish(task, finish, emit, () => pendingEvents);
+    if (controller.signal.reason !== 'shutdown') await this.#finish(task, finish, () => pendingEvents);
     this.#forget(task.id, controller);
     // The slot stays taken until the process is gone, so admission by memory stays honest.
     await exited;
   }
 
-  async #finish(
-    task: TaskRecord,
-    finish: TaskFinish,
-    emit: (type: string, data: unknown) => void,
-    pending: () => Promise<unknown>,
-  ): Promise<void> {
+  async #finish(task: TaskRecord, finish: TaskFinish, pending: () => Promise<unknown>): Promise<void> {
     const { store, notifier } = this.#deps;
-    const redacted = this.#deps.redactor.value(finish);
-    if (!(await store.finishTask(task.id, redacted, new Date().toISOString()))) return;
-    emit('status', { status: redacted.status, error: redacted.error });
+    if (!(await store.finishTask(task.id, this.#deps.redactor.value(finish), new Date().toISOString()))) return;
+    // The agent's own events go first, so the terminal status event is the last in the log.
     await pending().catch(() => undefined);
     const saved = await store.getTask(task.id);
-    if (saved) {
-      notifier.publishTerminal(saved);
-      this.#deps.onTerminal?.(saved);
-    }
+    if (saved) await announceTerminal(store, notifier, this.#deps.onTerminal, saved);
   }
 }
 

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { type Store, type TaskEvent, type TaskRecord, type TaskStatus, TERMINAL } from '../store/store.ts';
 import { parseTaskRequest } from './request.ts';
-import type { TaskNotifier } from './task-events.ts';
+import { announceTerminal, type TaskNotifier } from './task-events.ts';
 import type { TaskScheduler } from './task-scheduler.ts';
 
 export interface TaskServiceDeps {
@@ -38,11 +38,7 @@ export class TaskService {
     // Their end is news to whoever follows them: a terminal event ends open streams, a webhook tells.
     for (const id of interrupted) {
       const task = await store.getTask(id);
-      if (!task) continue;
-      await store.appendEvents([
-        { task_id: id, type: 'status', data: { status: task.status, error: task.error }, created_at: now },
-      ]);
-      this.#deps.onTerminal?.(task);
+      if (task) await announceTerminal(store, this.#deps.notifier, this.#deps.onTerminal, task);
     }
     this.#queued = await this.#deps.store.countByStatus('queued');
     this.#deps.scheduler.wake();
@@ -134,17 +130,7 @@ export class TaskService {
         // (the claim already took it off the queued count).
         if (!scheduler.cancel(id)) this.#queued = Math.max(0, this.#queued - 1);
         const saved = await this.get(id);
-        const events = await store.appendEvents([
-          {
-            task_id: id,
-            type: 'status',
-            data: { status: 'failed', error: saved.error },
-            created_at: saved.finished_at!,
-          },
-        ]);
-        notifier.publishEvents(events);
-        notifier.publishTerminal(saved);
-        this.#deps.onTerminal?.(saved);
+        await announceTerminal(store, notifier, this.#deps.onTerminal, saved);
         return saved;
       }
     }
