@@ -160,7 +160,7 @@ const run = promisify(execFile);
  * network namespaces allowed. In `auto` mode a failure means tasks run without it (said loudly);
  * in `required` mode the server refuses to start.
  */
-export async function probeSandbox(mode: SandboxMode): Promise<SandboxStatus> {
+export async function probeSandbox(mode: SandboxMode, env: NodeJS.ProcessEnv = process.env): Promise<SandboxStatus> {
   if (mode === 'off') return { mode, active: false, reason: 'SWITCHYARD_SANDBOX=off' };
   if (process.platform !== 'linux') return { mode, active: false, reason: 'bubblewrap needs Linux' };
   for (const [tool, flag, pkg] of [
@@ -168,7 +168,7 @@ export async function probeSandbox(mode: SandboxMode): Promise<SandboxStatus> {
     ['socat', '-V', 'socat'],
   ]) {
     try {
-      await run(tool!, [flag!], { timeout: 10_000 });
+      await run(tool!, [flag!], { timeout: 10_000, env });
     } catch {
       return { mode, active: false, reason: `${tool} is not installed (Debian/Ubuntu: apt-get install ${pkg})` };
     }
@@ -176,7 +176,7 @@ export async function probeSandbox(mode: SandboxMode): Promise<SandboxStatus> {
   try {
     const argv = ['--unshare-all', '--die-with-parent', '--uid', String(AGENT_UID), '--gid', String(AGENT_UID)];
     bindSystem(argv);
-    await run('bwrap', [...argv, '--proc', '/proc', '--dev', '/dev', '--', '/bin/true'], { timeout: 10_000 });
+    await run('bwrap', [...argv, '--proc', '/proc', '--dev', '/dev', '--', '/bin/true'], { timeout: 10_000, env });
   } catch (err) {
     const detail = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim();
     return { mode, active: false, reason: `bubblewrap cannot create namespaces here: ${detail.slice(0, 300)}` };
