@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { probeSandbox } from '../../src/runners/claude/sandbox.ts';
@@ -145,4 +147,40 @@ test('nothing the agent started outlives its task, however it detached', async (
     }
   });
   assert.deepEqual(survivors, []);
+});
+
+test('WebFetch reaches an allowed host through the egress proxy; Bash through the same proxy reaches no other', async () => {
+  const hits: string[] = [];
+  const web = http.createServer((req, res) => {
+    hits.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>web-page-body</body></html>');
+  });
+  let connections = 0;
+  web.on('connection', () => connections++);
+  await new Promise<void>((resolve) => web.listen(0, '127.0.0.2', resolve));
+  const port = (web.address() as AddressInfo).port;
+  const h = await startBoundaryHarness({ ...SANDBOXED, SWITCHYARD_HTTP_ALLOW: '127.0.0.2' });
+  try {
+    const viaProxy = (url: string) =>
+      bash(
+        `exec 3<>/dev/tcp/127.0.0.1/8720; printf 'GET ${url} HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3; head -1 <&3`,
+      );
+    const run = await h.run({ prompt: 'web', allowed_tools: ['WebFetch', 'Bash'] }, [
+      { name: 'WebFetch', input: { url: `http://127.0.0.2:${port}/fetched`, prompt: 'summarise' } },
+      viaProxy(`http://127.0.0.2:${port}/by-bash`),
+      viaProxy(`http://127.0.0.3:${port}/internal`),
+      viaProxy(`http://169.254.169.254/latest/meta-data/`),
+    ]);
+    // WebFetch upgrades http to https and this stand-in speaks plain http, so the fetch ends in a TLS
+    // error; what matters is that its tunnel reached the allowed host and was not refused on the way.
+    assert.doesNotMatch(run.outcomes[0]!.text, /switchyard egress|403/);
+    assert.equal(connections, 2, 'the WebFetch tunnel and the Bash request both arrived');
+    assert.deepEqual(hits, ['/by-bash']);
+    assertWorked(run.outcomes[1]!, /200 OK/);
+    assertWorked(run.outcomes[2]!, /403 Forbidden/);
+    assertWorked(run.outcomes[3]!, /403 Forbidden/);
+  } finally {
+    await h.close();
+    web.close();
+  }
 });
