@@ -5,11 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
 import type { ModelAccess } from '../../model/model-proxy.ts';
 import { abortReasonError, type OutputEnvelope, type RunContext } from '../runner.ts';
 import { type AllowList, emptyAllowList } from '../ssrf.ts';
+import type { Semaphore } from './admission.ts';
 import { classifyResult } from './classify-result.ts';
 import { EgressProxy } from './egress-proxy.ts';
 import { decideToolCall } from './gate.ts';
@@ -58,6 +60,8 @@ export interface ClaudeRunnerOptions {
   onAgentSession?: (agentSessionId: string) => void;
   /** Given a promise that settles once Claude Code and everything it started are gone. */
   onExit?: (exited: Promise<void>) => void;
+  /** Limits how many Claude Code processes start at once (admission.ts); held until its init message. */
+  startGate?: Semaphore | undefined;
 }
 
 /** How long Claude Code may take to exit after its result before its process tree is killed. */
@@ -143,7 +147,8 @@ export async function runClaude(
   if (ctx.signal.aborted) onCallerAbort();
   ctx.signal.addEventListener('abort', onCallerAbort, { once: true });
   const wallClock = setTimeout(() => stop('timeout'), input.timeout);
-  let idle = setTimeout(() => stop('startup'), options.startupTimeout);
+  // Armed once the start gate lets the process start: waiting for a start is not a slow start.
+  let idle: NodeJS.Timeout | undefined;
   const touch = () => {
     clearTimeout(idle);
     idle = setTimeout(() => stop('idle_timeout'), input.idle_timeout);
@@ -223,11 +228,26 @@ export async function runClaude(
   });
   // The result message is the end of the task. Claude Code then still flushes its transcript and
   // exits, which takes ~50 ms; the caller is answered at once and told when the process is gone.
+  const admission = { start_wait_ms: 0, startup_ms: 0 };
+  let starting = false;
+  const started = () => {
+    if (!starting) return;
+    starting = false;
+    options.startGate?.release();
+  };
   const exited = (async () => {
     try {
+      const waitFrom = performance.now();
+      await options.startGate?.acquire(abort.signal);
+      starting = true;
+      const startFrom = performance.now();
+      admission.start_wait_ms = Math.round(startFrom - waitFrom);
+      idle = setTimeout(() => stop('startup'), options.startupTimeout);
       for await (const message of query({ prompt: input.prompt, options: sdkOptions }) as AsyncIterable<SDKMessage>) {
         if (result) continue; // after the result: nothing more belongs to the task
         touch();
+        if (starting) admission.startup_ms = Math.round(performance.now() - startFrom);
+        started();
         if (message.type === 'system' && message.subtype === 'init') options.onAgentSession?.(message.session_id);
         ctx.emit({ type: message.type, data: message });
         if (message.type === 'result') {
@@ -242,6 +262,7 @@ export async function runClaude(
     } catch (err) {
       lastError = err;
     } finally {
+      started();
       clearTimeout(wallClock);
       clearTimeout(idle);
       clearTimeout(exitDeadline);
@@ -265,7 +286,10 @@ export async function runClaude(
       },
     );
   }
-  return classifyResult(result, [...filesChanged]);
+  const envelope = classifyResult(result, [...filesChanged]);
+  // Where the task's time went before the agent ran: waiting for a start, then Claude Code starting.
+  envelope.detail = { ...envelope.detail, admission };
+  return envelope;
 }
 
 function stopMessage(kind: ErrorKind, input: ClaudeInput, options: ClaudeRunnerOptions): string {
