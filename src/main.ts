@@ -116,7 +116,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     void webhooks.enqueue(task);
   };
   // One budget of Claude Code processes for tasks and workflow steps alike, and a start gate inside it.
-  const admission = createAdmission(config.concurrency, os.availableParallelism());
+  const admission = createAdmission(config.concurrency, config.concurrentStarts);
   const runnerOptions = {
     startGate: admission.starts,
     passThroughEnv: config.passThroughEnv,

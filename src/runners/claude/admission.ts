@@ -75,6 +75,6 @@ export interface Admission {
   starts: Semaphore;
 }
 
-export function createAdmission(concurrency: number, cores: number): Admission {
-  return { slots: new Semaphore(concurrency), starts: new Semaphore(Math.max(1, cores)) };
+export function createAdmission(concurrency: number, concurrentStarts: number): Admission {
+  return { slots: new Semaphore(concurrency), starts: new Semaphore(Math.max(1, concurrentStarts)) };
 }
