@@ -11,7 +11,7 @@ import { workflowRoutes } from './api/routes/workflows.ts';
 import type { Config } from './config.ts';
 import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
-import { ModelProxy } from './model/model-proxy.ts';
+import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { runClaude } from './runners/claude/run-claude.ts';
@@ -83,7 +83,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   };
   const runnerOptions = {
     passThroughEnv: config.passThroughEnv,
-    modelAccess: () => modelProxy.issue(),
+    modelAccess: (limits: TaskLimits) => modelProxy.issue(limits),
     startupTimeout: config.startupTimeout,
     owner: config.dataDir,
     projectSettings: config.projectSettings,
