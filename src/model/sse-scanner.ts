@@ -24,6 +24,8 @@ export class SseScanner {
   #length = 0;
   /** The current line is not wanted: drop bytes up to the next newline. */
   #skipping = false;
+  /** The current line's head was read and it is wanted: keep it without looking again. */
+  #keeping = false;
 
   constructor(wanted: Iterable<string>, onEvent: (event: string, data: string) => void) {
     this.#wanted = new Set(wanted);
@@ -38,13 +40,18 @@ export class SseScanner {
       if (!this.#skipping && end > start) {
         this.#pieces.push(chunk.subarray(start, end));
         this.#length += end - start;
-        if (this.#length > MAX_LINE || (newline === -1 && this.#length >= HEAD && !this.#mayWant())) this.#skip();
+        if (this.#length > MAX_LINE) this.#skip();
+        else if (newline === -1 && !this.#keeping && this.#length >= HEAD) {
+          if (this.#mayWant()) this.#keeping = true;
+          else this.#skip();
+        }
       }
       if (newline === -1) return;
       if (!this.#skipping) this.#line();
       this.#pieces = [];
       this.#length = 0;
       this.#skipping = false;
+      this.#keeping = false;
       start = newline + 1;
     }
   }
@@ -77,7 +84,7 @@ export class SseScanner {
       this.#event = ''; // a blank line ends the event
       return;
     }
-    if (!this.#mayWant()) return; // most lines: decided from their head, never decoded
+    if (!this.#keeping && !this.#mayWant()) return; // most lines: decided from their head, never decoded
     let text = (this.#pieces.length === 1 ? this.#pieces[0]! : Buffer.concat(this.#pieces)).toString('utf8');
     if (text.endsWith('\r')) text = text.slice(0, -1);
     if (text.startsWith('event:')) {

@@ -28,6 +28,7 @@ for (let i = 0; i < Number(count); i++) {
   statuses.push(res.status);
 }
 console.log('probe ' + label + ': ' + statuses.join(' '));
+if (label.startsWith('hang')) setInterval(() => {}, 1000); // keeps the Bash tool busy until the task's timeout
 `;
 
 /** What one default scripted reply costs: 100 input and 20 output tokens of an Opus model. */
@@ -70,6 +71,7 @@ interface Run {
 }
 
 async function run(label: string, count: number, limits: Record<string, number>): Promise<Run> {
+  // (limits may carry any task field that is a number: max_turns, max_budget_usd, timeout)
   const name = `${label}-${++counter}`;
   const prompt = `task ${name} ${count}`;
   const res = await h.fetch('/v1/tasks', {
@@ -133,4 +135,12 @@ test('after a reply pushes the cost past max_budget_usd the next call is refused
   assert.equal(ok.task.status, 'completed', JSON.stringify(ok.task.error));
   assert.match(ok.task.response ?? '', /probe spend-\d+: 200 200/);
   assert.equal(usageOf(ok.task).input_tokens, 400_200);
+});
+
+test('a task stopped by its timeout still reports what the proxy forwarded', async () => {
+  const { task, received } = await run('hang', 1, { timeout: 15_000 });
+  assert.equal(task.status, 'failed');
+  assert.equal(task.error?.kind, 'timeout');
+  assert.ok(received.includes(`probe hang-${counter} 0`), JSON.stringify(received));
+  assert.equal(usageOf(task).input_tokens, 100 * received.length, "every forwarded call, the probe's included");
 });

@@ -13,7 +13,11 @@ type Handler = (req: http.IncomingMessage, body: Buffer, res: http.ServerRespons
 /** A local upstream answering with `handler`, behind a fresh proxy; every request it got is kept. */
 async function withProxy(
   handler: Handler,
-  run: (ctx: { proxy: ModelProxy; seen: Array<{ url: string; key: string | undefined }> }) => Promise<void>,
+  run: (ctx: {
+    proxy: ModelProxy;
+    seen: Array<{ url: string; key: string | undefined }>;
+    connections: () => number;
+  }) => Promise<void>,
   options: ModelProxyOptions = {},
 ): Promise<void> {
   const seen: Array<{ url: string; key: string | undefined }> = [];
@@ -27,13 +31,15 @@ async function withProxy(
     seen.push({ url: req.url ?? '', key: req.headers['x-api-key'] as string | undefined });
     handler(req, Buffer.concat(chunks), res);
   });
+  let connections = 0;
+  upstream.on('connection', () => connections++);
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const proxy = await ModelProxy.start(
     { baseUrl: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`, apiKey: 'sk-ant-real-operator-key' },
     options,
   );
   try {
-    await run({ proxy, seen });
+    await run({ proxy, seen, connections: () => connections });
   } finally {
     await proxy.close();
     upstream.closeAllConnections();
@@ -195,6 +201,11 @@ test('the SSE scanner reads the same events wherever a stream is cut in two', ()
   for (let at = 1; at < bytes.length; at++) {
     assert.deepEqual(read([bytes.subarray(0, at), bytes.subarray(at)]), whole, `cut at byte ${at}`);
   }
+  assert.deepEqual(read([...bytes].map((b) => Buffer.from([b]))), whole, 'one byte at a time');
+  const long = Buffer.from(sseBody('claude-opus-4-5', { input_tokens: 3 }, 9, ['WebSearch'], 300_000));
+  const pieces = [];
+  for (let at = 0; at < long.length; at += 7) pieces.push(long.subarray(at, at + 7));
+  assert.deepEqual(read(pieces), whole, 'a 300 kB delta in 7-byte pieces is skipped, the rest read');
 });
 
 test('a non-streaming response is metered from its usage; count_tokens and upstream errors are free', async () => {
@@ -309,18 +320,19 @@ test('a successful reply whose usage cannot be read spends a budget; without a b
 });
 
 test('a model no price rule names is charged at the dearest rule', async () => {
-  await withProxy(sse(sseBody('claude-unheard-of-9', { input_tokens: 1_000_000 }, 0)), async ({ proxy }) => {
-    const access = proxy.issue();
-    await (await call(access.env)).arrayBuffer();
-    assert.equal(access.usage().cost_usd, 15, "Opus 4.1's $15 / M input");
-    const named = proxy.issue();
-    await withProxy(sse(sseBody('claude-sonnet-4-5', { input_tokens: 1_000_000 }, 0)), async ({ proxy: p }) => {
-      const a = p.issue();
-      await (await call(a.env)).arrayBuffer();
-      assert.equal(a.usage().cost_usd, 6, "positive control: Sonnet's long-context $6 / M input");
-    });
-    named.release();
-  });
+  let model = 'claude-unheard-of-9';
+  await withProxy(
+    (req, body, res) => sse(sseBody(model, { input_tokens: 1_000_000 }, 0))(req, body, res),
+    async ({ proxy }) => {
+      const unknown = proxy.issue();
+      await (await call(unknown.env)).arrayBuffer();
+      assert.equal(unknown.usage().cost_usd, 15, "Opus 4.1's $15 / M input");
+      model = 'claude-sonnet-4-5';
+      const named = proxy.issue();
+      await (await call(named.env)).arrayBuffer();
+      assert.equal(named.usage().cost_usd, 6, "positive control: Sonnet's long-context $6 / M input");
+    },
+  );
 });
 
 test('request bodies over 32 MiB are refused with 413, declared or streamed', async () => {
@@ -403,4 +415,13 @@ test('the proxy also serves on a unix socket of mode 0600, removed on close', as
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('successive calls reuse one keep-alive connection to the upstream', async () => {
+  await withProxy(sse(sseBody('claude-opus-4-5', { input_tokens: 1 }, 1)), async ({ proxy, seen, connections }) => {
+    const access = proxy.issue();
+    for (let i = 0; i < 4; i++) await (await call(access.env)).arrayBuffer();
+    assert.equal(seen.length, 4);
+    assert.equal(connections(), 1);
+  });
 });
