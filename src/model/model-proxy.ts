@@ -101,9 +101,15 @@ export class ModelProxy {
       const unix = proxy.#server();
       await new Promise<void>((resolve, reject) => {
         unix.once('error', reject);
-        unix.listen(socketPath, resolve);
+        // The socket is bound inside listen(): with this umask it is never connectable by others,
+        // not even between its creation and the chmod below.
+        const umask = process.umask(0o177);
+        try {
+          unix.listen(socketPath, resolve);
+        } finally {
+          process.umask(umask);
+        }
       });
-      // Created with the umask's mode; only the server's user may connect (the sandbox binds it in).
       fs.chmodSync(socketPath, 0o600);
       proxy.socketPath = socketPath;
     }
