@@ -15,7 +15,7 @@ import { type Config, isLoopback } from './config.ts';
 import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
-import { ModelProxy } from './model/model-proxy.ts';
+import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
 import { createAdmission, type Semaphore } from './runners/claude/admission.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
@@ -120,7 +120,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const runnerOptions = {
     startGate: admission.starts,
     passThroughEnv: config.passThroughEnv,
-    modelAccess: () => modelProxy.issue(),
+    modelAccess: (limits: TaskLimits) => modelProxy.issue(limits),
     startupTimeout: config.startupTimeout,
     owner: config.dataDir,
     projectSettings: config.projectSettings,

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
-import type { ModelAccess } from '../../model/model-proxy.ts';
-import { abortReasonError, type OutputEnvelope, type RunContext } from '../runner.ts';
+import type { ModelAccess, TaskLimits } from '../../model/model-proxy.ts';
+import { abortReasonError, type OutputEnvelope, type RunContext, RunnerError } from '../runner.ts';
 import { type AllowList, emptyAllowList } from '../ssrf.ts';
 import type { Semaphore } from './admission.ts';
-import { classifyResult } from './classify-result.ts';
+import { classifyResult, meteredUsage } from './classify-result.ts';
 import { EgressProxy } from './egress-proxy.ts';
 import { decideToolCall } from './gate.ts';
 import type { ToolPolicy } from './policy.ts';
@@ -46,7 +46,7 @@ export interface ClaudeRunnerOptions {
    * Per-task model credentials (the loopback model proxy). When given, the real ANTHROPIC_* values
    * never enter the agent's environment, where its Bash tool could read them.
    */
-  modelAccess?: () => ModelAccess;
+  modelAccess?: (limits: TaskLimits) => ModelAccess;
   startupTimeout: number;
   /** The server's data dir: marks the task's processes so a restart after a crash can find them. */
   owner: string;
@@ -154,7 +154,12 @@ export async function runClaude(
     idle = setTimeout(() => stop('idle_timeout'), input.idle_timeout);
   };
 
-  const access = options.modelAccess?.();
+  // The proxy holds every call made with the task's token to the task's limits, and meters them.
+  const access = options.modelAccess?.({
+    maxTurns: input.max_turns,
+    maxBudgetUsd: input.max_budget_usd,
+    model: input.model,
+  });
   const gate = (toolName: string, toolInput: unknown) =>
     toolInput !== null && typeof toolInput === 'object' && !Array.isArray(toolInput)
       ? decideToolCall(input.policy, input.cwd, toolName, toolInput as Record<string, unknown>, {
@@ -276,17 +281,19 @@ export async function runClaude(
   options.onExit?.(exited);
   await Promise.race([gotResult, exited]);
 
-  if (stopKind) throw new AppError(stopKind, stopMessage(stopKind, input, options));
+  const metered = access?.usage();
+  // A task stopped early still spent what the proxy metered: the failure carries it.
+  const spent = (error: AppError) =>
+    metered?.calls ? RunnerError.carrying(error, { response: '', usage: meteredUsage(metered) }) : error;
+  if (stopKind) throw spent(new AppError(stopKind, stopMessage(stopKind, input, options)));
   if (!result) {
-    throw new AppError(
-      'startup',
-      `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`,
-      {
+    throw spent(
+      new AppError('startup', `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`, {
         cause: lastError,
-      },
+      }),
     );
   }
-  const envelope = classifyResult(result, [...filesChanged]);
+  const envelope = classifyResult(result, [...filesChanged], metered);
   // Where the task's time went before the agent ran: waiting for a start, then Claude Code starting.
   envelope.detail = { ...envelope.detail, admission };
   return envelope;
