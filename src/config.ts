@@ -41,6 +41,10 @@ const schema = z.object({
   SWITCHYARD_WORKSPACE_ROOTS: list(':'),
   SWITCHYARD_API_KEYS: list(','),
   SWITCHYARD_CONCURRENCY: int(1, 256).optional(),
+  /** Warm Claude Code spares parked ahead of tasks (0 turns them off); default from free memory. */
+  SWITCHYARD_WARM: int(0, 64).optional(),
+  /** A spare unclaimed this long is retired (ms). */
+  SWITCHYARD_WARM_IDLE: int(1000, 86_400_000, ' (ms)').default(300_000),
   /** Claude Code processes starting at once (each start costs ~1.5 CPU-s); default: one per core. */
   SWITCHYARD_CONCURRENT_STARTS: int(1, 256).optional(),
   SWITCHYARD_QUEUE_LIMIT: int(1, 10_000_000).default(10_000),
@@ -74,6 +78,8 @@ export interface Config {
   apiKeys: string[];
   concurrency: number;
   concurrentStarts: number;
+  warm: number;
+  warmIdle: number;
   queueLimit: number;
   maxPromptBytes: number;
   defaultTimeout: number;
@@ -115,6 +121,11 @@ export function flagsToEnv(flags: Record<string, string | boolean>): Record<stri
     env[`SWITCHYARD_${name.replaceAll('-', '_').toUpperCase()}`] = String(value);
   }
   return env;
+}
+
+/** Spares cost memory while idle: one per 4 GiB free, at most 4. */
+export function defaultWarm(freeBytes = os.freemem()): number {
+  return Math.max(0, Math.min(4, Math.floor(freeBytes / (4 * 1024 ** 3))));
 }
 
 export function defaultConcurrency(freeBytes = os.freemem(), cores = os.availableParallelism()): number {
@@ -169,6 +180,8 @@ export function loadConfig(
     apiKeys,
     concurrency: c.SWITCHYARD_CONCURRENCY ?? defaultConcurrency(),
     concurrentStarts: c.SWITCHYARD_CONCURRENT_STARTS ?? os.availableParallelism(),
+    warm: c.SWITCHYARD_WARM ?? defaultWarm(),
+    warmIdle: c.SWITCHYARD_WARM_IDLE,
     queueLimit: c.SWITCHYARD_QUEUE_LIMIT,
     maxPromptBytes: c.SWITCHYARD_MAX_PROMPT_BYTES,
     defaultTimeout: c.SWITCHYARD_DEFAULT_TIMEOUT,

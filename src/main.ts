@@ -21,6 +21,7 @@ import { createAdmission, type Semaphore } from './runners/claude/admission.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { type ClaudeInput, type ClaudeRunnerOptions, runClaude } from './runners/claude/run-claude.ts';
 import { prepareSandboxHost, probeSandbox, type SandboxStatus } from './runners/claude/sandbox.ts';
+import { WarmPool } from './runners/claude/warm-pool.ts';
 import type { OutputEnvelope, RunContext } from './runners/runner.ts';
 import { parseAllowList } from './runners/ssrf.ts';
 import { Redactor } from './secrets.ts';
@@ -37,6 +38,8 @@ export interface RunningServer {
   url: string;
   /** The OS sandbox every Claude Code process runs in (or why it does not). */
   sandbox: SandboxStatus;
+  /** Parked Claude Code spares. */
+  warm: WarmPool;
   tasks: TaskService;
   /** The workflow engine (WorkflowApi). */
   workflows: WorkflowService;
@@ -117,17 +120,24 @@ export async function startServer(config: Config): Promise<RunningServer> {
   };
   // One budget of Claude Code processes for tasks and workflow steps alike, and a start gate inside it.
   const admission = createAdmission(config.concurrency, config.concurrentStarts);
-  const runnerOptions = {
-    startGate: admission.starts,
+  const processOptions = {
     passThroughEnv: config.passThroughEnv,
     modelAccess: (limits: TaskLimits) => modelProxy.issue(limits),
-    startupTimeout: config.startupTimeout,
     owner: config.dataDir,
     projectSettings: config.projectSettings,
     httpAllow: parseAllowList(config.httpAllow),
     ...(config.claudePath ? { claudePath: config.claudePath } : {}),
     sandbox: modelSocket ? prepareSandboxHost(config.dataDir, modelSocket) : undefined,
   };
+  const warm = new WarmPool({
+    cap: config.warm,
+    idleMs: config.warmIdle,
+    configRoot: path.join(config.dataDir, 'claude'),
+    process: processOptions,
+    startGate: admission.starts,
+    onError: (err) => logger.warn({ err }, 'a warm Claude Code spare could not be started'),
+  });
+  const runnerOptions = { ...processOptions, startupTimeout: config.startupTimeout, startGate: admission.starts, warm };
   const scheduler = new TaskScheduler({
     store,
     notifier,
@@ -180,6 +190,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   return {
     url,
     sandbox,
+    warm,
     tasks,
     workflows,
     close(graceMs = 30_000) {
@@ -190,6 +201,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
         await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
+        await warm.close();
         await webhooks.stop();
         await store.close();
         await modelProxy.close();

@@ -95,6 +95,11 @@ export class ProcessTree {
   readonly #owner: string;
   readonly #wrap: CommandWrapper | undefined;
   #child: ChildProcess | undefined;
+  #exit: () => void = () => {};
+  /** Settles when the spawned root process exits. */
+  readonly exited = new Promise<void>((resolve) => {
+    this.#exit = resolve;
+  });
 
   constructor(owner: string, wrap?: CommandWrapper, mark = randomUUID()) {
     this.#owner = owner;
@@ -113,6 +118,8 @@ export class ProcessTree {
       signal: options.signal,
     });
     this.#child = child;
+    child.once('exit', () => this.#exit());
+    child.once('error', () => this.#exit());
     // Without a reader the pipe fills and the child blocks; stderr is diagnostics only.
     child.stderr?.resume();
     return child as unknown as SpawnedProcess;

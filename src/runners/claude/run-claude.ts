@@ -2,22 +2,15 @@
  * The claude worker: one Claude Code session through the Agent SDK, under our tool boundary and
  * watchdogs. Input envelope in, output envelope out; failures are thrown as typed AppErrors.
  */
-import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
-import type { ModelAccess, TaskLimits } from '../../model/model-proxy.ts';
 import { abortReasonError, type OutputEnvelope, type RunContext, RunnerError } from '../runner.ts';
-import { type AllowList, emptyAllowList } from '../ssrf.ts';
 import type { Semaphore } from './admission.ts';
 import { classifyResult, meteredUsage } from './classify-result.ts';
-import { EgressProxy } from './egress-proxy.ts';
-import { decideToolCall } from './gate.ts';
+import { type ClaudeProcess, endProcess, type ProcessOptions, prepareProcess } from './claude-process.ts';
 import type { ToolPolicy } from './policy.ts';
-import { ProcessTree } from './process-tree.ts';
-import { type SandboxHost, sandboxArgv, sandboxEnv } from './sandbox.ts';
+import type { WarmPool } from './warm-pool.ts';
 
 export interface ClaudeInput {
   prompt: string;
@@ -39,102 +32,31 @@ export interface ClaudeInput {
   configDir: string;
 }
 
-export interface ClaudeRunnerOptions {
-  /** Model endpoint, credentials and proxies: the only server variables Claude Code sees. */
-  passThroughEnv: Record<string, string>;
-  /**
-   * Per-task model credentials (the loopback model proxy). When given, the real ANTHROPIC_* values
-   * never enter the agent's environment, where its Bash tool could read them.
-   */
-  modelAccess?: (limits: TaskLimits) => ModelAccess;
+export interface ClaudeRunnerOptions extends ProcessOptions {
   startupTimeout: number;
-  /** The server's data dir: marks the task's processes so a restart after a crash can find them. */
-  owner: string;
-  /** Read settings, hooks, CLAUDE.md and .mcp.json from the workspace (operator opt-in). */
-  projectSettings: boolean;
-  /** Internal hosts and networks WebFetch may reach (`SWITCHYARD_HTTP_ALLOW`); none when omitted. */
-  httpAllow?: AllowList;
-  claudePath?: string;
-  /** Run Claude Code under bubblewrap (sandbox.ts); absent when the sandbox is off or unavailable. */
-  sandbox?: SandboxHost | undefined;
   onAgentSession?: (agentSessionId: string) => void;
   /** Given a promise that settles once Claude Code and everything it started are gone. */
   onExit?: (exited: Promise<void>) => void;
   /** Limits how many Claude Code processes start at once (admission.ts); held until its init message. */
   startGate?: Semaphore | undefined;
+  /** Parked spares a task may claim instead of starting Claude Code (warm-pool.ts). */
+  warm?: WarmPool | undefined;
 }
 
 /** How long Claude Code may take to exit after its result before its process tree is killed. */
 const EXIT_GRACE_MS = 5000;
 
-const WRITE_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit']);
-/** Tools that can change the workspace: without one, the sandbox binds it read-only. */
-const WRITING_TOOLS = new Set([...WRITE_TOOLS, 'Bash']);
-
-const MODEL_VARS = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
-
-function childEnv(
-  input: ClaudeInput,
-  options: ClaudeRunnerOptions,
-  access: ModelAccess | undefined,
-): Record<string, string> {
-  const passed = { ...options.passThroughEnv };
-  if (access) for (const name of MODEL_VARS) delete passed[name];
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    LANG: process.env.LANG ?? 'C.UTF-8',
-    HOME: input.configDir,
-    CLAUDE_CONFIG_DIR: input.configDir,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_ERROR_REPORTING: '1',
-    // Retries belong to the caller (the workflow engine's policy), so a model error surfaces quickly.
-    CLAUDE_CODE_MAX_RETRIES: '0',
-    // Claude Code reads `@path` mentions itself, before any tool call the gate could see (measured).
-    CLAUDE_CODE_DISABLE_FILE_MENTIONS: '1',
-    ...passed,
-    ...access?.env,
-  };
-}
+const SYSTEM_PROMPT = 'claude_code';
 
 export async function runClaude(
   input: ClaudeInput,
   ctx: RunContext,
   options: ClaudeRunnerOptions,
 ): Promise<OutputEnvelope> {
-  fs.mkdirSync(input.configDir, { recursive: true, mode: 0o700 });
-  const sandbox = options.sandbox;
-  const mark = randomUUID();
-  // In the sandbox, the web is reachable only through this task's egress proxy, and only with WebFetch.
-  const egress =
-    sandbox && input.policy.tools.includes('WebFetch')
-      ? await EgressProxy.start(path.join(path.dirname(sandbox.modelSocket), `e-${mark.slice(0, 8)}.sock`), {
-          rules: input.policy.rules,
-          httpAllow: options.httpAllow ?? emptyAllowList(),
-        })
-      : undefined;
-  const tree = new ProcessTree(
-    options.owner,
-    sandbox &&
-      ((command, args) => ({
-        command: 'bwrap',
-        args: sandboxArgv(
-          {
-            workspace: input.cwd,
-            configDir: input.configDir,
-            executables: [command, args[0] ?? ''].filter((file) => path.isAbsolute(file) && fs.existsSync(file)),
-            writable: input.policy.tools.some((tool) => WRITING_TOOLS.has(tool)),
-            egressSocket: egress?.socketPath,
-          },
-          sandbox,
-          command,
-          args,
-        ),
-      })),
-    mark,
-  );
-  const abort = new AbortController();
+  // A parked spare when one fits (the same boundary, started ahead); otherwise a process of its own.
+  const warm = await options.warm?.claim(input);
+  const proc: ClaudeProcess = warm?.proc ?? (await prepareProcess(input, options));
+  const { tree, abort, access } = proc;
   let stopKind: ErrorKind | undefined;
   const stop = (kind: ErrorKind) => {
     if (stopKind) return;
@@ -153,76 +75,17 @@ export async function runClaude(
     clearTimeout(idle);
     idle = setTimeout(() => stop('idle_timeout'), input.idle_timeout);
   };
-
-  // The proxy holds every call made with the task's token to the task's limits, and meters them.
-  const access = options.modelAccess?.({
-    maxTurns: input.max_turns,
-    maxBudgetUsd: input.max_budget_usd,
-    model: input.model,
-  });
-  const gate = (toolName: string, toolInput: unknown) =>
-    toolInput !== null && typeof toolInput === 'object' && !Array.isArray(toolInput)
-      ? decideToolCall(input.policy, input.cwd, toolName, toolInput as Record<string, unknown>, {
-          httpAllow: options.httpAllow,
-        })
-      : Promise.resolve({ allow: false, reason: `${toolName.slice(0, 100)} needs an object input.` } as const);
-  const filesChanged = new Set<string>();
-  const sdkOptions: Options = {
-    cwd: input.cwd,
-    tools: input.policy.tools,
-    allowedTools: [],
-    permissionMode: 'default',
-    settingSources: options.projectSettings ? ['project', 'local'] : [],
-    // WebFetch first asks claude.ai whether a domain is safe; from the sandbox only the allowed domains
-    // are reachable, and the rules plus the SSRF guard are the policy.
-    ...(egress ? { settings: { skipWebFetchPreflight: true } } : {}),
-    env: sandbox
-      ? sandboxEnv(childEnv(input, options, access), egress !== undefined)
-      : childEnv(input, options, access),
-    abortController: abort,
-    spawnClaudeCodeProcess: tree.spawn,
-    // Claude Code pre-approves read-only tools (Read, Glob, Grep) inside its cwd without asking
-    // canUseTool (measured), which would skip a rule's scope; a PreToolUse hook sees every call.
-    hooks: {
-      PreToolUse: [
-        {
-          onFailure: 'block',
-          hooks: [
-            async (hookInput) => {
-              if (hookInput.hook_event_name !== 'PreToolUse') return {};
-              // Claude Code's own tool that carries the output_schema answer; it touches nothing.
-              if (input.output_schema && hookInput.tool_name === 'StructuredOutput') return {};
-              const decision = await gate(hookInput.tool_name, hookInput.tool_input);
-              if (decision.allow) return {};
-              return {
-                hookSpecificOutput: {
-                  hookEventName: 'PreToolUse',
-                  permissionDecision: 'deny',
-                  permissionDecisionReason: decision.reason,
-                },
-              };
-            },
-          ],
-        },
-      ],
-    },
-    canUseTool: async (toolName, toolInput) => {
-      const decision = await gate(toolName, toolInput);
-      if (!decision.allow) return { behavior: 'deny', message: decision.reason };
-      if (WRITE_TOOLS.has(toolName)) {
-        const file = toolInput.file_path ?? toolInput.notebook_path;
-        if (typeof file === 'string') filesChanged.add(file);
-      }
-      return { behavior: 'allow', updatedInput: toolInput };
-    },
-    systemPrompt: { type: 'preset', preset: 'claude_code', append: input.system_prompt_append },
-  };
-  if (input.model) sdkOptions.model = input.model;
-  if (input.max_turns) sdkOptions.maxTurns = input.max_turns;
-  if (input.max_budget_usd) sdkOptions.maxBudgetUsd = input.max_budget_usd;
-  if (input.output_schema) sdkOptions.outputFormat = { type: 'json_schema', schema: input.output_schema };
-  if (input.resume) sdkOptions.resume = input.resume;
-  if (options.claudePath) sdkOptions.pathToClaudeCodeExecutable = options.claudePath;
+  const coldStart = () =>
+    query({
+      prompt: input.prompt,
+      options: {
+        ...proc.sdkOptions,
+        cwd: input.cwd,
+        systemPrompt: { type: 'preset', preset: SYSTEM_PROMPT, append: input.system_prompt_append },
+        ...(input.model ? { model: input.model } : {}),
+        ...(input.resume ? { resume: input.resume } : {}),
+      },
+    });
 
   let result: SDKResultMessage | undefined;
   let lastError: unknown;
@@ -233,7 +96,7 @@ export async function runClaude(
   });
   // The result message is the end of the task. Claude Code then still flushes its transcript and
   // exits, which takes ~50 ms; the caller is answered at once and told when the process is gone.
-  const admission = { start_wait_ms: 0, startup_ms: 0 };
+  const admission = { warm: warm !== undefined, start_wait_ms: 0, startup_ms: 0 };
   let starting = false;
   const started = () => {
     if (!starting) return;
@@ -242,13 +105,14 @@ export async function runClaude(
   };
   const exited = (async () => {
     try {
+      // A spare has started already: only a cold start waits at the gate.
       const waitFrom = performance.now();
-      await options.startGate?.acquire(abort.signal);
-      starting = true;
+      if (!warm) await options.startGate?.acquire(abort.signal);
+      starting = !warm;
       const startFrom = performance.now();
       admission.start_wait_ms = Math.round(startFrom - waitFrom);
       idle = setTimeout(() => stop('startup'), options.startupTimeout);
-      for await (const message of query({ prompt: input.prompt, options: sdkOptions }) as AsyncIterable<SDKMessage>) {
+      for await (const message of (warm?.messages ?? coldStart()) as AsyncIterable<SDKMessage>) {
         if (result) continue; // after the result: nothing more belongs to the task
         touch();
         if (starting) admission.startup_ms = Math.round(performance.now() - startFrom);
@@ -272,10 +136,8 @@ export async function runClaude(
       clearTimeout(idle);
       clearTimeout(exitDeadline);
       ctx.signal.removeEventListener('abort', onCallerAbort);
-      access?.release();
       // The agent may leave children behind (a backgrounded Bash command): end the whole tree.
-      tree.kill();
-      await egress?.close();
+      await endProcess(proc);
     }
   })();
   options.onExit?.(exited);
@@ -293,7 +155,7 @@ export async function runClaude(
       }),
     );
   }
-  const envelope = classifyResult(result, [...filesChanged], metered);
+  const envelope = classifyResult(result, [...proc.filesChanged], metered);
   // Where the task's time went before the agent ran: waiting for a start, then Claude Code starting.
   envelope.detail = { ...envelope.detail, admission };
   return envelope;
