@@ -1,0 +1,228 @@
+/**
+ * A Bash rule names a command; this confines what its arguments reach (DESIGN.md "What a gate cannot
+ * see"). `Bash(git diff *)` must not become `git diff --no-index /dev/null /etc/passwd` (a read outside)
+ * or `git diff --output=/any/path` (a write outside). Two checks, after the rule matched:
+ * - options that make a known program leave the workspace, read another repository or run a program
+ *   are refused unless the rule itself names them (`Bash(git diff --no-index *)`);
+ * - every argument that could be a path must, read as the kernel will (symlinks, `..`, globs expanded),
+ *   stay inside the workspace and off its control files, whatever the program.
+ * Git's own configuration is disarmed separately, in its environment (git-env.ts).
+ */
+import { glob } from 'node:fs/promises';
+import path from 'node:path';
+import type { BashPattern, Word } from './bash-command.ts';
+import { isControlPath, realPathsInside } from './workspace-paths.ts';
+
+// Global git options (before the subcommand) that change nothing but output and locking; every other
+// one (-C, -c, --git-dir, --work-tree, --exec-path, --bare, -p …) picks another repository, config or
+// program, so it is refused unless the rule names it.
+const GIT_HARMLESS_GLOBAL = new Set(['--no-pager', '-P', '--no-optional-locks', '--literal-pathspecs']);
+
+// Subcommands whose job is to run programs or rewrite configuration: only a rule naming them admits them.
+const GIT_RUNS_PROGRAMS = new Set([
+  'config',
+  'difftool',
+  'mergetool',
+  'filter-branch',
+  'filter-repo',
+  'submodule',
+  'bisect',
+  'daemon',
+  'instaweb',
+  'web--browse',
+  'send-email',
+  'upload-pack',
+  'receive-pack',
+  'upload-archive',
+  'shell',
+  'credential',
+  'credential-store',
+  'credential-cache',
+  'hook',
+  'svn',
+  'p4',
+  'cvsimport',
+  'archimport',
+]);
+
+// Long options of any git subcommand that read or write outside the repository, pick another one, or
+// run a program. Git accepts any unambiguous abbreviation (`--out=x` is `--output=x`), so a prefix of
+// one of these is refused too, unless it is itself a harmless option of that spelling.
+const GIT_RISKY_LONG = [
+  '--output',
+  '--output-directory',
+  '--no-index',
+  '--ext-diff',
+  '--textconv',
+  '--git-dir',
+  '--work-tree',
+  '--exec-path',
+  '--exec',
+  '--upload-pack',
+  '--receive-pack',
+  '--template',
+  '--separate-git-dir',
+  '--open-files-in-pager',
+  '--extcmd',
+  '--tool',
+  '--config',
+  '--config-env',
+  '--namespace',
+  '--super-prefix',
+  '--paginate',
+  '--remote',
+  '--reference',
+  '--reference-if-able',
+  '--unsafe-paths',
+];
+const GIT_HARMLESS_PREFIXES = new Set(['--text', '--to', '--no-ext-diff', '--no-textconv']);
+
+// Short options that run a program, per subcommand (clusters like `-nO` count): `git grep -O<pager>`,
+// `git rebase -x <cmd>`, `git clone -u <upload-pack> -c key=value`.
+const GIT_RISKY_SHORT: Record<string, string> = { grep: 'O', rebase: 'x', clone: 'uc', 'ls-remote': 'u' };
+
+const FIND_RISKY = new Set([
+  '-exec',
+  '-execdir',
+  '-ok',
+  '-okdir',
+  '-delete',
+  '-fprint',
+  '-fprint0',
+  '-fprintf',
+  '-fls',
+]);
+
+const MAX_GLOB_MATCHES = 10_000;
+
+/**
+ * Checks the words of one simple command that matched `pattern`; returns the reason to refuse, or null.
+ * `workspace` is the task's cwd (where Bash runs), `workspaceReal` its real path.
+ */
+export async function checkArguments(
+  words: Word[],
+  pattern: BashPattern,
+  workspace: string,
+  workspaceReal: string,
+): Promise<string | null> {
+  // `Bash(*)` names no program: it is the unscoped rule written another way.
+  if (pattern.words.length === 0) return null;
+  const named = new Set(pattern.words);
+  const program = path.basename(words[0]!.text);
+  const optionReason =
+    program === 'git' ? gitOptionProblem(words, named) : program === 'find' ? findOptionProblem(words, named) : null;
+  if (optionReason !== null) return optionReason;
+  const n = pattern.words.length;
+  for (let i = 1; i < words.length; i++) {
+    const word = words[i]!;
+    // Words the rule spelled out are the rule author's choice; a prefix word (`cat docs/*`) is only
+    // partly theirs, so what the model appended to it is checked.
+    if (i < n - 1 || (i === n - 1 && (!pattern.prefix || word.text === pattern.words[i]))) continue;
+    const reason = await pathProblem(word.text, workspace, workspaceReal);
+    if (reason !== null) return reason;
+  }
+  return null;
+}
+
+function refusedOption(program: string, option: string): string {
+  return `the option ${JSON.stringify(option.slice(0, 100))} of ${program} is not allowed unless the Bash rule names it`;
+}
+
+function gitOptionProblem(words: Word[], named: Set<string>): string | null {
+  let i = 1;
+  for (; i < words.length && words[i]!.text.startsWith('-'); i++) {
+    const option = words[i]!.text;
+    if (!GIT_HARMLESS_GLOBAL.has(option) && !named.has(option)) return refusedOption('git', option);
+  }
+  const subcommand = words[i]?.text;
+  if (subcommand === undefined) return null;
+  if (GIT_RUNS_PROGRAMS.has(subcommand) && !named.has(subcommand)) {
+    return `git ${subcommand} runs programs or rewrites configuration: it is not allowed unless the Bash rule names it`;
+  }
+  const riskyShort = GIT_RISKY_SHORT[subcommand] ?? '';
+  for (const word of words.slice(i + 1)) {
+    const text = word.text;
+    if (text === '--') break;
+    if (named.has(text)) continue;
+    if (text.startsWith('--')) {
+      const name = text.split('=', 1)[0]!;
+      if (named.has(name) || GIT_HARMLESS_PREFIXES.has(name)) continue;
+      if (name.length > 2 && GIT_RISKY_LONG.some((risky) => risky.startsWith(name))) return refusedOption('git', text);
+    } else if (text.startsWith('-') && [...riskyShort].some((letter) => text.slice(1).includes(letter))) {
+      return refusedOption(`git ${subcommand}`, text);
+    }
+  }
+  return null;
+}
+
+function findOptionProblem(words: Word[], named: Set<string>): string | null {
+  for (const word of words.slice(1)) {
+    if (FIND_RISKY.has(word.text) && !named.has(word.text)) return refusedOption('find', word.text);
+  }
+  return null;
+}
+
+/**
+ * An argument that could name a file, checked where it lands. Options are read for their value
+ * (`--output=x`, `-fx/y`); a bare option word names no file.
+ */
+async function pathProblem(text: string, workspace: string, workspaceReal: string): Promise<string | null> {
+  let value = text;
+  if (text.startsWith('--')) {
+    const eq = text.indexOf('=');
+    if (eq === -1) return null;
+    value = text.slice(eq + 1);
+  } else if (text.startsWith('-')) {
+    const slash = text.search(/[/~]/);
+    if (slash === -1) return null;
+    value = text.slice(slash);
+  }
+  const shown = JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text);
+  // Bash expands `~` at the start of a word and after `=` or `:` in it (`--dir=~/x`, `a:~/b`).
+  if (/(^|[=:])~/.test(text)) return `the argument ${shown} names the home directory, outside the workspace`;
+  if (value === '' || value === '/dev/null') return null;
+  // A local clone or fetch source reads the repository it names.
+  if (value.startsWith('file://')) {
+    const rest = value.slice('file://'.length);
+    value = rest.includes('/') ? rest.slice(rest.indexOf('/')) : '/';
+  }
+  if (/[*?[]/.test(value)) return globProblem(value, shown, workspace, workspaceReal);
+  return landingProblem(value, shown, workspace, workspaceReal);
+}
+
+async function landingProblem(
+  value: string,
+  shown: string,
+  workspace: string,
+  workspaceReal: string,
+): Promise<string | null> {
+  const reals = await realPathsInside(workspace, workspaceReal, value);
+  if (reals === null) return `the argument ${shown} reaches outside the workspace`;
+  if (reals.some(isControlPath)) {
+    return `the argument ${shown} names .claude/, .git/ or .mcp.json, which no command may touch`;
+  }
+  return null;
+}
+
+/**
+ * Bash replaces a glob with the names it matches, so each of those is checked. Bash never lets a
+ * wildcard match a leading dot, so only a pattern that spells a dot segment could reach `..`; such
+ * patterns are refused outright rather than modelled.
+ */
+async function globProblem(
+  pattern: string,
+  shown: string,
+  workspace: string,
+  workspaceReal: string,
+): Promise<string | null> {
+  if (path.isAbsolute(pattern) || pattern.split('/').some((segment) => segment.startsWith('.'))) {
+    return `the argument ${shown} is a pattern that may reach outside the workspace`;
+  }
+  let count = 0;
+  for await (const match of glob(pattern, { cwd: workspace })) {
+    if (++count > MAX_GLOB_MATCHES) return `the argument ${shown} matches too many files to check`;
+    const reason = await landingProblem(match, JSON.stringify(match), workspace, workspaceReal);
+    if (reason !== null) return `${reason} (matched by ${shown})`;
+  }
+  return null;
+}
