@@ -1,6 +1,7 @@
 /**
  * Composition root: config → store → task scheduler and service → HTTP. Nothing here runs at import.
  */
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
@@ -66,6 +67,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     };
     logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
   }
+  // loadConfig required configured roots to exist; this creates the default one (./workspace).
+  for (const root of config.workspaceRoots) fs.mkdirSync(root, { recursive: true });
   const store = openSqliteStore(config.dataDir);
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');

@@ -259,7 +259,7 @@ function claudeInput(input: Record<string, unknown>, config: Config, meta: Attem
     // The rendered prompt carries upstream outputs and inputs: an `@` in them is data, never a file to read.
     prompt: defuseMentions(input.prompt as string),
     policy: stepPolicy(input.allowed_tools, config, field),
-    cwd: resolveWorkspace(input.cwd as string | undefined, config.workspaceRoots),
+    cwd: resolveWorkspace(input.cwd as string | undefined, config, `steps.${meta.step}.cwd`),
     timeout: input.timeout as number,
     idle_timeout: config.idleTimeout,
     // A fresh CLAUDE_CONFIG_DIR per attempt: nothing leaks between steps, runs or attempts.

@@ -5,6 +5,7 @@
  */
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { isWithin } from '../../paths.ts';
 
 /**
  * The real paths a tool would touch for `requested`, relative to the workspace, or null when any
@@ -25,7 +26,7 @@ export async function realPathsInside(
   const reals: string[] = [];
   for (const candidate of candidates) {
     const real = await resolveReal(candidate);
-    if (real === null || !isInside(workspaceReal, real)) return null;
+    if (real === null || !isWithin(workspaceReal, real)) return null;
     reals.push(real);
   }
   return reals;
@@ -56,11 +57,6 @@ export async function resolveReal(absolute: string): Promise<string | null> {
     }
   }
   return null;
-}
-
-export function isInside(root: string, candidate: string): boolean {
-  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
-  return candidate === root || candidate.startsWith(prefix);
 }
 
 /**
