@@ -82,6 +82,10 @@ const schema = z.object({
   /** Run against the built-in scripted model: a demo that needs no API key and no network. */
   SWITCHYARD_DEMO: bool,
   SWITCHYARD_CLAUDE_PATH: z.string().optional(),
+  /** bubblewrap around every Claude Code process: where it works (auto), always (required), or never. */
+  SWITCHYARD_SANDBOX: z
+    .enum(['auto', 'required', 'off'], { error: 'must be auto, required or off' })
+    .default('auto'),
 });
 
 export interface Config {
@@ -107,6 +111,7 @@ export interface Config {
   logLevel: string;
   demo: boolean;
   claudePath: string | undefined;
+  sandbox: 'auto' | 'required' | 'off';
   /** The variables passed through to Claude Code (model endpoint, credentials, proxies). */
   passThroughEnv: Record<string, string>;
 }
@@ -204,6 +209,7 @@ export function loadConfig(
     logLevel: c.SWITCHYARD_LOG_LEVEL,
     demo: c.SWITCHYARD_DEMO,
     claudePath: c.SWITCHYARD_CLAUDE_PATH,
+    sandbox: c.SWITCHYARD_SANDBOX,
     passThroughEnv,
   };
 }
@@ -241,6 +247,6 @@ function checkWorkspaceRoots(roots: string[], dataDir: string, configured: boole
   }
 }
 
-function isLoopback(host: string): boolean {
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -3,19 +3,23 @@
  */
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
-import type { Config } from './config.ts';
+import { type Config, isLoopback } from './config.ts';
+import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
 import { ModelProxy } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { runClaude } from './runners/claude/run-claude.ts';
+import { prepareSandboxHost, probeSandbox, type SandboxStatus } from './runners/claude/sandbox.ts';
 import { parseAllowList } from './runners/ssrf.ts';
 import { Redactor } from './secrets.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -29,6 +33,8 @@ import { WorkflowService } from './workflow/workflow-service.ts';
 
 export interface RunningServer {
   url: string;
+  /** The OS sandbox every Claude Code process runs in (or why it does not). */
+  sandbox: SandboxStatus;
   tasks: TaskService;
   /** The workflow engine (WorkflowApi). */
   workflows: WorkflowService;
@@ -69,17 +75,42 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   // loadConfig required configured roots to exist; this creates the default one (./workspace).
   for (const root of config.workspaceRoots) fs.mkdirSync(root, { recursive: true });
+  const sandbox = await probeSandbox(config.sandbox);
+  if (!sandbox.active && config.sandbox === 'required') {
+    throw new AppError('validation', `SWITCHYARD_SANDBOX=required but ${sandbox.reason}`, {
+      field: 'SWITCHYARD_SANDBOX',
+    });
+  }
+  if (!sandbox.active && config.sandbox !== 'off' && !isLoopback(config.host)) {
+    throw new AppError(
+      'validation',
+      `SWITCHYARD_HOST ${config.host} is not a loopback address and the sandbox is unavailable (${sandbox.reason}): ` +
+        'install it, or set SWITCHYARD_SANDBOX=off to run tasks unconfined',
+      { field: 'SWITCHYARD_SANDBOX' },
+    );
+  }
+  if (!sandbox.active && config.sandbox === 'auto') {
+    logger.warn(
+      { sandbox },
+      `NO SANDBOX: Claude Code runs as the server's user with its view of the machine (${sandbox.reason}). ` +
+        'allowed_tools is then enforced by the gate alone.',
+    );
+  }
   const store = openSqliteStore(config.dataDir);
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
   const notifier = new TaskNotifier();
   const webhooks = new WebhookSender({ store, secret: config.webhookSecret, httpAllow: config.httpAllow, logger });
   const env = config.passThroughEnv;
-  const modelProxy = await ModelProxy.start({
-    baseUrl: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
-    apiKey: env.ANTHROPIC_API_KEY,
-    authToken: env.ANTHROPIC_AUTH_TOKEN,
-  });
+  const modelSocket = sandbox.active ? modelSocketPath(config.dataDir) : undefined;
+  const modelProxy = await ModelProxy.start(
+    {
+      baseUrl: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
+      apiKey: env.ANTHROPIC_API_KEY,
+      authToken: env.ANTHROPIC_AUTH_TOKEN,
+    },
+    modelSocket ? { socketPath: modelSocket } : {},
+  );
   const onTerminal = (task: TaskRecord) => {
     metrics.taskEnded(task);
     void webhooks.enqueue(task);
@@ -92,6 +123,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     projectSettings: config.projectSettings,
     httpAllow: parseAllowList(config.httpAllow),
     ...(config.claudePath ? { claudePath: config.claudePath } : {}),
+    sandbox: modelSocket ? prepareSandboxHost(config.dataDir, modelSocket) : undefined,
   };
   const scheduler = new TaskScheduler({
     store,
@@ -101,6 +133,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     redactor,
     runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
     onTerminal,
+    sandbox,
   });
   const tasks = new TaskService({ config, store, notifier, scheduler, onTerminal });
   const metrics = new Metrics({ queued: () => store.countByStatus('queued'), running: () => scheduler.runningCount });
@@ -120,6 +153,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     tasks,
     logger,
     metrics,
+    sandbox,
     extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows)],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
@@ -130,11 +164,15 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ url, concurrency: config.concurrency, dataDir: config.dataDir }, 'switchyard listening');
+  logger.info(
+    { url, concurrency: config.concurrency, dataDir: config.dataDir, sandbox: sandbox.active ? 'bubblewrap' : 'none' },
+    'switchyard listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
     url,
+    sandbox,
     tasks,
     workflows,
     close(graceMs = 30_000) {
@@ -153,4 +191,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
       return closing;
     },
   };
+}
+
+/**
+ * The model proxy's unix socket. A socket path is limited to 107 bytes, so a deep data dir gets a
+ * private directory under the system's temp dir instead.
+ */
+function modelSocketPath(dataDir: string): string {
+  const inData = path.join(dataDir, 'sandbox', 'model.sock');
+  if (Buffer.byteLength(inData) <= 100) {
+    fs.mkdirSync(path.dirname(inData), { recursive: true, mode: 0o700 });
+    return inData;
+  }
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-')), 'model.sock');
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { apiKeyAuth } from './auth.ts';
 import { docsRoutes } from './routes/docs.ts';
@@ -22,6 +23,8 @@ export interface AppDeps {
   tasks: TaskService;
   logger: Logger;
   metrics: Metrics;
+  /** The OS sandbox tasks run in, shown on /health. */
+  sandbox?: SandboxStatus;
   /** Extra routers mounted under the same auth and error handling (workflows, runs, DLQ …). */
   extraRoutes?: Array<(app: Hono) => void>;
 }

@@ -5,6 +5,7 @@
  * which swaps the token for the real credentials and streams the request through to the upstream.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -31,6 +32,8 @@ export class ModelProxy {
   readonly #upstream: URL;
   readonly #credentials: Record<string, string>;
   readonly #tokens = new Set<string>();
+  #unixServer: http.Server | undefined;
+  #socketPath: string | undefined;
   url = '';
 
   private constructor(upstream: Upstream) {
@@ -42,10 +45,23 @@ export class ModelProxy {
     this.#server.keepAliveTimeout = 5000;
   }
 
-  static async start(upstream: Upstream): Promise<ModelProxy> {
+  static async start(upstream: Upstream, options: { socketPath?: string } = {}): Promise<ModelProxy> {
     const proxy = new ModelProxy(upstream);
     await new Promise<void>((resolve) => proxy.#server.listen(0, '127.0.0.1', resolve));
     proxy.url = `http://127.0.0.1:${(proxy.#server.address() as AddressInfo).port}`;
+    if (options.socketPath) {
+      // The sandbox has no route to the host's loopback; it reaches the proxy through this socket.
+      const socketPath = options.socketPath;
+      fs.rmSync(socketPath, { force: true });
+      const unixServer = http.createServer((req, res) => proxy.#forward(req, res));
+      await new Promise<void>((resolve, reject) => {
+        unixServer.once('error', reject);
+        unixServer.listen(socketPath, resolve);
+      });
+      fs.chmodSync(socketPath, 0o600);
+      proxy.#unixServer = unixServer;
+      proxy.#socketPath = socketPath;
+    }
     return proxy;
   }
 
@@ -111,7 +127,11 @@ export class ModelProxy {
   }
 
   async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const server of [this.#server, this.#unixServer]) {
+      if (!server) continue;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    if (this.#socketPath) fs.rmSync(this.#socketPath, { force: true });
   }
 }

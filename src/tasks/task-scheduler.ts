@@ -12,6 +12,7 @@ import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/ru
 import type { Redactor } from '../secrets.ts';
 import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
 import type { NormalizedRequest } from './request.ts';
+import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import { announceTerminal, type TaskNotifier } from './task-events.ts';
 
 export interface ClaudeRunHooks {
@@ -32,6 +33,8 @@ export interface SchedulerDeps {
   redactor: Redactor;
   /** Called after a task's terminal state is durable (webhooks, metrics). */
   onTerminal?: (task: TaskRecord) => void;
+  /** The OS sandbox tasks run under, reported in each task's `result.policy`. */
+  sandbox?: SandboxStatus;
 }
 
 export class TaskScheduler {
@@ -161,13 +164,13 @@ export class TaskScheduler {
           });
         },
       });
-      finish = { status: 'completed', response: out.response, result: resultOf(task, out), error: null };
+      finish = { status: 'completed', response: out.response, result: this.#resultOf(task, out), error: null };
     } catch (err) {
       const envelope = err instanceof RunnerError ? err.envelope : undefined;
       finish = {
         status: 'failed',
         response: envelope?.response ?? null,
-        result: envelope ? resultOf(task, envelope) : { policy: task.policy },
+        result: this.#resultOf(task, envelope),
         error: toErrorInfo(err),
       };
     }
@@ -186,14 +189,18 @@ export class TaskScheduler {
     const saved = await store.getTask(task.id);
     if (saved) await announceTerminal(store, notifier, this.#deps.onTerminal, saved);
   }
-}
 
-function resultOf(task: TaskRecord, out: OutputEnvelope): Record<string, unknown> {
-  return {
-    response: out.response,
-    structured_output: out.data ?? null,
-    usage: out.usage ?? null,
-    ...out.detail,
-    policy: task.policy,
-  };
+
+  /** The effective policy is the rules plus the sandbox they ran in. */
+  #resultOf(task: TaskRecord, out: OutputEnvelope | undefined): Record<string, unknown> {
+    const policy = { ...task.policy, sandbox: this.#deps.sandbox ?? null };
+    if (!out) return { policy };
+    return {
+      response: out.response,
+      structured_output: out.data ?? null,
+      usage: out.usage ?? null,
+      ...out.detail,
+      policy,
+    };
+  }
 }

@@ -154,7 +154,9 @@ test('a tool outside allowed_tools does not exist for the model; the allowed one
     assert.equal(exists(h, 'pwned-bash'), false);
     assert.equal(exists(h, 'pwned-write.txt'), false);
     assert.equal(fs.readFileSync(path.join(h.workspace, 'hello.txt'), 'utf8'), 'hello-content-7');
-    assert.deepEqual(run.task.result.policy, { rules: [{ tool: 'Read' }], tools: ['Read'] });
+    const { sandbox, ...policy } = run.task.result.policy;
+    assert.deepEqual(policy, { rules: [{ tool: 'Read' }], tools: ['Read'] });
+    assert.deepEqual(sandbox, h.server.sandbox, 'the effective policy names the sandbox the task ran in');
     assert.deepEqual(run.task.request.allowed_tools, ['Read']);
 
     // The stored transcript tells the same story as what the model saw.
@@ -344,6 +346,7 @@ const OURS = [
   'HOME',
   'CLAUDE_CONFIG_DIR',
   'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC',
+  'CLAUDE_CODE_DISABLE_FILE_MENTIONS',
   'DISABLE_AUTOUPDATER',
   'DISABLE_TELEMETRY',
   'DISABLE_ERROR_REPORTING',
@@ -462,6 +465,7 @@ test('the boundary is validated over HTTP: unknown tools, misspelled fields, a c
     const run = await h.run({ allowed_tools: ['Read(src/**)', 'Grep'], cwd: 'sub' }, []);
     assert.equal(run.task.request.cwd, path.join(h.workspace, 'sub'));
     assert.deepEqual(run.task.result.policy, {
+      sandbox: h.server.sandbox,
       rules: [{ tool: 'Read', scope: 'src/**' }, { tool: 'Grep' }],
       tools: ['Read', 'Grep'],
     });
@@ -482,7 +486,7 @@ test('omitted allowed_tools offers the model no tools at all', async () => {
     assert.deepEqual(offeredTools(run), []);
     assertRefused(run.outcomes[0]!, /No such tool available: Read/);
     assertRefused(run.outcomes[1]!, /No such tool available: Bash/);
-    assert.deepEqual(run.task.result.policy, { rules: [], tools: [] });
+    assert.deepEqual(run.task.result.policy, { rules: [], tools: [], sandbox: h.server.sandbox });
   } finally {
     await h.close();
   }

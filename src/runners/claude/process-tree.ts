@@ -87,18 +87,24 @@ export function killOrphans(owner: string): number {
   return pids.length;
 }
 
+/** Turns the command the SDK wants to run into the one actually started (the sandbox's bwrap). */
+export type CommandWrapper = (command: string, args: string[]) => { command: string; args: string[] };
+
 export class ProcessTree {
   readonly mark = randomUUID();
   readonly #owner: string;
+  readonly #wrap: CommandWrapper | undefined;
   #child: ChildProcess | undefined;
 
-  constructor(owner: string) {
+  constructor(owner: string, wrap?: CommandWrapper) {
     this.#owner = owner;
+    this.#wrap = wrap;
   }
 
   /** Passed to the SDK as `spawnClaudeCodeProcess`. */
   readonly spawn = (options: SpawnOptions): SpawnedProcess => {
-    const child = spawn(options.command, options.args, {
+    const { command, args } = this.#wrap?.(options.command, options.args) ?? options;
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...options.env, [MARK_VAR]: this.mark, [OWNER_VAR]: this.#owner },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@
  * watchdogs. Input envelope in, output envelope out; failures are thrown as typed AppErrors.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
 import type { ModelAccess } from '../../model/model-proxy.ts';
@@ -10,8 +11,10 @@ import { abortReasonError, type OutputEnvelope, type RunContext } from '../runne
 import type { AllowList } from '../ssrf.ts';
 import { classifyResult } from './classify-result.ts';
 import { decideToolCall } from './gate.ts';
+import { gitEnv } from './git-env.ts';
 import type { ToolPolicy } from './policy.ts';
 import { ProcessTree } from './process-tree.ts';
+import { SANDBOX_MODEL_PORT, type SandboxHost, sandboxArgv } from './sandbox.ts';
 
 export interface ClaudeInput {
   prompt: string;
@@ -49,6 +52,8 @@ export interface ClaudeRunnerOptions {
   /** Internal hosts and networks WebFetch may reach (`SWITCHYARD_HTTP_ALLOW`); none when omitted. */
   httpAllow?: AllowList;
   claudePath?: string;
+  /** Run Claude Code under bubblewrap (sandbox.ts); absent when the sandbox is off or unavailable. */
+  sandbox?: SandboxHost | undefined;
   onAgentSession?: (agentSessionId: string) => void;
   /** Given a promise that settles once Claude Code and everything it started are gone. */
   onExit?: (exited: Promise<void>) => void;
@@ -58,6 +63,8 @@ export interface ClaudeRunnerOptions {
 const EXIT_GRACE_MS = 5000;
 
 const WRITE_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit']);
+/** Tools that can change the workspace: without one, the sandbox binds it read-only. */
+const WRITING_TOOLS = new Set([...WRITE_TOOLS, 'Bash']);
 
 const MODEL_VARS = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
 
@@ -79,8 +86,14 @@ function childEnv(
     DISABLE_ERROR_REPORTING: '1',
     // Retries belong to the caller (the workflow engine's policy), so a model error surfaces quickly.
     CLAUDE_CODE_MAX_RETRIES: '0',
+    // Claude Code reads `@path` mentions itself, before any tool call the gate could see (measured).
+    CLAUDE_CODE_DISABLE_FILE_MENTIONS: '1',
+    // git ignores system, user and planted repository settings that would run programs (git-env.ts).
+    ...gitEnv(input.cwd),
     ...passed,
     ...access?.env,
+    // In the sandbox the model proxy is reached through the forwarder on the sandbox's own loopback.
+    ...(access && options.sandbox ? { ANTHROPIC_BASE_URL: `http://127.0.0.1:${SANDBOX_MODEL_PORT}` } : {}),
   };
 }
 
@@ -90,7 +103,25 @@ export async function runClaude(
   options: ClaudeRunnerOptions,
 ): Promise<OutputEnvelope> {
   fs.mkdirSync(input.configDir, { recursive: true, mode: 0o700 });
-  const tree = new ProcessTree(options.owner);
+  const sandbox = options.sandbox;
+  const tree = new ProcessTree(
+    options.owner,
+    sandbox &&
+      ((command, args) => ({
+        command: 'bwrap',
+        args: sandboxArgv(
+          {
+            workspace: input.cwd,
+            configDir: input.configDir,
+            executables: [command, args[0] ?? ''].filter((file) => path.isAbsolute(file) && fs.existsSync(file)),
+            writable: input.policy.tools.some((tool) => WRITING_TOOLS.has(tool)),
+          },
+          sandbox,
+          command,
+          args,
+        ),
+      })),
+  );
   const abort = new AbortController();
   let stopKind: ErrorKind | undefined;
   const stop = (kind: ErrorKind) => {
