@@ -83,9 +83,7 @@ const schema = z.object({
   SWITCHYARD_DEMO: bool,
   SWITCHYARD_CLAUDE_PATH: z.string().optional(),
   /** bubblewrap around every Claude Code process: where it works (auto), always (required), or never. */
-  SWITCHYARD_SANDBOX: z
-    .enum(['auto', 'required', 'off'], { error: 'must be auto, required or off' })
-    .default('auto'),
+  SWITCHYARD_SANDBOX: z.enum(['auto', 'required', 'off'], { error: 'must be auto, required or off' }).default('auto'),
 });
 
 export interface Config {

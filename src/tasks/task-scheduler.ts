@@ -8,11 +8,11 @@ import { toErrorInfo } from '../errors.ts';
 import { defuseMentions } from '../runners/claude/mentions.ts';
 import type { ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
+import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { Redactor } from '../secrets.ts';
 import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
 import type { NormalizedRequest } from './request.ts';
-import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import { announceTerminal, type TaskNotifier } from './task-events.ts';
 
 export interface ClaudeRunHooks {
@@ -189,7 +189,6 @@ export class TaskScheduler {
     const saved = await store.getTask(task.id);
     if (saved) await announceTerminal(store, notifier, this.#deps.onTerminal, saved);
   }
-
 
   /** The effective policy is the rules plus the sandbox they ran in. */
   #resultOf(task: TaskRecord, out: OutputEnvelope | undefined): Record<string, unknown> {
