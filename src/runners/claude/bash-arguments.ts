@@ -8,8 +8,9 @@
  *   stay inside the workspace and off its control files, whatever the program.
  * Git's own configuration is disarmed separately, in its environment (git-env.ts).
  */
-import { glob } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
+import picomatch from 'picomatch';
 import type { BashPattern, Word } from './bash-command.ts';
 import { isControlPath, realPathsInside } from './workspace-paths.ts';
 
@@ -218,11 +219,43 @@ async function globProblem(
   if (path.isAbsolute(pattern) || pattern.split('/').some((segment) => segment.startsWith('.'))) {
     return `the argument ${shown} is a pattern that may reach outside the workspace`;
   }
-  let count = 0;
-  for await (const match of glob(pattern, { cwd: workspace })) {
-    if (++count > MAX_GLOB_MATCHES) return `the argument ${shown} matches too many files to check`;
+  const matches = await expandGlob(pattern, workspace);
+  if (matches === null) return `the argument ${shown} matches too many files to check`;
+  for (const match of matches) {
     const reason = await landingProblem(match, JSON.stringify(match), workspace, workspaceReal);
     if (reason !== null) return `${reason} (matched by ${shown})`;
   }
   return null;
+}
+
+/**
+ * The names Bash would put in place of `pattern`, expanded segment by segment the way Bash does it:
+ * through symlinked directories, without dot files. picomatch matches at least what Bash's globbing
+ * does (it also knows braces and extglobs), so nothing Bash would reach is missed. Null when the
+ * expansion grows past what is worth checking.
+ */
+async function expandGlob(pattern: string, workspace: string): Promise<string[] | null> {
+  let current = [''];
+  let listed = 0;
+  for (const segment of pattern.split('/').filter((s) => s !== '')) {
+    if (!/[*?[]/.test(segment)) {
+      current = current.map((base) => (base === '' ? segment : `${base}/${segment}`));
+      continue;
+    }
+    const isMatch = picomatch(segment, { dot: false });
+    const next: string[] = [];
+    for (const base of current) {
+      let names: string[];
+      try {
+        names = await readdir(path.join(workspace, base));
+      } catch {
+        continue; // not a directory (or gone): Bash matches nothing below it either
+      }
+      listed += names.length;
+      if (listed > MAX_GLOB_MATCHES) return null;
+      for (const name of names) if (isMatch(name)) next.push(base === '' ? name : `${base}/${name}`);
+    }
+    current = next;
+  }
+  return current;
 }
