@@ -602,9 +602,9 @@ test('a repository planted with Write (HEAD, objects/, refs/, config with core.f
     );
     for (const i of [0, 1, 2, 3]) assertWorked(run.outcomes[i]!);
     assertRefused(run.outcomes[4]!, /never writable/); // a .git file pointing elsewhere
-    assert.match(run.outcomes[5]!.text, /cannot use bare repository .*safe\.bareRepository/);
     assert.ok(!fs.existsSync(marker), 'git ran the planted core.fsmonitor inside the task');
     assert.ok(!fs.existsSync(`${marker}-pager`), 'git ran the planted core.pager inside the task');
+    assert.match(run.outcomes[5]!.text, /cannot use bare repository .*safe\.bareRepository/);
     // Positive control: the plant is real. A plain git in the same folder runs its fsmonitor.
     try {
       git(ws, 'status');
