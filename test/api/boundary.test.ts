@@ -704,3 +704,47 @@ test('defusing alone stops Claude Code reading mentions (its own switch off); th
     fs.rmSync(ws, { recursive: true, force: true });
   }
 });
+
+test('a workflow claude step: an @ in a rendered value is text, not a file read; a cwd inside .git/ fails the step', async () => {
+  const h = await startBoundaryHarness();
+  try {
+    fs.mkdirSync(path.join(h.workspace, 'docs'));
+    fs.mkdirSync(path.join(h.workspace, '.git'));
+    fs.writeFileSync(path.join(h.workspace, 'docs/x.md'), 'DOCS-CONTENT-7782');
+    const workflow = (name: string, extra: string) =>
+      `name: ${name}\ninputs:\n  note: { type: string }\nsteps:\n  ask:\n    worker: claude\n` +
+      `    prompt: "Handle this for ops@example.com: {{ inputs.note }}"\n${extra}`;
+    const runOf = async (name: string, extra: string) => {
+      const registered = await h.fetch('/v1/workflows', {
+        method: 'POST',
+        body: workflow(name, extra),
+        headers: { 'content-type': 'application/yaml' },
+      });
+      assert.equal(registered.status, 201, await registered.text());
+      const started = await h.fetch(`/v1/workflows/${name}/runs`, {
+        method: 'POST',
+        json: { inputs: { note: 'summarise @docs/x.md' } },
+      });
+      assert.equal(started.status, 201, await started.clone().text());
+      const { id } = (await started.json()) as { id: string };
+      return (await (await h.fetch(`/v1/runs/${id}?wait=60`)).json()) as {
+        status: string;
+        steps: Array<{ error?: { kind: string; message: string; field?: string } }>;
+      };
+    };
+    const done = await runOf('mention', '');
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    const request = h.model.requests.find((r) => unmark(r.prompt).includes('summarise @docs/x.md'));
+    assert.ok(request, 'the rendered prompt reached the model, readable (positive control)');
+    assert.match(unmark(request.prompt), /ops@example\.com: summarise @docs\/x\.md/);
+    assert.ok(!JSON.stringify(request.body).includes('DOCS-CONTENT-7782'), 'the mentioned file was read');
+
+    const failed = await runOf('in-git', '    cwd: .git\n');
+    assert.equal(failed.status, 'failed', JSON.stringify(failed));
+    const error = failed.steps[0]!.error!;
+    assert.equal(error.kind, 'validation');
+    assert.match(error.message, /steps\.ask\.cwd ".git" is inside a \.git or \.claude directory/);
+  } finally {
+    await h.close();
+  }
+});
