@@ -517,6 +517,13 @@ describe('decideToolCall: what a Bash rule lets its arguments reach', () => {
       [['Bash(git *)'], 'git rebase -x "sh x" HEAD~1', /"-x" of git rebase/],
       [['Bash(git *)'], 'git fetch --upload-pack=sh origin', /"--upload-pack=sh"/],
       [['Bash(git *)'], 'git clone -u sh origin d', /"-u" of git clone/],
+      [['Bash(git *)'], 'git -c core.fsmonitor=x status', /option "-c" of git/],
+      [['Bash(git -C docs *)'], 'git -C docs config core.fsmonitor x', /git config runs programs/],
+      [['Bash(git *)'], 'git format-patch -o.. HEAD~1', /"-o\.\." reaches outside/],
+      [['Bash(rg *)'], 'rg --pre=sh x', /option "--pre=sh" of rg/],
+      [['Bash(rg *)'], 'rg --pre sh x', /"--pre"/],
+      [['Bash(tar *)'], 'tar --to-command=sh -xf docs/a.tar', /"--to-command=sh" of tar/],
+      [['Bash(tar *)'], 'tar -I sh -xf docs/a.tar', /"-I" of tar/],
       [['Bash(find *)'], 'find . -exec sh -c x ;', /option "-exec" of find/],
       [['Bash(find *)'], 'find . -delete', /"-delete"/],
     ];
@@ -527,6 +534,9 @@ describe('decideToolCall: what a Bash rule lets its arguments reach', () => {
     await assertAllowed(['Bash(git config --get *)'], 'Bash', { command: 'git config --get user.name' });
     await assertAllowed(['Bash(git *)'], 'Bash', { command: 'git --no-pager log -n 1' });
     await assertAllowed(['Bash(git *)'], 'Bash', { command: 'git grep -n x -- docs' });
+    await assertAllowed(['Bash(git *)'], 'Bash', { command: 'git -c user.name=t -c user.email=t@x commit -m m' });
+    await assertAllowed(['Bash(git -C docs *)'], 'Bash', { command: 'git -C docs log -n 1' });
+    await assertAllowed(['Bash(rg *)', 'Bash(tar *)'], 'Bash', { command: 'rg -n x docs && tar -tf docs/a.tar' });
     await assertAllowed(['Bash(git diff *)', 'Bash(git diff --output *)'], 'Bash', {
       command: 'git diff --output docs/x.patch',
     });

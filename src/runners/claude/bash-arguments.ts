@@ -18,6 +18,20 @@ import { isControlPath, realPathsInside } from './workspace-paths.ts';
 // one (-C, -c, --git-dir, --work-tree, --exec-path, --bare, -p …) picks another repository, config or
 // program, so it is refused unless the rule names it.
 const GIT_HARMLESS_GLOBAL = new Set(['--no-pager', '-P', '--no-optional-locks', '--literal-pathspecs']);
+// Global options whose value is the next word: skipped with it, so the value is not taken for the
+// subcommand (`git -C docs config …` is `config`).
+const GIT_GLOBAL_WITH_VALUE = new Set([
+  '-C',
+  '-c',
+  '--git-dir',
+  '--work-tree',
+  '--namespace',
+  '--super-prefix',
+  '--config-env',
+]);
+// `-c key=value` for keys that only label or format output: commits need a name when git ignores the
+// user's own config (git-env.ts).
+const GIT_HARMLESS_CONFIG = new Set(['user.name', 'user.email', 'color.ui', 'core.quotepath', 'log.showsignature']);
 
 // Subcommands whose job is to run programs or rewrite configuration: only a rule naming them admits them.
 const GIT_RUNS_PROGRAMS = new Set([
@@ -82,6 +96,12 @@ const GIT_HARMLESS_PREFIXES = new Set(['--text', '--to', '--no-ext-diff', '--no-
 // `git rebase -x <cmd>`, `git clone -u <upload-pack> -c key=value`.
 const GIT_RISKY_SHORT: Record<string, string> = { grep: 'O', rebase: 'x', clone: 'uc', 'ls-remote': 'u' };
 
+// Options of other common programs that run a command: `rg --pre=cmd`, `tar --to-command=cmd`, `tar -I cmd`.
+const OTHER_RISKY: Record<string, string[]> = {
+  rg: ['--pre'],
+  tar: ['--to-command', '--use-compress-program', '-I', '--info-script', '--new-volume-script', '--checkpoint-action'],
+};
+
 const FIND_RISKY = new Set([
   '-exec',
   '-execdir',
@@ -111,7 +131,11 @@ export async function checkArguments(
   const named = new Set(pattern.words);
   const program = path.basename(words[0]!.text);
   const optionReason =
-    program === 'git' ? gitOptionProblem(words, named) : program === 'find' ? findOptionProblem(words, named) : null;
+    program === 'git'
+      ? gitOptionProblem(words, named)
+      : program === 'find'
+        ? findOptionProblem(words, named)
+        : otherOptionProblem(program, words, named);
   if (optionReason !== null) return optionReason;
   const n = pattern.words.length;
   for (let i = 1; i < words.length; i++) {
@@ -133,7 +157,12 @@ function gitOptionProblem(words: Word[], named: Set<string>): string | null {
   let i = 1;
   for (; i < words.length && words[i]!.text.startsWith('-'); i++) {
     const option = words[i]!.text;
-    if (!GIT_HARMLESS_GLOBAL.has(option) && !named.has(option)) return refusedOption('git', option);
+    const value = GIT_GLOBAL_WITH_VALUE.has(option) ? words[i + 1]?.text : undefined;
+    if (value !== undefined) i++;
+    if (GIT_HARMLESS_GLOBAL.has(option) || named.has(option)) continue;
+    const key = (value ?? '').split('=', 1)[0]!.toLowerCase();
+    if (option === '-c' && GIT_HARMLESS_CONFIG.has(key)) continue;
+    return refusedOption('git', option);
   }
   const subcommand = words[i]?.text;
   if (subcommand === undefined) return null;
@@ -163,6 +192,22 @@ function findOptionProblem(words: Word[], named: Set<string>): string | null {
   return null;
 }
 
+function otherOptionProblem(program: string, words: Word[], named: Set<string>): string | null {
+  const risky = OTHER_RISKY[program];
+  if (risky === undefined) return null;
+  for (const word of words.slice(1)) {
+    const name = word.text.split('=', 1)[0]!;
+    if (named.has(name)) continue;
+    if (
+      risky.some((option) => name === option || (option.startsWith('--') && name.length > 3 && option.startsWith(name)))
+    ) {
+      return refusedOption(program, word.text);
+    }
+    if (word.text === '--') break;
+  }
+  return null;
+}
+
 /**
  * An argument that could name a file, checked where it lands. Options are read for their value
  * (`--output=x`, `-fx/y`); a bare option word names no file.
@@ -174,9 +219,10 @@ async function pathProblem(text: string, workspace: string, workspaceReal: strin
     if (eq === -1) return null;
     value = text.slice(eq + 1);
   } else if (text.startsWith('-')) {
-    const slash = text.search(/[/~]/);
-    if (slash === -1) return null;
-    value = text.slice(slash);
+    // `-o../out`, `-O/bin/sh`: a short option with its value attached. Letters of a cluster (`-nO`)
+    // read as a relative name inside the workspace, so checking them costs nothing.
+    if (text.length <= 2) return null;
+    value = text.slice(2);
   }
   const shown = JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text);
   // Bash expands `~` at the start of a word and after `=` or `:` in it (`--dir=~/x`, `a:~/b`).
