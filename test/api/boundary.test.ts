@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 import type { Script, ScriptRequest } from '../../src/model/scripted-model.ts';
 import { startScriptedModel } from '../../src/model/scripted-model.ts';
-import { gitEnv } from '../../src/runners/claude/git-env.ts';
+import { bashEnv } from '../../src/runners/claude/bash-env.ts';
 import { defuseMentions } from '../../src/runners/claude/mentions.ts';
 import { type Harness, startHarness, tempDir } from '../fixtures/harness.ts';
 
@@ -361,7 +361,7 @@ const OURS = [
   'CLAUDE_CODE_MAX_RETRIES',
   'ANTHROPIC_BASE_URL',
   'ANTHROPIC_API_KEY',
-  ...Object.keys(gitEnv('/')),
+  ...Object.keys(bashEnv('/')),
 ];
 const CLAUDE_CODE_OWN = [
   'SHELL',
@@ -744,6 +744,24 @@ test('a workflow claude step: an @ in a rendered value is text, not a file read;
     const error = failed.steps[0]!.error!;
     assert.equal(error.kind, 'validation');
     assert.match(error.message, /steps\.ask\.cwd ".git" is inside a \.git or \.claude directory/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('every Bash call starts in the task cwd, so a cd cannot carry the next call past the argument checks', async () => {
+  const h = await startBoundaryHarness();
+  try {
+    fs.mkdirSync(path.join(h.workspace, 'docs'));
+    const run = await h.run({ prompt: 'cd probe', allowed_tools: ['Bash(cd *)', 'Bash(pwd)'] }, [
+      { name: 'Bash', input: { command: 'cd docs && pwd' } },
+      { name: 'Bash', input: { command: 'pwd' } },
+      { name: 'Bash', input: { command: 'cd ..' } },
+    ]);
+    // Positive control: within one command the cd holds.
+    assertWorked(run.outcomes[0]!, new RegExp(`^${h.workspace}/docs$`));
+    assertWorked(run.outcomes[1]!, new RegExp(`^${h.workspace}$`));
+    assertRefused(run.outcomes[2]!, /"\.\." reaches outside the workspace/);
   } finally {
     await h.close();
   }

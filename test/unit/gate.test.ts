@@ -602,3 +602,19 @@ test('defuseMentions marks every @ that could begin a mention and leaves e-mail 
   );
   assert.equal(defuseMentions('no mentions'), 'no mentions');
 });
+
+test('a cd within a command moves where its relative arguments are read; cd out, cd -, bare cd and popd are refused', async () => {
+  const rules = ['Bash(cd *)', 'Bash(cat *)', 'Bash(pushd *)', 'Bash(popd)', 'Bash(cd)'];
+  // docs/secret.md links out: named from docs/ it is `secret.md`, which from the workspace is nothing.
+  await assertDenied(rules, 'Bash', { command: 'cd docs && cat secret.md' }, /"secret\.md" reaches outside/);
+  await assertDenied(rules, 'Bash', { command: 'cd docs; cat code/../../outside/secret' }, /reaches outside/);
+  await assertDenied(rules, 'Bash', { command: 'pushd escape && cat secret' }, /"escape" reaches outside/);
+  await assertDenied(rules, 'Bash', { command: 'cd ..' }, /"\.\." reaches outside/);
+  await assertDenied(rules, 'Bash', { command: 'cd - && cat x' }, /cd needs exactly one directory/);
+  await assertDenied(rules, 'Bash', { command: 'cd' }, /cd needs exactly one directory/);
+  await assertDenied(rules, 'Bash', { command: 'popd' }, /popd is not allowed/);
+  // Positive controls: moving inside the workspace and reading from there.
+  await assertAllowed(rules, 'Bash', { command: 'cd docs && cat a.md api/b.md' });
+  await assertAllowed(rules, 'Bash', { command: 'cd docs/api; cat ../a.md' });
+  await assertAllowed(rules, 'Bash', { command: 'cd manual && cat a.md' });
+});

@@ -6,7 +6,7 @@
  *   are refused unless the rule itself names them (`Bash(git diff --no-index *)`);
  * - every argument that could be a path must, read as the kernel will (symlinks, `..`, globs expanded),
  *   stay inside the workspace and off its control files, whatever the program.
- * Git's own configuration is disarmed separately, in its environment (git-env.ts).
+ * Git's own configuration is disarmed separately, in its environment (bash-env.ts).
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -30,7 +30,7 @@ const GIT_GLOBAL_WITH_VALUE = new Set([
   '--config-env',
 ]);
 // `-c key=value` for keys that only label or format output: commits need a name when git ignores the
-// user's own config (git-env.ts).
+// user's own config (bash-env.ts).
 const GIT_HARMLESS_CONFIG = new Set(['user.name', 'user.email', 'color.ui', 'core.quotepath', 'log.showsignature']);
 
 // Subcommands whose job is to run programs or rewrite configuration: only a rule naming them admits them.
@@ -118,12 +118,13 @@ const MAX_GLOB_MATCHES = 10_000;
 
 /**
  * Checks the words of one simple command that matched `pattern`; returns the reason to refuse, or null.
- * `workspace` is the task's cwd (where Bash runs), `workspaceReal` its real path.
+ * `dir` is where the command runs (the task's cwd, or where a `cd` earlier in the same command moved);
+ * `workspaceReal` is the real path of the workspace every argument must stay in.
  */
 export async function checkArguments(
   words: Word[],
   pattern: BashPattern,
-  workspace: string,
+  dir: string,
   workspaceReal: string,
 ): Promise<string | null> {
   // `Bash(*)` names no program: it is the unscoped rule written another way.
@@ -143,10 +144,33 @@ export async function checkArguments(
     // Words the rule spelled out are the rule author's choice; a prefix word (`cat docs/*`) is only
     // partly theirs, so what the model appended to it is checked.
     if (i < n - 1 || (i === n - 1 && (!pattern.prefix || word.text === pattern.words[i]))) continue;
-    const reason = await pathProblem(word.text, workspace, workspaceReal);
+    const reason = await pathProblem(word.text, dir, workspaceReal);
     if (reason !== null) return reason;
   }
   return null;
+}
+
+/**
+ * Where the rest of the command runs after this simple command: `{ dir }` for a `cd`/`pushd` into the
+ * workspace (its real path), a reason for one that goes elsewhere or somewhere unknown (`cd`, `cd -`,
+ * `popd`), and null for any other command. Across Bash calls Claude Code starts each one in the task's
+ * cwd (CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR, bash-env.ts), so this is followed within one command.
+ */
+export async function directoryChange(
+  words: Word[],
+  dir: string,
+  workspaceReal: string,
+): Promise<{ dir: string } | { reason: string } | null> {
+  const program = words[0]!.text;
+  if (program === 'popd') return { reason: 'popd is not allowed: the directory it returns to is not known' };
+  if (program !== 'cd' && program !== 'pushd') return null;
+  const targets = words.slice(1).filter((word) => word.text === '-' || !word.text.startsWith('-'));
+  if (targets.length !== 1 || targets[0]!.text === '-') {
+    return { reason: `${program} needs exactly one directory inside the workspace` };
+  }
+  const reals = await realPathsInside(dir, workspaceReal, targets[0]!.text);
+  if (reals === null) return { reason: `${program} ${JSON.stringify(targets[0]!.text)} leaves the workspace` };
+  return { dir: reals.at(-1)! };
 }
 
 function refusedOption(program: string, option: string): string {
@@ -212,7 +236,7 @@ function otherOptionProblem(program: string, words: Word[], named: Set<string>):
  * An argument that could name a file, checked where it lands. Options are read for their value
  * (`--output=x`, `-fx/y`); a bare option word names no file.
  */
-async function pathProblem(text: string, workspace: string, workspaceReal: string): Promise<string | null> {
+async function pathProblem(text: string, dir: string, workspaceReal: string): Promise<string | null> {
   let value = text;
   if (text.startsWith('--')) {
     const eq = text.indexOf('=');
@@ -233,17 +257,17 @@ async function pathProblem(text: string, workspace: string, workspaceReal: strin
     const rest = value.slice('file://'.length);
     value = rest.includes('/') ? rest.slice(rest.indexOf('/')) : '/';
   }
-  if (/[*?[]/.test(value)) return globProblem(value, shown, workspace, workspaceReal);
-  return landingProblem(value, shown, workspace, workspaceReal);
+  if (/[*?[]/.test(value)) return globProblem(value, shown, dir, workspaceReal);
+  return landingProblem(value, shown, dir, workspaceReal);
 }
 
 async function landingProblem(
   value: string,
   shown: string,
-  workspace: string,
+  dir: string,
   workspaceReal: string,
 ): Promise<string | null> {
-  const reals = await realPathsInside(workspace, workspaceReal, value);
+  const reals = await realPathsInside(dir, workspaceReal, value);
   if (reals === null) return `the argument ${shown} reaches outside the workspace`;
   if (reals.some(isControlPath)) {
     return `the argument ${shown} names .claude/, .git/ or .mcp.json, which no command may touch`;
@@ -256,19 +280,14 @@ async function landingProblem(
  * wildcard match a leading dot, so only a pattern that spells a dot segment could reach `..`; such
  * patterns are refused outright rather than modelled.
  */
-async function globProblem(
-  pattern: string,
-  shown: string,
-  workspace: string,
-  workspaceReal: string,
-): Promise<string | null> {
+async function globProblem(pattern: string, shown: string, dir: string, workspaceReal: string): Promise<string | null> {
   if (path.isAbsolute(pattern) || pattern.split('/').some((segment) => segment.startsWith('.'))) {
     return `the argument ${shown} is a pattern that may reach outside the workspace`;
   }
-  const matches = await expandGlob(pattern, workspace);
+  const matches = await expandGlob(pattern, dir);
   if (matches === null) return `the argument ${shown} matches too many files to check`;
   for (const match of matches) {
-    const reason = await landingProblem(match, JSON.stringify(match), workspace, workspaceReal);
+    const reason = await landingProblem(match, JSON.stringify(match), dir, workspaceReal);
     if (reason !== null) return `${reason} (matched by ${shown})`;
   }
   return null;
@@ -280,7 +299,7 @@ async function globProblem(
  * does (it also knows braces and extglobs), so nothing Bash would reach is missed. Null when the
  * expansion grows past what is worth checking.
  */
-async function expandGlob(pattern: string, workspace: string): Promise<string[] | null> {
+async function expandGlob(pattern: string, dir: string): Promise<string[] | null> {
   let current = [''];
   let listed = 0;
   for (const segment of pattern.split('/').filter((s) => s !== '')) {
@@ -293,7 +312,7 @@ async function expandGlob(pattern: string, workspace: string): Promise<string[] 
     for (const base of current) {
       let names: string[];
       try {
-        names = await readdir(path.join(workspace, base));
+        names = await readdir(path.join(dir, base));
       } catch {
         continue; // not a directory (or gone): Bash matches nothing below it either
       }

@@ -9,7 +9,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.ts';
 import { type AllowList, emptyAllowList, type ResolveAll, resolveChecked } from '../ssrf.ts';
-import { checkArguments } from './bash-arguments.ts';
+import { checkArguments, directoryChange } from './bash-arguments.ts';
 import { type BashPattern, matchBashCommand, parseBashPattern } from './bash-command.ts';
 import { pathScopeMatches, subtreeBase, type ToolPolicy, type ToolRule, toolKind } from './policy.ts';
 import { isControlPath, realPathsInside } from './workspace-paths.ts';
@@ -90,13 +90,18 @@ async function decideBash(rules: ToolRule[], workspace: string, command: unknown
   } catch {
     return deny('Bash is not available: the workspace is missing.');
   }
+  // Relative arguments are read from where the command stands, which a `cd` earlier in it moves.
+  let dir = root;
   for (const { words, patterns: matching } of matched.commands) {
     let reason: string | null = null;
     for (const pattern of matching) {
-      reason = await checkArguments(words, pattern, root, workspaceReal);
+      reason = await checkArguments(words, pattern, dir, workspaceReal);
       if (reason === null) break;
     }
     if (reason !== null) return deny(`Bash command refused: ${reason}.`);
+    const moved = await directoryChange(words, dir, workspaceReal);
+    if (moved !== null && 'reason' in moved) return deny(`Bash command refused: ${moved.reason}.`);
+    if (moved !== null) dir = moved.dir;
   }
   return ALLOW;
 }

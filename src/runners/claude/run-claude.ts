@@ -9,9 +9,9 @@ import { AppError, type ErrorKind } from '../../errors.ts';
 import type { ModelAccess } from '../../model/model-proxy.ts';
 import { abortReasonError, type OutputEnvelope, type RunContext } from '../runner.ts';
 import type { AllowList } from '../ssrf.ts';
+import { bashEnv } from './bash-env.ts';
 import { classifyResult } from './classify-result.ts';
 import { decideToolCall } from './gate.ts';
-import { gitEnv } from './git-env.ts';
 import type { ToolPolicy } from './policy.ts';
 import { ProcessTree } from './process-tree.ts';
 import { SANDBOX_MODEL_PORT, type SandboxHost, sandboxArgv } from './sandbox.ts';
@@ -88,8 +88,8 @@ function childEnv(
     CLAUDE_CODE_MAX_RETRIES: '0',
     // Claude Code reads `@path` mentions itself, before any tool call the gate could see (measured).
     CLAUDE_CODE_DISABLE_FILE_MENTIONS: '1',
-    // git ignores system, user and planted repository settings that would run programs (git-env.ts).
-    ...gitEnv(input.cwd),
+    // Bash calls start in the cwd; git ignores settings that would run programs (bash-env.ts).
+    ...bashEnv(input.cwd),
     ...passed,
     ...access?.env,
     // In the sandbox the model proxy is reached through the forwarder on the sandbox's own loopback.

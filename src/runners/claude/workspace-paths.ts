@@ -8,20 +8,21 @@ import path from 'node:path';
 import { isWithin } from '../../paths.ts';
 
 /**
- * The real paths a tool would touch for `requested`, relative to the workspace, or null when any
- * reading of it leaves the workspace (or cannot be followed safely).
+ * The real paths a tool would touch for `requested`, taken relative to `base` (the workspace, or a
+ * directory inside it), or null when any reading of it leaves the workspace (or cannot be followed
+ * safely).
  */
 export async function realPathsInside(
-  workspace: string,
+  base: string,
   workspaceReal: string,
   requested: string,
 ): Promise<string[] | null> {
   // Claude Code and Bash expand a leading ~ to the home directory, which path.resolve would not.
   if (requested.startsWith('~') || requested.includes('\0')) return null;
   // Read `..` both ways: lexically (path.resolve) and as the kernel does, after symlinks; both must pass.
-  const candidates = [path.resolve(workspace, requested)];
+  const candidates = [path.resolve(base, requested)];
   if (requested.split('/').includes('..')) {
-    candidates.push(path.isAbsolute(requested) ? requested : `${workspace}/${requested}`);
+    candidates.push(path.isAbsolute(requested) ? requested : `${base}/${requested}`);
   }
   const reals: string[] = [];
   for (const candidate of candidates) {

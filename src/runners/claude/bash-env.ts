@@ -1,8 +1,13 @@
 /**
- * The environment git runs under inside a task. A rule like `Bash(git diff *)` grants a command, and
- * git runs programs named by its configuration: `core.fsmonitor`, `core.pager`, hooks. An agent that
- * can Write files can plant a repository (`HEAD`, `objects/`, `refs/`, `config` in any folder, the
- * workspace itself included) whose `config` names such a program, and the next `git diff` would run it.
+ * The environment the agent's Bash commands run under, whatever its rules.
+ *
+ * Each Bash call starts in the task's cwd (CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR): the gate reads a
+ * command's relative paths from there, and follows a `cd` only within the one command it checks.
+ *
+ * Git: a rule like `Bash(git diff *)` grants a command, and git runs programs named by its
+ * configuration: `core.fsmonitor`, `core.pager`, hooks. An agent that can Write files can plant a
+ * repository (`HEAD`, `objects/`, `refs/`, `config` in any folder, the workspace itself included)
+ * whose `config` names such a program, and the next `git diff` would run it.
  * These variables take the highest precedence git has (command-line scope), so no repository config
  * can undo them.
  */
@@ -38,13 +43,14 @@ export const GIT_SAFE_ENV: Readonly<Record<string, string>> = {
 };
 
 /**
- * GIT_SAFE_ENV plus a ceiling at the workspace: git looks for a repository in the task's cwd and
- * below, never in the directories above it (which are outside the workspace the gate confines to).
+ * GIT_SAFE_ENV, a git ceiling at the workspace (git looks for a repository in the task's cwd and below,
+ * never in the directories above it, which are outside the workspace the gate confines to), and Bash
+ * calls that each start in the cwd.
  *
  * @example
- * env = { ...env, ...gitEnv('/srv/work/repo') }; // GIT_CEILING_DIRECTORIES=/srv/work
+ * env = { ...env, ...bashEnv('/srv/work/repo') }; // GIT_CEILING_DIRECTORIES=/srv/work
  */
-export function gitEnv(workspace: string): Record<string, string> {
+export function bashEnv(workspace: string): Record<string, string> {
   const parent = workspace.replace(/\/+[^/]*\/*$/, '') || '/';
-  return { ...GIT_SAFE_ENV, GIT_CEILING_DIRECTORIES: parent };
+  return { ...GIT_SAFE_ENV, GIT_CEILING_DIRECTORIES: parent, CLAUDE_BASH_MAINTAIN_PROJECT_WORKING_DIR: '1' };
 }
