@@ -125,9 +125,21 @@ test('the agent never holds the real model key: its Bash sees a per-task token t
     for (const r of h.model.requests) assert.equal(r.headers['x-api-key'], key);
     // After the task, its token is revoked.
     const token = /ANTHROPIC_API_KEY=(sy-task-\S+)/.exec(toolOutput)![1]!;
+    // Replayed where the agent would send it: the model proxy's socket (sandbox) or loopback port.
     const base = /ANTHROPIC_BASE_URL=(\S+)/.exec(toolOutput)![1]!;
-    const replay = await fetch(`${base}/v1/messages`, { method: 'POST', headers: { 'x-api-key': token }, body: '{}' });
-    assert.equal(replay.status, 401);
+    const replay = await new Promise<number>((resolve, reject) => {
+      const target = h.server.sandbox.active
+        ? { socketPath: path.join(h.dataDir, 'sandbox', 'model.sock') }
+        : { host: new URL(base).hostname, port: new URL(base).port };
+      const req = http.request({ ...target, method: 'POST', path: '/v1/messages', headers: { 'x-api-key': token } });
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    assert.equal(replay, 401);
   } finally {
     await h.close();
   }

@@ -91,14 +91,15 @@ export function killOrphans(owner: string): number {
 export type CommandWrapper = (command: string, args: string[]) => { command: string; args: string[] };
 
 export class ProcessTree {
-  readonly mark = randomUUID();
+  readonly mark: string;
   readonly #owner: string;
   readonly #wrap: CommandWrapper | undefined;
   #child: ChildProcess | undefined;
 
-  constructor(owner: string, wrap?: CommandWrapper) {
+  constructor(owner: string, wrap?: CommandWrapper, mark = randomUUID()) {
     this.#owner = owner;
     this.#wrap = wrap;
+    this.mark = mark;
   }
 
   /** Passed to the SDK as `spawnClaudeCodeProcess`. */

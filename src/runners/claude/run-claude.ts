@@ -2,19 +2,21 @@
  * The claude worker: one Claude Code session through the Agent SDK, under our tool boundary and
  * watchdogs. Input envelope in, output envelope out; failures are thrown as typed AppErrors.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
 import type { ModelAccess } from '../../model/model-proxy.ts';
 import { abortReasonError, type OutputEnvelope, type RunContext } from '../runner.ts';
-import type { AllowList } from '../ssrf.ts';
+import { type AllowList, emptyAllowList } from '../ssrf.ts';
 import { bashEnv } from './bash-env.ts';
 import { classifyResult } from './classify-result.ts';
+import { EgressProxy } from './egress-proxy.ts';
 import { decideToolCall } from './gate.ts';
 import type { ToolPolicy } from './policy.ts';
 import { ProcessTree } from './process-tree.ts';
-import { SANDBOX_MODEL_PORT, type SandboxHost, sandboxArgv } from './sandbox.ts';
+import { type SandboxHost, sandboxArgv, sandboxEnv } from './sandbox.ts';
 
 export interface ClaudeInput {
   prompt: string;
@@ -92,8 +94,6 @@ function childEnv(
     ...bashEnv(input.cwd),
     ...passed,
     ...access?.env,
-    // In the sandbox the model proxy is reached through the forwarder on the sandbox's own loopback.
-    ...(access && options.sandbox ? { ANTHROPIC_BASE_URL: `http://127.0.0.1:${SANDBOX_MODEL_PORT}` } : {}),
   };
 }
 
@@ -104,6 +104,15 @@ export async function runClaude(
 ): Promise<OutputEnvelope> {
   fs.mkdirSync(input.configDir, { recursive: true, mode: 0o700 });
   const sandbox = options.sandbox;
+  const mark = randomUUID();
+  // In the sandbox, the web is reachable only through this task's egress proxy, and only with WebFetch.
+  const egress =
+    sandbox && input.policy.tools.includes('WebFetch')
+      ? await EgressProxy.start(path.join(path.dirname(sandbox.modelSocket), `e-${mark.slice(0, 8)}.sock`), {
+          rules: input.policy.rules,
+          httpAllow: options.httpAllow ?? emptyAllowList(),
+        })
+      : undefined;
   const tree = new ProcessTree(
     options.owner,
     sandbox &&
@@ -115,12 +124,14 @@ export async function runClaude(
             configDir: input.configDir,
             executables: [command, args[0] ?? ''].filter((file) => path.isAbsolute(file) && fs.existsSync(file)),
             writable: input.policy.tools.some((tool) => WRITING_TOOLS.has(tool)),
+            egressSocket: egress?.socketPath,
           },
           sandbox,
           command,
           args,
         ),
       })),
+    mark,
   );
   const abort = new AbortController();
   let stopKind: ErrorKind | undefined;
@@ -155,7 +166,12 @@ export async function runClaude(
     allowedTools: [],
     permissionMode: 'default',
     settingSources: options.projectSettings ? ['project', 'local'] : [],
-    env: childEnv(input, options, access),
+    // WebFetch first asks claude.ai whether a domain is safe; from the sandbox only the allowed domains
+    // are reachable, and the rules plus the SSRF guard are the policy.
+    ...(egress ? { settings: { skipWebFetchPreflight: true } } : {}),
+    env: sandbox
+      ? sandboxEnv(childEnv(input, options, access), egress !== undefined)
+      : childEnv(input, options, access),
     abortController: abort,
     spawnClaudeCodeProcess: tree.spawn,
     // Claude Code pre-approves read-only tools (Read, Glob, Grep) inside its cwd without asking
@@ -236,6 +252,7 @@ export async function runClaude(
       access?.release();
       // The agent may leave children behind (a backgrounded Bash command): end the whole tree.
       tree.kill();
+      await egress?.close();
     }
   })();
   options.onExit?.(exited);

@@ -28,8 +28,11 @@ export interface SandboxStatus {
 
 /** Where Claude Code reaches the model inside the sandbox (its own network namespace: any port will do). */
 export const SANDBOX_MODEL_PORT = 8719;
-/** Where the model proxy's unix socket appears inside the sandbox. */
+/** Where Claude Code's HTTP(S)_PROXY points inside the sandbox, for tasks with WebFetch rules. */
+export const SANDBOX_EGRESS_PORT = 8720;
+/** Where the proxies' unix sockets appear inside the sandbox. */
 const MODEL_SOCKET_INSIDE = '/run/switchyard/model.sock';
+const EGRESS_SOCKET_INSIDE = '/run/switchyard/egress.sock';
 /** The unprivileged identity inside the sandbox. */
 const AGENT_UID = 1000;
 
@@ -50,6 +53,8 @@ export interface SandboxTask {
   executables: string[];
   /** False when no rule lets the agent write: the workspace is then bound read-only. */
   writable: boolean;
+  /** The task's egress proxy socket (egress-proxy.ts), when it has WebFetch rules. */
+  egressSocket?: string | undefined;
 }
 
 // System directories the agent may read. Nothing under /etc is bound whole: inside the user namespace
@@ -74,19 +79,23 @@ const ETC_ENTRIES = [
 const CONTROL_ENTRIES = ['.git', '.claude', '.mcp.json'];
 
 /**
- * Starts the forwarder, waits (bounded, without sleeping) until it listens, then becomes Claude Code.
- * /proc/net/tcp lists only this namespace's sockets; state 0A is LISTEN.
+ * Starts the forwarders, waits (bounded, without sleeping) until each listens, then becomes Claude
+ * Code. /proc/net/tcp lists only this namespace's sockets; state 0A is LISTEN.
  */
-function forwarderScript(): string {
-  const portHex = SANDBOX_MODEL_PORT.toString(16).toUpperCase().padStart(4, '0');
-  return [
-    `socat TCP-LISTEN:${SANDBOX_MODEL_PORT},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${MODEL_SOCKET_INSIDE} &`,
-    'i=0',
-    `until grep -q ":${portHex} 00000000:0000 0A" /proc/net/tcp; do`,
-    '  i=$((i+1)); [ "$i" -gt 100000 ] && { echo "switchyard: model forwarder did not start" >&2; exit 70; }',
-    'done',
-    'exec "$@"',
-  ].join('\n');
+function forwarderScript(forwards: Array<[port: number, socket: string]>): string {
+  const lines: string[] = [];
+  for (const [port, socket] of forwards) {
+    const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+    lines.push(
+      `socat TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${socket} &`,
+      'i=0',
+      `until grep -q ":${portHex} 00000000:0000 0A" /proc/net/tcp; do`,
+      '  i=$((i+1)); [ "$i" -gt 100000 ] && { echo "switchyard: forwarder did not start" >&2; exit 70; }',
+      'done',
+    );
+  }
+  lines.push('exec "$@"');
+  return lines.join('\n');
 }
 
 function bindSystem(args: string[]): void {
@@ -132,7 +141,12 @@ export function sandboxArgv(task: SandboxTask, host: SandboxHost, command: strin
   bindEtc(argv, host);
   argv.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/run');
   for (const file of task.executables) argv.push('--ro-bind', file, file);
+  const forwards: Array<[number, string]> = [[SANDBOX_MODEL_PORT, MODEL_SOCKET_INSIDE]];
   argv.push('--ro-bind', host.modelSocket, MODEL_SOCKET_INSIDE);
+  if (task.egressSocket) {
+    argv.push('--ro-bind', task.egressSocket, EGRESS_SOCKET_INSIDE);
+    forwards.push([SANDBOX_EGRESS_PORT, EGRESS_SOCKET_INSIDE]);
+  }
   argv.push(task.writable ? '--bind' : '--ro-bind', task.workspace, task.workspace);
   for (const entry of CONTROL_ENTRIES) {
     const p = path.join(task.workspace, entry);
@@ -140,8 +154,27 @@ export function sandboxArgv(task: SandboxTask, host: SandboxHost, command: strin
   }
   argv.push('--bind', task.configDir, task.configDir);
   argv.push('--chdir', task.workspace);
-  argv.push('--', '/bin/sh', '-c', forwarderScript(), 'switchyard-sandbox', command, ...args);
+  argv.push('--', '/bin/sh', '-c', forwarderScript(forwards), 'switchyard-sandbox', command, ...args);
   return argv;
+}
+
+const PROXY_VARS = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+
+/**
+ * Claude Code's environment inside the sandbox: the model through its forwarder, and the web only
+ * through the task's egress proxy (or not at all). The server's own outbound proxy is unreachable
+ * from inside, so it is dropped.
+ */
+export function sandboxEnv(env: Record<string, string>, egress: boolean): Record<string, string> {
+  const inside: Record<string, string> = { ...env, ANTHROPIC_BASE_URL: `http://127.0.0.1:${SANDBOX_MODEL_PORT}` };
+  for (const name of PROXY_VARS) delete inside[name];
+  if (egress) {
+    const proxy = `http://127.0.0.1:${SANDBOX_EGRESS_PORT}`;
+    Object.assign(inside, { HTTPS_PROXY: proxy, HTTP_PROXY: proxy, https_proxy: proxy, http_proxy: proxy });
+    // Claude Code sends every request through HTTP(S)_PROXY, the model's included, unless told not to.
+    Object.assign(inside, { NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost' });
+  }
+  return inside;
 }
 
 /** Writes the sandbox's passwd and group: one unprivileged user, nothing of the host's accounts. */
@@ -160,7 +193,7 @@ const run = promisify(execFile);
  * network namespaces allowed. In `auto` mode a failure means tasks run without it (said loudly);
  * in `required` mode the server refuses to start.
  */
-export async function probeSandbox(mode: SandboxMode): Promise<SandboxStatus> {
+export async function probeSandbox(mode: SandboxMode, env: NodeJS.ProcessEnv = process.env): Promise<SandboxStatus> {
   if (mode === 'off') return { mode, active: false, reason: 'SWITCHYARD_SANDBOX=off' };
   if (process.platform !== 'linux') return { mode, active: false, reason: 'bubblewrap needs Linux' };
   for (const [tool, flag, pkg] of [
@@ -168,7 +201,7 @@ export async function probeSandbox(mode: SandboxMode): Promise<SandboxStatus> {
     ['socat', '-V', 'socat'],
   ]) {
     try {
-      await run(tool!, [flag!], { timeout: 10_000 });
+      await run(tool!, [flag!], { timeout: 10_000, env });
     } catch {
       return { mode, active: false, reason: `${tool} is not installed (Debian/Ubuntu: apt-get install ${pkg})` };
     }
@@ -176,7 +209,7 @@ export async function probeSandbox(mode: SandboxMode): Promise<SandboxStatus> {
   try {
     const argv = ['--unshare-all', '--die-with-parent', '--uid', String(AGENT_UID), '--gid', String(AGENT_UID)];
     bindSystem(argv);
-    await run('bwrap', [...argv, '--proc', '/proc', '--dev', '/dev', '--', '/bin/true'], { timeout: 10_000 });
+    await run('bwrap', [...argv, '--proc', '/proc', '--dev', '/dev', '--', '/bin/true'], { timeout: 10_000, env });
   } catch (err) {
     const detail = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim();
     return { mode, active: false, reason: `bubblewrap cannot create namespaces here: ${detail.slice(0, 300)}` };
