@@ -184,7 +184,10 @@ export function loadConfig(
     path.resolve(cwd, r),
   );
   const dataDir = path.resolve(cwd, c.SWITCHYARD_DATA_DIR);
-  checkWorkspaceRoots(workspaceRoots, dataDir, configured);
+  const workflowsDir = c.SWITCHYARD_WORKFLOWS_DIR ? path.resolve(cwd, c.SWITCHYARD_WORKFLOWS_DIR) : undefined;
+  // A bare name is looked up on PATH, not in a root; a path is checked where it lands.
+  const claudeFile = c.SWITCHYARD_CLAUDE_PATH?.includes('/') ? path.resolve(cwd, c.SWITCHYARD_CLAUDE_PATH) : undefined;
+  checkWorkspaceRoots(workspaceRoots, dataDir, configured, { workflowsDir, claudePath: claudeFile });
   return {
     host: c.SWITCHYARD_HOST,
     port: c.SWITCHYARD_PORT,
@@ -202,7 +205,7 @@ export function loadConfig(
     projectSettings: c.SWITCHYARD_PROJECT_SETTINGS,
     webhookSecret: c.SWITCHYARD_WEBHOOK_SECRET,
     httpAllow: c.SWITCHYARD_HTTP_ALLOW,
-    workflowsDir: c.SWITCHYARD_WORKFLOWS_DIR ? path.resolve(cwd, c.SWITCHYARD_WORKFLOWS_DIR) : undefined,
+    workflowsDir,
     pools,
     logLevel: c.SWITCHYARD_LOG_LEVEL,
     demo: c.SWITCHYARD_DEMO,
@@ -214,11 +217,16 @@ export function loadConfig(
 
 /**
  * A task may read and write anywhere in a workspace root, so no root may hold the data dir (every
- * task's transcript, the database) or the server's own code, nor lie inside them. Judged on real
- * paths, so a symlink cannot hide an overlap. Configured roots must exist; the default one is created
- * at start.
+ * task's transcript, the database) or the server's own code, nor lie inside them; nor what the server
+ * later runs (the workflows it loads and watches, the Claude Code executable). Judged on real paths,
+ * so a symlink cannot hide an overlap. Configured roots must exist; the default one is created at start.
  */
-function checkWorkspaceRoots(roots: string[], dataDir: string, configured: boolean): void {
+function checkWorkspaceRoots(
+  roots: string[],
+  dataDir: string,
+  configured: boolean,
+  runs: { workflowsDir: string | undefined; claudePath: string | undefined },
+): void {
   const field = configured ? 'SWITCHYARD_WORKSPACE_ROOTS' : 'SWITCHYARD_DATA_DIR';
   const data = realPathOf(dataDir);
   for (const root of roots) {
@@ -233,6 +241,18 @@ function checkWorkspaceRoots(roots: string[], dataDir: string, configured: boole
           'transcripts and the database. Put the data dir outside every workspace root (SWITCHYARD_WORKSPACE_ROOTS)',
         { field },
       );
+    }
+    for (const [name, value] of [
+      ['SWITCHYARD_WORKFLOWS_DIR', runs.workflowsDir],
+      ['SWITCHYARD_CLAUDE_PATH', runs.claudePath],
+    ] as const) {
+      if (value !== undefined && overlaps(real, realPathOf(value))) {
+        throw new AppError(
+          'validation',
+          `${name} ${value} and the workspace root ${root} overlap: a task could change what the server runs`,
+          { field: name },
+        );
+      }
     }
     if (overlapsInstall(real)) {
       throw new AppError(

@@ -159,7 +159,7 @@ function configError(env: Record<string, string>, cwd: string): AppError | undef
   }
 }
 
-test('no workspace root may hold the data dir or the server install, or lie inside them (checked at load)', () => {
+test('no workspace root may hold the data dir, the server install, its workflows or Claude Code (checked at load)', () => {
   const root = tempDir();
   try {
     for (const dir of ['ws/data', 'ws2', 'data']) fs.mkdirSync(path.join(root, dir), { recursive: true });
@@ -175,6 +175,16 @@ test('no workspace root may hold the data dir or the server install, or lie insi
       [{ SWITCHYARD_WORKSPACE_ROOTS: path.dirname(INSTALL_DIR) }, 'SWITCHYARD_WORKSPACE_ROOTS', /own install/],
       [{ SWITCHYARD_WORKSPACE_ROOTS: path.join(INSTALL_DIR, 'src') }, 'SWITCHYARD_WORKSPACE_ROOTS', /own install/],
       [{ SWITCHYARD_WORKSPACE_ROOTS: 'missing' }, 'SWITCHYARD_WORKSPACE_ROOTS', /does not exist/],
+      [
+        { SWITCHYARD_WORKSPACE_ROOTS: 'ws2', SWITCHYARD_WORKFLOWS_DIR: 'ws2/flows' },
+        'SWITCHYARD_WORKFLOWS_DIR',
+        /overlap/,
+      ],
+      [
+        { SWITCHYARD_WORKSPACE_ROOTS: 'ws2', SWITCHYARD_CLAUDE_PATH: 'ws2/claude' },
+        'SWITCHYARD_CLAUDE_PATH',
+        /overlap/,
+      ],
     ];
     for (const [env, field, message] of cases) {
       const err = configError(env, root);
@@ -184,7 +194,13 @@ test('no workspace root may hold the data dir or the server install, or lie insi
     }
     // Positive controls: roots beside the data dir, and the default configuration as `npm start` runs it
     // from the repository (./workspace beside ./data, inside the checkout but away from its code).
-    assert.equal(configError({ SWITCHYARD_WORKSPACE_ROOTS: 'ws2', SWITCHYARD_DATA_DIR: 'data' }, root), undefined);
+    assert.equal(
+      configError(
+        { SWITCHYARD_WORKSPACE_ROOTS: 'ws2', SWITCHYARD_DATA_DIR: 'data', SWITCHYARD_WORKFLOWS_DIR: 'flows' },
+        root,
+      ),
+      undefined,
+    );
     const defaults = loadConfig({}, {}, INSTALL_DIR);
     assert.deepEqual(defaults.workspaceRoots, [path.join(INSTALL_DIR, 'workspace')]);
     assert.equal(defaults.dataDir, path.join(INSTALL_DIR, 'data'));
