@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { bashEnv } from '../../src/runners/claude/bash-env.ts';
 import { decideToolCall, type GateDecision, type GateOptions } from '../../src/runners/claude/gate.ts';
 import { defuseMentions } from '../../src/runners/claude/mentions.ts';
 import { compilePolicy } from '../../src/runners/claude/policy.ts';
@@ -617,4 +620,53 @@ test('a cd within a command moves where its relative arguments are read; cd out,
   await assertAllowed(rules, 'Bash', { command: 'cd docs && cat a.md api/b.md' });
   await assertAllowed(rules, 'Bash', { command: 'cd docs/api; cat ../a.md' });
   await assertAllowed(rules, 'Bash', { command: 'cd manual && cat a.md' });
+});
+
+test('bashEnv: real git ignores a planted repository, finds no repository above the cwd, and still works in its own', async () => {
+  const top = await mkdtemp(path.join(tmpdir(), 'gate-git-'));
+  const run = (cwd: string, env: Record<string, string>, ...args: string[]) =>
+    spawnSync('git', args, {
+      cwd,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        ...env,
+      },
+    });
+  try {
+    // planted/: HEAD, objects/, refs/ and a config naming an fsmonitor, all writable with Write alone.
+    const planted = path.join(top, 'planted');
+    const marker = path.join(top, 'PWNED');
+    await mkdir(path.join(planted, 'objects'), { recursive: true });
+    await mkdir(path.join(planted, 'refs'), { recursive: true });
+    await writeFile(path.join(planted, 'HEAD'), 'ref: refs/heads/main\n');
+    await writeFile(
+      path.join(planted, 'config'),
+      `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ${planted}\n\tfsmonitor = "touch ${marker}; false"\n`,
+    );
+    const guarded = run(planted, bashEnv(planted), 'status');
+    assert.match(guarded.stderr, /cannot use bare repository/);
+    assert.equal(existsSync(marker), false, 'the planted fsmonitor ran under bashEnv');
+    // Control: without bashEnv the same git runs the planted program.
+    run(planted, {}, 'status');
+    assert.equal(existsSync(marker), true, 'the planted repository should be live without bashEnv');
+
+    // outer/ is a repository; outer/ws is a task's cwd inside it: git must not find outer/.git.
+    const outer = path.join(top, 'outer');
+    const ws = path.join(outer, 'ws');
+    await mkdir(ws, { recursive: true });
+    run(outer, {}, 'init', '-q');
+    assert.match(run(ws, bashEnv(ws), 'status').stderr, /not a git repository/);
+    assert.equal(run(ws, {}, 'status').status, 0, 'control: without the ceiling git finds outer/.git');
+    // Positive control: a repository at the cwd works, with its own config's programs off.
+    run(ws, {}, 'init', '-q');
+    run(ws, {}, 'config', 'core.fsmonitor', `touch ${marker}-own`);
+    const own = run(ws, bashEnv(ws), 'status');
+    assert.equal(own.status, 0, own.stderr);
+    assert.equal(existsSync(`${marker}-own`), false);
+  } finally {
+    await rm(top, { recursive: true, force: true });
+  }
 });
