@@ -575,6 +575,14 @@ describe('decideToolCall: what a Bash rule lets its arguments reach', () => {
     await assertAllowed(rules, 'Bash', { command: 'cat docs/api/b.md' });
     await assertAllowed(rules, 'Bash', { command: 'git diff -- docs' });
     await assertAllowed(rules, 'Bash', { command: 'touch docs/b.md' });
+    // The rule's own words are checked too: a rule confines to the workspace, it cannot open a path out.
+    await assertDenied(['Bash(cat /etc/hostname)'], 'Bash', { command: 'cat /etc/hostname' }, /reaches outside/);
+    await assertDenied(
+      ['Bash(git diff --no-index *)'],
+      'Bash',
+      { command: 'git diff --no-index /dev/null /etc/passwd' },
+      /"\/etc\/passwd" reaches outside/,
+    );
     // `cat docs/*` is the rule's own prefix word: what the model appends to it is still checked.
     await assertAllowed(['Bash(cat docs/*)'], 'Bash', { command: 'cat docs/a.md' });
     await assertDenied(['Bash(cat docs/*)'], 'Bash', { command: 'cat docs/../../outside/secret' }, /reaches outside/);

@@ -129,22 +129,12 @@ export async function checkArguments(
 ): Promise<string | null> {
   // `Bash(*)` names no program: it is the unscoped rule written another way.
   if (pattern.words.length === 0) return null;
-  const named = new Set(pattern.words);
-  const program = path.basename(words[0]!.text);
-  const optionReason =
-    program === 'git'
-      ? gitOptionProblem(words, named)
-      : program === 'find'
-        ? findOptionProblem(words, named)
-        : otherOptionProblem(program, words, named);
+  const optionReason = optionProblem(words, new Set(pattern.words));
   if (optionReason !== null) return optionReason;
-  const n = pattern.words.length;
+  // Every argument, the rule's own words included: a rule confines to the workspace, and the client
+  // who wrote it is under the operator's cap, which names no path outside either.
   for (let i = 1; i < words.length; i++) {
-    const word = words[i]!;
-    // Words the rule spelled out are the rule author's choice; a prefix word (`cat docs/*`) is only
-    // partly theirs, so what the model appended to it is checked.
-    if (i < n - 1 || (i === n - 1 && (!pattern.prefix || word.text === pattern.words[i]))) continue;
-    const reason = await pathProblem(word.text, dir, workspaceReal);
+    const reason = await pathProblem(words[i]!.text, dir, workspaceReal);
     if (reason !== null) return reason;
   }
   return null;
@@ -171,6 +161,27 @@ export async function directoryChange(
   const reals = await realPathsInside(dir, workspaceReal, targets[0]!.text);
   if (reals === null) return { reason: `${program} ${JSON.stringify(targets[0]!.text)} leaves the workspace` };
   return { dir: reals.at(-1)! };
+}
+
+/**
+ * True when the words of one rule name an option or subcommand that the gate refuses under another
+ * rule's words (`Bash(git diff --no-index *)` under `Bash(git diff *)`): the operator's cap uses it, so
+ * a client rule that unlocks more is not taken for a narrower one.
+ */
+export function unlocksMoreThan(inner: string[], outer: string[]): boolean {
+  return (
+    optionProblem(
+      inner.map((text) => ({ text, glob: false })),
+      new Set(outer),
+    ) !== null
+  );
+}
+
+function optionProblem(words: Word[], named: Set<string>): string | null {
+  const program = path.basename(words[0]!.text);
+  if (program === 'git') return gitOptionProblem(words, named);
+  if (program === 'find') return findOptionProblem(words, named);
+  return otherOptionProblem(program, words, named);
 }
 
 function refusedOption(program: string, option: string): string {
