@@ -588,6 +588,11 @@ describe('decideToolCall: what a Bash rule lets its arguments reach', () => {
     await assertDenied(['Bash(cat docs/*)'], 'Bash', { command: 'cat docs/../../outside/secret' }, /reaches outside/);
   });
 
+  test('a command with more words than any real one is refused rather than checked word by word', async () => {
+    await assertDenied(rules, 'Bash', { command: `cat ${'docs/a.md '.repeat(1001)}` }, /more than 1000 words/);
+    await assertAllowed(rules, 'Bash', { command: `cat ${'docs/a.md '.repeat(999)}` });
+  });
+
   test('an unscoped Bash rule (Bash, Bash(*)) is not argument-checked: the sandbox is its confinement', async () => {
     await assertAllowed(['Bash'], 'Bash', { command: 'cat /etc/hostname' });
     await assertAllowed(['Bash(*)'], 'Bash', { command: 'git diff --no-index /dev/null /etc/hostname' });

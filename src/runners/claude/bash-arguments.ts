@@ -115,6 +115,7 @@ const FIND_RISKY = new Set([
 ]);
 
 const MAX_GLOB_MATCHES = 10_000;
+const MAX_ARGUMENTS = 1000;
 
 /**
  * Checks the words of one simple command that matched `pattern`; returns the reason to refuse, or null.
@@ -129,6 +130,8 @@ export async function checkArguments(
 ): Promise<string | null> {
   // `Bash(*)` names no program: it is the unscoped rule written another way.
   if (pattern.words.length === 0) return null;
+  // Each argument costs a few file-system calls; a command longer than any real one is not worth them.
+  if (words.length > MAX_ARGUMENTS) return `the command has more than ${MAX_ARGUMENTS} words to check`;
   const optionReason = optionProblem(words, new Set(pattern.words));
   if (optionReason !== null) return optionReason;
   // Every argument, the rule's own words included: a rule confines to the workspace, and the client
