@@ -87,7 +87,8 @@ async function taskCost(): Promise<void> {
   };
   try {
     for (let i = 0; i < TASKS + WARMUP; i++) {
-      const order: Array<keyof typeof servers> = i % 2 === 0 ? ['sandboxed', 'unconfined'] : ['unconfined', 'sandboxed'];
+      const order: Array<keyof typeof servers> =
+        i % 2 === 0 ? ['sandboxed', 'unconfined'] : ['unconfined', 'sandboxed'];
       for (const name of order) {
         const t = await once(name);
         if (i >= WARMUP) samples[name].push(t);

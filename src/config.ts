@@ -63,6 +63,8 @@ const schema = z.object({
   SWITCHYARD_WORKSPACE_ROOTS: list(':'),
   SWITCHYARD_API_KEYS: list(','),
   SWITCHYARD_CONCURRENCY: int(1, 256).optional(),
+  /** Claude Code processes starting at once (each start costs ~1.5 CPU-s); default: one per core. */
+  SWITCHYARD_CONCURRENT_STARTS: int(1, 256).optional(),
   SWITCHYARD_QUEUE_LIMIT: int(1, 10_000_000).default(10_000),
   SWITCHYARD_MAX_PROMPT_BYTES: int(1, 100 * 1024 * 1024).default(1024 * 1024),
   SWITCHYARD_DEFAULT_TIMEOUT: int(1000, 86_400_000, ' (ms)').default(600_000),
@@ -93,6 +95,7 @@ export interface Config {
   workspaceRoots: string[];
   apiKeys: string[];
   concurrency: number;
+  concurrentStarts: number;
   queueLimit: number;
   maxPromptBytes: number;
   defaultTimeout: number;
@@ -195,6 +198,7 @@ export function loadConfig(
     workspaceRoots,
     apiKeys,
     concurrency: c.SWITCHYARD_CONCURRENCY ?? defaultConcurrency(),
+    concurrentStarts: c.SWITCHYARD_CONCURRENT_STARTS ?? os.availableParallelism(),
     queueLimit: c.SWITCHYARD_QUEUE_LIMIT,
     maxPromptBytes: c.SWITCHYARD_MAX_PROMPT_BYTES,
     defaultTimeout: c.SWITCHYARD_DEFAULT_TIMEOUT,

@@ -15,11 +15,13 @@ import { type Config, isLoopback } from './config.ts';
 import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
-import { ModelProxy } from './model/model-proxy.ts';
+import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
+import { createAdmission, type Semaphore } from './runners/claude/admission.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
-import { runClaude } from './runners/claude/run-claude.ts';
+import { type ClaudeInput, type ClaudeRunnerOptions, runClaude } from './runners/claude/run-claude.ts';
 import { prepareSandboxHost, probeSandbox, type SandboxStatus } from './runners/claude/sandbox.ts';
+import type { OutputEnvelope, RunContext } from './runners/runner.ts';
 import { parseAllowList } from './runners/ssrf.ts';
 import { Redactor } from './secrets.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -115,9 +117,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics.taskEnded(task);
     void webhooks.enqueue(task);
   };
+  // One budget of Claude Code processes for tasks and workflow steps alike, and a start gate inside it.
+  const admission = createAdmission(config.concurrency, config.concurrentStarts);
   const runnerOptions = {
+    startGate: admission.starts,
     passThroughEnv: config.passThroughEnv,
-    modelAccess: () => modelProxy.issue(),
+    modelAccess: (limits: TaskLimits) => modelProxy.issue(limits),
     startupTimeout: config.startupTimeout,
     owner: config.dataDir,
     projectSettings: config.projectSettings,
@@ -128,7 +133,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const scheduler = new TaskScheduler({
     store,
     notifier,
-    concurrency: config.concurrency,
+    slots: admission.slots,
     dataDir: config.dataDir,
     redactor,
     runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
@@ -136,13 +141,17 @@ export async function startServer(config: Config): Promise<RunningServer> {
     sandbox,
   });
   const tasks = new TaskService({ config, store, notifier, scheduler, onTerminal });
-  const metrics = new Metrics({ queued: () => store.countByStatus('queued'), running: () => scheduler.runningCount });
+  const metrics = new Metrics({
+    queued: () => store.countByStatus('queued'),
+    running: () => scheduler.runningCount,
+    admission,
+  });
   await tasks.start();
   webhooks.start();
   const workflows = new WorkflowService({
     config,
     store: new SqliteWorkflowStore(store),
-    runClaude: (input, ctx) => runClaude(input, ctx, runnerOptions),
+    runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
     logger,
     redact: (value) => redactor.value(value),
   });
@@ -204,4 +213,29 @@ function modelSocketPath(dataDir: string): string {
     return inData;
   }
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-')), 'model.sock');
+}
+
+/**
+ * A workflow claude step takes a Claude Code slot the way a task does, and holds it until the process
+ * is gone (not just until its result), so tasks and steps together never exceed the memory budget.
+ */
+async function runWorkflowClaude(
+  slots: Semaphore,
+  input: ClaudeInput,
+  ctx: RunContext,
+  options: ClaudeRunnerOptions,
+): Promise<OutputEnvelope> {
+  await slots.acquire(ctx.signal);
+  let handedOver = false;
+  try {
+    return await runClaude(input, ctx, {
+      ...options,
+      onExit: (exited) => {
+        handedOver = true;
+        void exited.finally(() => slots.release());
+      },
+    });
+  } finally {
+    if (!handedOver) slots.release();
+  }
 }

@@ -1,10 +1,11 @@
 /**
- * Runs queued tasks, at most `concurrency` at once, oldest first. Every transition is written to the
+ * Runs queued tasks, as many at once as there are free Claude Code slots, oldest first. Every transition is written to the
  * Store before anyone is told about it; a crash between two writes leaves a state that recovery
  * (Store.recoverInterrupted) turns into `interrupted` or a requeue.
  */
 import path from 'node:path';
 import { toErrorInfo } from '../errors.ts';
+import type { Semaphore } from '../runners/claude/admission.ts';
 import { defuseMentions } from '../runners/claude/mentions.ts';
 import type { ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
@@ -27,7 +28,6 @@ export interface SchedulerDeps {
   store: Store;
   notifier: TaskNotifier;
   runClaude: ClaudeRunner;
-  concurrency: number;
   dataDir: string;
   /** Applied to everything stored about a task: agent messages, responses, errors. */
   redactor: Redactor;
@@ -35,6 +35,11 @@ export interface SchedulerDeps {
   onTerminal?: (task: TaskRecord) => void;
   /** The OS sandbox tasks run under, reported in each task's `result.policy`. */
   sandbox?: SandboxStatus;
+  /**
+   * Claude Code slots shared with workflow claude steps (admission.ts). A task is claimed only when
+   * one is free, and holds it until its process is gone.
+   */
+  slots: Semaphore;
 }
 
 export class TaskScheduler {
@@ -56,6 +61,7 @@ export class TaskScheduler {
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
+    deps.slots.onFree(() => this.wake());
   }
 
   get runningCount(): number {
@@ -80,8 +86,14 @@ export class TaskScheduler {
   }
 
   async #pump(): Promise<void> {
-    while (!this.#stopped && this.#active.size < this.#deps.concurrency) {
-      const task = await this.#deps.store.claimNextTask(new Date().toISOString());
+    const { slots } = this.#deps;
+    while (!this.#stopped && slots.tryAcquire()) {
+      let task: TaskRecord | undefined;
+      try {
+        task = await this.#deps.store.claimNextTask(new Date().toISOString());
+      } finally {
+        if (!task) slots.release();
+      }
       if (!task) return;
       this.onClaimed();
       const controller = new AbortController();
@@ -90,6 +102,7 @@ export class TaskScheduler {
       void this.#run(task, controller).finally(() => {
         this.#active.delete(controller);
         this.#forget(task.id, controller);
+        slots.release();
         this.wake();
       });
     }

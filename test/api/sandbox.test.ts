@@ -104,6 +104,17 @@ test('control files stay read-only to the agent own Bash; the rest of the worksp
     assert.ok(!fs.readFileSync(path.join(h.workspace, '.git/config'), 'utf8').includes('planted'));
     assert.ok(!fs.existsSync(path.join(h.workspace, '.claude/settings.json')));
     assertWorked(run.outcomes[1]!, /fine/);
+    // A variant: a task that points `.mcp.json` and `.claude` at host directories by symlink. The next
+    // task's sandbox must not bind their targets in (a root server's /etc would then be readable).
+    fs.rmSync(path.join(h.workspace, '.claude'), { recursive: true });
+    fs.symlinkSync('/etc', path.join(h.workspace, '.claude'));
+    fs.symlinkSync('/root', path.join(h.workspace, '.mcp.json'));
+    const next = await h.run({ prompt: 'control-links', allowed_tools: ['Bash'] }, [
+      bash('ls .claude/ .mcp.json/ 2>&1; cat /etc/shadow 2>&1; true'),
+    ]);
+    // The links resolve inside the sandbox: its own /etc (no shadow file there) and no /root at all.
+    assert.ok(!/^g?shadow$|root:/m.test(next.outcomes[0]!.text), `host directories leaked: ${next.outcomes[0]!.text}`);
+    assert.match(next.outcomes[0]!.text, /passwd/);
   } finally {
     await h.close();
   }

@@ -5,13 +5,15 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
-import type { ModelAccess } from '../../model/model-proxy.ts';
-import { abortReasonError, type OutputEnvelope, type RunContext } from '../runner.ts';
+import type { ModelAccess, TaskLimits } from '../../model/model-proxy.ts';
+import { abortReasonError, type OutputEnvelope, type RunContext, RunnerError } from '../runner.ts';
 import { type AllowList, emptyAllowList } from '../ssrf.ts';
+import type { Semaphore } from './admission.ts';
 import { bashEnv } from './bash-env.ts';
-import { classifyResult } from './classify-result.ts';
+import { classifyResult, meteredUsage } from './classify-result.ts';
 import { EgressProxy } from './egress-proxy.ts';
 import { decideToolCall } from './gate.ts';
 import type { ToolPolicy } from './policy.ts';
@@ -45,7 +47,7 @@ export interface ClaudeRunnerOptions {
    * Per-task model credentials (the loopback model proxy). When given, the real ANTHROPIC_* values
    * never enter the agent's environment, where its Bash tool could read them.
    */
-  modelAccess?: () => ModelAccess;
+  modelAccess?: (limits: TaskLimits) => ModelAccess;
   startupTimeout: number;
   /** The server's data dir: marks the task's processes so a restart after a crash can find them. */
   owner: string;
@@ -59,6 +61,8 @@ export interface ClaudeRunnerOptions {
   onAgentSession?: (agentSessionId: string) => void;
   /** Given a promise that settles once Claude Code and everything it started are gone. */
   onExit?: (exited: Promise<void>) => void;
+  /** Limits how many Claude Code processes start at once (admission.ts); held until its init message. */
+  startGate?: Semaphore | undefined;
 }
 
 /** How long Claude Code may take to exit after its result before its process tree is killed. */
@@ -146,13 +150,19 @@ export async function runClaude(
   if (ctx.signal.aborted) onCallerAbort();
   ctx.signal.addEventListener('abort', onCallerAbort, { once: true });
   const wallClock = setTimeout(() => stop('timeout'), input.timeout);
-  let idle = setTimeout(() => stop('startup'), options.startupTimeout);
+  // Armed once the start gate lets the process start: waiting for a start is not a slow start.
+  let idle: NodeJS.Timeout | undefined;
   const touch = () => {
     clearTimeout(idle);
     idle = setTimeout(() => stop('idle_timeout'), input.idle_timeout);
   };
 
-  const access = options.modelAccess?.();
+  // The proxy holds every call made with the task's token to the task's limits, and meters them.
+  const access = options.modelAccess?.({
+    maxTurns: input.max_turns,
+    maxBudgetUsd: input.max_budget_usd,
+    model: input.model,
+  });
   const gate = (toolName: string, toolInput: unknown) =>
     toolInput !== null && typeof toolInput === 'object' && !Array.isArray(toolInput)
       ? decideToolCall(input.policy, input.cwd, toolName, toolInput as Record<string, unknown>, {
@@ -226,11 +236,26 @@ export async function runClaude(
   });
   // The result message is the end of the task. Claude Code then still flushes its transcript and
   // exits, which takes ~50 ms; the caller is answered at once and told when the process is gone.
+  const admission = { start_wait_ms: 0, startup_ms: 0 };
+  let starting = false;
+  const started = () => {
+    if (!starting) return;
+    starting = false;
+    options.startGate?.release();
+  };
   const exited = (async () => {
     try {
+      const waitFrom = performance.now();
+      await options.startGate?.acquire(abort.signal);
+      starting = true;
+      const startFrom = performance.now();
+      admission.start_wait_ms = Math.round(startFrom - waitFrom);
+      idle = setTimeout(() => stop('startup'), options.startupTimeout);
       for await (const message of query({ prompt: input.prompt, options: sdkOptions }) as AsyncIterable<SDKMessage>) {
         if (result) continue; // after the result: nothing more belongs to the task
         touch();
+        if (starting) admission.startup_ms = Math.round(performance.now() - startFrom);
+        started();
         if (message.type === 'system' && message.subtype === 'init') options.onAgentSession?.(message.session_id);
         ctx.emit({ type: message.type, data: message });
         if (message.type === 'result') {
@@ -245,6 +270,7 @@ export async function runClaude(
     } catch (err) {
       lastError = err;
     } finally {
+      started();
       clearTimeout(wallClock);
       clearTimeout(idle);
       clearTimeout(exitDeadline);
@@ -258,17 +284,22 @@ export async function runClaude(
   options.onExit?.(exited);
   await Promise.race([gotResult, exited]);
 
-  if (stopKind) throw new AppError(stopKind, stopMessage(stopKind, input, options));
+  const metered = access?.usage();
+  // A task stopped early still spent what the proxy metered: the failure carries it.
+  const spent = (error: AppError) =>
+    metered?.calls ? RunnerError.carrying(error, { response: '', usage: meteredUsage(metered) }) : error;
+  if (stopKind) throw spent(new AppError(stopKind, stopMessage(stopKind, input, options)));
   if (!result) {
-    throw new AppError(
-      'startup',
-      `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`,
-      {
+    throw spent(
+      new AppError('startup', `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`, {
         cause: lastError,
-      },
+      }),
     );
   }
-  return classifyResult(result, [...filesChanged]);
+  const envelope = classifyResult(result, [...filesChanged], metered);
+  // Where the task's time went before the agent ran: waiting for a start, then Claude Code starting.
+  envelope.detail = { ...envelope.detail, admission };
+  return envelope;
 }
 
 function stopMessage(kind: ErrorKind, input: ClaudeInput, options: ClaudeRunnerOptions): string {

@@ -150,7 +150,10 @@ export function sandboxArgv(task: SandboxTask, host: SandboxHost, command: strin
   argv.push(task.writable ? '--bind' : '--ro-bind', task.workspace, task.workspace);
   for (const entry of CONTROL_ENTRIES) {
     const p = path.join(task.workspace, entry);
-    if (fs.existsSync(p)) argv.push('--ro-bind', p, p);
+    // A symlink is skipped, never followed: an earlier task could have pointed `.git` at /etc, and
+    // binding its target would put the host's /etc into the sandbox. Inside, the link resolves within
+    // the sandbox's own filesystem, where nothing outside the workspace is writable anyway.
+    if (fs.lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() === false) argv.push('--ro-bind', p, p);
   }
   argv.push('--bind', task.configDir, task.configDir);
   argv.push('--chdir', task.workspace);
