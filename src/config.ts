@@ -2,11 +2,33 @@
  * Configuration is a pure function of the environment and command-line flags, checked once at start.
  * Every flag has an environment twin (`--port` ↔ SWITCHYARD_PORT); errors name the variable.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { isWithin, overlaps, realPathOf } from './paths.ts';
 import { parsePools } from './workflow/pools.ts';
+
+/** The directory holding Switchyard's own package.json and src/: never a place a task may write. */
+export const INSTALL_DIR = path.resolve(import.meta.dirname, '..');
+
+/** What a task must never reach: the server's code (it would run next start) and its dependencies. */
+const INSTALL_CODE = ['package.json', 'package-lock.json', 'src', 'bin', 'node_modules', '.git'];
+
+/**
+ * True when a real path is Switchyard's install directory, contains it, or overlaps its code. A
+ * directory beside the code inside the install (the default `./workspace`) is not.
+ */
+export function overlapsInstall(real: string): boolean {
+  return (
+    isWithin(real, realPathOf(INSTALL_DIR)) ||
+    INSTALL_CODE.some((name) => overlaps(real, realPathOf(path.join(INSTALL_DIR, name))))
+  );
+}
+
+/** The default workspace root, relative to the start directory: a dedicated folder, created at start. */
+export const DEFAULT_WORKSPACE = './workspace';
 
 /** Claude Code takes about this much memory per running task on this class of machine (measured). */
 const MEMORY_PER_TASK = 250 * 1024 * 1024;
@@ -171,12 +193,20 @@ export function loadConfig(
   } catch (err) {
     throw new AppError('validation', `SWITCHYARD_POOLS ${(err as Error).message}`, { field: 'SWITCHYARD_POOLS' });
   }
-  const roots = c.SWITCHYARD_WORKSPACE_ROOTS.length > 0 ? c.SWITCHYARD_WORKSPACE_ROOTS : [cwd];
+  const configured = c.SWITCHYARD_WORKSPACE_ROOTS.length > 0;
+  const workspaceRoots = (configured ? c.SWITCHYARD_WORKSPACE_ROOTS : [DEFAULT_WORKSPACE]).map((r) =>
+    path.resolve(cwd, r),
+  );
+  const dataDir = path.resolve(cwd, c.SWITCHYARD_DATA_DIR);
+  const workflowsDir = c.SWITCHYARD_WORKFLOWS_DIR ? path.resolve(cwd, c.SWITCHYARD_WORKFLOWS_DIR) : undefined;
+  // A bare name is looked up on PATH, not in a root; a path is checked where it lands.
+  const claudeFile = c.SWITCHYARD_CLAUDE_PATH?.includes('/') ? path.resolve(cwd, c.SWITCHYARD_CLAUDE_PATH) : undefined;
+  checkWorkspaceRoots(workspaceRoots, dataDir, configured, { workflowsDir, claudePath: claudeFile });
   return {
     host: c.SWITCHYARD_HOST,
     port: c.SWITCHYARD_PORT,
-    dataDir: path.resolve(cwd, c.SWITCHYARD_DATA_DIR),
-    workspaceRoots: roots.map((r) => path.resolve(cwd, r)),
+    dataDir,
+    workspaceRoots,
     apiKeys,
     concurrency: c.SWITCHYARD_CONCURRENCY ?? defaultConcurrency(),
     concurrentStarts: c.SWITCHYARD_CONCURRENT_STARTS ?? os.availableParallelism(),
@@ -192,7 +222,7 @@ export function loadConfig(
     projectSettings: c.SWITCHYARD_PROJECT_SETTINGS,
     webhookSecret: c.SWITCHYARD_WEBHOOK_SECRET,
     httpAllow: c.SWITCHYARD_HTTP_ALLOW,
-    workflowsDir: c.SWITCHYARD_WORKFLOWS_DIR ? path.resolve(cwd, c.SWITCHYARD_WORKFLOWS_DIR) : undefined,
+    workflowsDir,
     pools,
     logLevel: c.SWITCHYARD_LOG_LEVEL,
     demo: c.SWITCHYARD_DEMO,
@@ -200,6 +230,56 @@ export function loadConfig(
     sandbox: c.SWITCHYARD_SANDBOX,
     passThroughEnv,
   };
+}
+
+/**
+ * A task may read and write anywhere in a workspace root, so no root may hold the data dir (every
+ * task's transcript, the database) or the server's own code, nor lie inside them; nor what the server
+ * later runs (the workflows it loads and watches, the Claude Code executable). Judged on real paths,
+ * so a symlink cannot hide an overlap. Configured roots must exist; the default one is created at start.
+ */
+function checkWorkspaceRoots(
+  roots: string[],
+  dataDir: string,
+  configured: boolean,
+  runs: { workflowsDir: string | undefined; claudePath: string | undefined },
+): void {
+  const field = configured ? 'SWITCHYARD_WORKSPACE_ROOTS' : 'SWITCHYARD_DATA_DIR';
+  const data = realPathOf(dataDir);
+  for (const root of roots) {
+    if (configured && !fs.existsSync(root)) {
+      throw new AppError('validation', `SWITCHYARD_WORKSPACE_ROOTS entry ${root} does not exist`, { field });
+    }
+    const real = realPathOf(root);
+    if (overlaps(real, data)) {
+      throw new AppError(
+        'validation',
+        `SWITCHYARD_DATA_DIR ${dataDir} and the workspace root ${root} overlap: a task could read other tasks' ` +
+          'transcripts and the database. Put the data dir outside every workspace root (SWITCHYARD_WORKSPACE_ROOTS)',
+        { field },
+      );
+    }
+    for (const [name, value] of [
+      ['SWITCHYARD_WORKFLOWS_DIR', runs.workflowsDir],
+      ['SWITCHYARD_CLAUDE_PATH', runs.claudePath],
+    ] as const) {
+      if (value !== undefined && overlaps(real, realPathOf(value))) {
+        throw new AppError(
+          'validation',
+          `${name} ${value} and the workspace root ${root} overlap: a task could change what the server runs`,
+          { field: name },
+        );
+      }
+    }
+    if (overlapsInstall(real)) {
+      throw new AppError(
+        'validation',
+        `SWITCHYARD_WORKSPACE_ROOTS entry ${root} overlaps Switchyard's own install (${INSTALL_DIR}): ` +
+          'a task could rewrite the server. Use a dedicated directory',
+        { field: 'SWITCHYARD_WORKSPACE_ROOTS' },
+      );
+    }
+  }
 }
 
 export function isLoopback(host: string): boolean {

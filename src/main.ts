@@ -78,6 +78,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     };
     logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
   }
+  // loadConfig required configured roots to exist; this creates the default one (./workspace).
+  for (const root of config.workspaceRoots) fs.mkdirSync(root, { recursive: true });
   const sandbox = await probeSandbox(config.sandbox);
   if (!sandbox.active && config.sandbox === 'required') {
     throw new AppError('validation', `SWITCHYARD_SANDBOX=required but ${sandbox.reason}`, {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Options } from '@anthropic-ai/claude-agent-sdk';
 import type { ModelAccess, TaskLimits } from '../../model/model-proxy.ts';
 import { type AllowList, emptyAllowList } from '../ssrf.ts';
+import { bashEnv } from './bash-env.ts';
 import { EgressProxy } from './egress-proxy.ts';
 import { decideToolCall } from './gate.ts';
 import type { ToolPolicy } from './policy.ts';
@@ -83,6 +84,8 @@ function childEnv(spec: ProcessSpec, options: ProcessOptions, access: ModelAcces
     CLAUDE_CODE_MAX_RETRIES: '0',
     // Claude Code reads `@path` mentions itself, before any tool call the gate could see (measured).
     CLAUDE_CODE_DISABLE_FILE_MENTIONS: '1',
+    // git ignores system and user config, hooks and fsmonitor; Bash calls start in the cwd (bash-env.ts).
+    ...bashEnv(spec.cwd),
     ...passed,
     ...access?.env,
   };

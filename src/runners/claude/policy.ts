@@ -10,6 +10,7 @@
  */
 import picomatch from 'picomatch';
 import { AppError } from '../../errors.ts';
+import { unlocksMoreThan } from './bash-arguments.ts';
 import { bashPatternCovers, formatBashPattern, parseBashPattern } from './bash-command.ts';
 
 /** `scope`: a workspace-relative glob for path tools, a command pattern for Bash, `domain:host` for WebFetch. */
@@ -100,7 +101,10 @@ function scopeCovers(kind: ToolKind, outer: string, inner: string): boolean {
   if (kind === 'bash') {
     const o = parseBashPattern(outer);
     const i = parseBashPattern(inner);
-    return typeof o !== 'string' && typeof i !== 'string' && bashPatternCovers(o, i);
+    // Words the inner rule adds may name options the gate refuses under the outer one.
+    return (
+      typeof o !== 'string' && typeof i !== 'string' && bashPatternCovers(o, i) && !unlocksMoreThan(i.words, o.words)
+    );
   }
   return false;
 }
