@@ -11,115 +11,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { query } from '@anthropic-ai/claude-agent-sdk';
-import type { Script, ScriptRequest } from '../../src/model/scripted-model.ts';
 import { startScriptedModel } from '../../src/model/scripted-model.ts';
 import { bashEnv } from '../../src/runners/claude/bash-env.ts';
 import { defuseMentions } from '../../src/runners/claude/mentions.ts';
+import {
+  assertRefused,
+  assertWorked,
+  type Block,
+  type BoundaryHarness,
+  blocks,
+  deniedCount,
+  offeredTools,
+  SECRET,
+  startBoundaryHarness,
+  type TaskRun,
+  unmark,
+} from '../fixtures/boundary-harness.ts';
 import { type Harness, startHarness, tempDir } from '../fixtures/harness.ts';
-
-interface ToolCall {
-  name: string;
-  input: Record<string, unknown>;
-}
-
-/** One tool call as the model saw it come back. */
-interface ToolOutcome {
-  name: string;
-  input: Record<string, unknown>;
-  isError: boolean;
-  text: string;
-}
-
-interface TaskRun {
-  task: Record<string, any>;
-  outcomes: ToolOutcome[];
-  /** Every model request of this task, first to last. */
-  requests: ScriptRequest[];
-}
-
-interface BoundaryHarness extends Harness {
-  run(body: Record<string, unknown>, calls: ToolCall[]): Promise<TaskRun>;
-}
-
-/** The file outside the workspace that no tool may read; its content must never reach the model. */
-const SECRET = 'OUTSIDE-SECRET-5e1f';
-
-/**
- * A harness whose model plays, for each task (told apart by its prompt), the planned tool calls one
- * per turn and then a final text. Beside the workspace sits `outside.txt` holding SECRET.
- */
-async function startBoundaryHarness(env: Record<string, string> = {}): Promise<BoundaryHarness> {
-  const plans = new Map<string, ToolCall[]>();
-  const script: Script = (req) => {
-    // The model sees the prompt with its `@`s defused (mentions.ts); the plan is keyed by the text sent.
-    const call = plans.get(unmark(req.prompt))?.[req.turnIndex];
-    return call ? { tool_use: call } : { text: `finished: ${req.prompt}` };
-  };
-  const h = await startHarness({ script, env });
-  fs.writeFileSync(path.join(path.dirname(h.workspace), 'outside.txt'), SECRET);
-  let counter = 0;
-  return Object.assign(h, {
-    async run(body: Record<string, unknown>, calls: ToolCall[]): Promise<TaskRun> {
-      const prompt = `${String(body.prompt ?? 'probe')} #${++counter}`;
-      plans.set(prompt, calls);
-      const res = await h.fetch('/v1/tasks', { method: 'POST', json: { ...body, prompt } });
-      assert.equal(res.status, 201, await res.clone().text());
-      const { id } = (await res.json()) as { id: string };
-      const task = (await (await h.fetch(`/v1/tasks/${id}?wait=60`)).json()) as Record<string, any>;
-      assert.equal(task.status, 'completed', JSON.stringify(task.error));
-      const requests = h.model.requests.filter((r) => unmark(r.prompt) === prompt);
-      return { task, outcomes: outcomesOf(requests.at(-1)), requests };
-    },
-  });
-}
-
-const unmark = (text: string) => text.replaceAll('\u200b', '');
-
-type Block = { type?: string; id?: string; name?: string; input?: any; tool_use_id?: string; content?: unknown };
-
-function blocks(messages: Array<{ role: string; content: unknown }>, role: string, type: string): Block[] {
-  return messages
-    .filter((m) => m.role === role && Array.isArray(m.content))
-    .flatMap((m) => (m.content as Block[]).filter((b) => b.type === type));
-}
-
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content.map((b: { text?: string }) => b.text ?? '').join('\n');
-}
-
-/** Pairs each tool_use of the conversation with its tool_result, from the last request of a task. */
-function outcomesOf(last: ScriptRequest | undefined): ToolOutcome[] {
-  const messages = last?.body.messages ?? [];
-  const results = blocks(messages, 'user', 'tool_result') as Array<Block & { is_error?: boolean }>;
-  return blocks(messages, 'assistant', 'tool_use').map((use) => {
-    const result = results.find((r) => r.tool_use_id === use.id);
-    assert.ok(result, `no tool_result for ${use.name} ${JSON.stringify(use.input)}`);
-    return { name: use.name!, input: use.input, isError: result.is_error === true, text: textOf(result.content) };
-  });
-}
-
-function offeredTools(run: TaskRun): string[] {
-  return (run.requests[0]?.body.tools ?? []).map((t) => t.name);
-}
-
-function deniedCount(run: TaskRun): number {
-  return (run.task.result.permission_denials as unknown[]).length;
-}
-
-function assertRefused(outcome: ToolOutcome, reason: RegExp): void {
-  const shown = `${outcome.name} ${JSON.stringify(outcome.input)} → ${outcome.text}`;
-  assert.equal(outcome.isError, true, `expected a refusal: ${shown}`);
-  assert.match(outcome.text, reason, shown);
-  assert.ok(!outcome.text.includes(SECRET), `the secret leaked: ${shown}`);
-}
-
-function assertWorked(outcome: ToolOutcome, output?: RegExp): void {
-  const shown = `${outcome.name} ${JSON.stringify(outcome.input)} → ${outcome.text}`;
-  assert.equal(outcome.isError, false, `expected success: ${shown}`);
-  if (output) assert.match(outcome.text, output, shown);
-}
 
 /** The task's stored events, read through the SSE endpoint (the stream ends with the task). */
 async function storedEvents(h: Harness, id: string): Promise<Array<{ event: string; data: any }>> {
@@ -411,8 +319,9 @@ test('the agent environment is an allow-list: no server variable, a per-task CLA
     const unexpected = [...vars.keys()].filter((name) => !expected.has(name) && !name.startsWith('SWITCHYARD_TASK_'));
     assert.deepEqual(unexpected, [], `variables not on the allow-list: ${unexpected.join(', ')}`);
     const configDir = path.join(h.dataDir, 'claude', run.task.id);
-    assert.equal(vars.get('CLAUDE_CONFIG_DIR'), configDir);
-    assert.equal(vars.get('HOME'), configDir);
+    // A warm spare's own config dir becomes the task's through a link: the same directory either way.
+    assert.equal(fs.realpathSync(vars.get('CLAUDE_CONFIG_DIR')!), fs.realpathSync(configDir));
+    assert.equal(vars.get('HOME'), vars.get('CLAUDE_CONFIG_DIR'));
     assert.ok(fs.statSync(configDir).isDirectory());
   } finally {
     delete process.env.SWITCHYARD_TEST_SECRET;
