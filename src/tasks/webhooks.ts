@@ -19,6 +19,8 @@ export interface WebhookSenderDeps {
   secret: string | undefined;
   httpAllow: string | undefined;
   logger: Logger;
+  /** Scrubs secrets from a failed delivery's error: it quotes the receiver's reply, which is not ours to trust. */
+  redact: (text: string) => string;
   /** Milliseconds between scans for due deliveries. */
   pollMs?: number;
 }
@@ -103,7 +105,7 @@ export class WebhookSender {
             { allow: this.#allow },
           );
         } catch (err) {
-          error = (err as Error).message;
+          error = this.#deps.redact((err as Error).message);
         }
         const attempts = d.attempts + 1;
         const next =
