@@ -3,11 +3,13 @@
  * adds itself to IMPLEMENTATIONS and must pass unchanged.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { listMigrations } from '../../src/store/sqlite/migrate.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../src/store/store.ts';
 import { tempDir } from '../fixtures/harness.ts';
@@ -49,7 +51,7 @@ const now = () => new Date().toISOString();
 
 for (const impl of IMPLEMENTATIONS) {
   describe(`Store contract: ${impl.name}`, () => {
-    test('tasks are claimed FIFO, once each, even when claims race', async () => {
+    test('tasks are claimed FIFO, once each, by claims issued together', async () => {
       const { store, cleanup } = await impl.open();
       try {
         const ids = [];
@@ -217,15 +219,88 @@ test('sqlite: two processes migrating the same new database at once both succeed
   const run = promisify(execFile);
   try {
     await Promise.all([1, 2, 3].map(() => run(process.execPath, ['--input-type=module', '-e', script, dir])));
-    const store = openSqliteStore(dir);
-    const versions = store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+    // Every process succeeded, so none applied a migration twice (each CREATE TABLE would fail the
+    // second time). Now check that every migration was applied, and that its tables exist.
+    // Read with a bare connection: opening a store would apply whatever the race left out.
+    const db = new DatabaseSync(path.join(dir, 'switchyard.db'), { readOnly: true });
+    const recorded = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
     assert.deepEqual(
-      versions.map((v) => v.version),
-      [...new Set(versions.map((v) => v.version))],
+      recorded.map((r) => ({ version: r.version, name: r.name })),
+      listMigrations().map((m) => ({ version: m.version, name: m.name })),
     );
-    assert.ok(versions.length >= 1);
-    await store.close();
+    assert.ok(recorded.length >= 2, 'the tasks and the workflows migrations');
+    const tables = new Set(
+      db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all()
+        .map((r) => r.name),
+    );
+    for (const m of listMigrations()) {
+      for (const [, table] of m.sql.matchAll(/CREATE TABLE (\w+)/g))
+        assert.ok(tables.has(table!), `${m.name}: ${table}`);
+    }
+    db.close();
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite: three processes claiming from one database at once claim every task once, each in FIFO order', async () => {
+  const dir = tempDir('claim-race-');
+  const store = openSqliteStore(dir);
+  const ids: string[] = [];
+  for (let i = 0; i < 120; i++) ids.push((await store.createTask(newTask())).task.id);
+  // Each process opens its own connection, says "ready", waits for "go" on stdin, then claims until
+  // the queue is empty: the claims of different connections interleave.
+  const script = `
+    import { openSqliteStore } from ${JSON.stringify(path.resolve('src/store/sqlite/sqlite-store.ts'))};
+    const s = openSqliteStore(process.argv[1]);
+    process.stdout.write('ready\\n');
+    await new Promise((r) => process.stdin.once('data', r));
+    const claimed = [];
+    for (let t; (t = await s.claimNextTask(new Date().toISOString())); ) claimed.push(t.id);
+    process.stdout.write(JSON.stringify(claimed) + '\\n');
+    await s.close();
+    process.exit(0);`;
+  try {
+    const children = [1, 2, 3].map(() => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: 'pipe' });
+      let out = '';
+      const lines = new Promise<string[]>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.endsWith('\n')) child.emit('line');
+        });
+        child.once('exit', (code) =>
+          code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`exit ${code}`)),
+        );
+      });
+      const ready = new Promise<void>((resolve) => child.once('line', () => resolve()));
+      return { child, lines, ready };
+    });
+    await Promise.all(children.map((c) => c.ready));
+    for (const c of children) c.child.stdin.end('go\n');
+    const perProcess = (await Promise.all(children.map((c) => c.lines))).map(
+      (lines) => JSON.parse(lines.at(-1)!) as string[],
+    );
+    const all = perProcess.flat();
+    assert.equal(all.length, ids.length, 'each task claimed once');
+    assert.deepEqual([...all].sort(), [...ids].sort());
+    for (const claimed of perProcess) {
+      assert.deepEqual(
+        claimed,
+        [...claimed].sort((a, b) => ids.indexOf(a) - ids.indexOf(b)),
+        'FIFO within a process',
+      );
+    }
+    // The control: the claims really interleaved, so this was a race and not three turns.
+    assert.ok(
+      perProcess.filter((c) => c.length > 0).length >= 2,
+      `claims per process: ${perProcess.map((c) => c.length)}`,
+    );
+    assert.equal(await store.countByStatus('running'), ids.length);
+  } finally {
+    await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
