@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -245,61 +246,54 @@ test('sqlite: two processes migrating the same new database at once both succeed
   }
 });
 
-test('sqlite: three processes claiming from one database at once claim every task once, each in FIFO order', async () => {
+test('sqlite: three processes claiming from one database at once claim every task once, in FIFO order', async () => {
   const dir = tempDir('claim-race-');
   const store = openSqliteStore(dir);
   const ids: string[] = [];
-  for (let i = 0; i < 120; i++) ids.push((await store.createTask(newTask())).task.id);
-  // Each process opens its own connection, says "ready", waits for "go" on stdin, then claims until
-  // the queue is empty: the claims of different connections interleave.
+  for (let i = 0; i < 60; i++) ids.push((await store.createTask(newTask())).task.id);
+  // Each process opens its own connection and claims one task per "claim" line. Every round sends the
+  // line to all three before reading any answer, so three connections race for the same next task.
   const script = `
+    import readline from 'node:readline';
     import { openSqliteStore } from ${JSON.stringify(path.resolve('src/store/sqlite/sqlite-store.ts'))};
     const s = openSqliteStore(process.argv[1]);
-    process.stdout.write('ready\\n');
-    await new Promise((r) => process.stdin.once('data', r));
-    const claimed = [];
-    for (let t; (t = await s.claimNextTask(new Date().toISOString())); ) claimed.push(t.id);
-    process.stdout.write(JSON.stringify(claimed) + '\\n');
-    await s.close();
-    process.exit(0);`;
+    console.log('ready');
+    for await (const line of readline.createInterface({ input: process.stdin })) {
+      console.log(JSON.stringify((await s.claimNextTask(new Date().toISOString()))?.id ?? null));
+    }
+    await s.close();`;
+  const children = [1, 2, 3].map(() => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: 'pipe' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { child, exited, lines: readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]() };
+  });
+  const next = async (c: (typeof children)[number]) => {
+    const line = await c.lines.next();
+    if (line.done) throw new Error(`a claiming process ended early: exit ${await c.exited}`);
+    return line.value;
+  };
   try {
-    const children = [1, 2, 3].map(() => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: 'pipe' });
-      let out = '';
-      const lines = new Promise<string[]>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (out.endsWith('\n')) child.emit('line');
-        });
-        child.once('exit', (code) =>
-          code === 0 ? resolve(out.trim().split('\n')) : reject(new Error(`exit ${code}`)),
-        );
-      });
-      const ready = new Promise<void>((resolve) => child.once('line', () => resolve()));
-      return { child, lines, ready };
-    });
-    await Promise.all(children.map((c) => c.ready));
-    for (const c of children) c.child.stdin.end('go\n');
-    const perProcess = (await Promise.all(children.map((c) => c.lines))).map(
-      (lines) => JSON.parse(lines.at(-1)!) as string[],
-    );
-    const all = perProcess.flat();
+    for (const c of children) assert.equal(await next(c), 'ready');
+    const rounds: string[][] = [];
+    for (let r = 0; r <= ids.length; r++) {
+      for (const c of children) c.child.stdin.write('claim\n');
+      const got = (await Promise.all(children.map(next))).map((l) => JSON.parse(l) as string | null);
+      if (got.every((id) => id === null)) break;
+      rounds.push(got.filter((id): id is string => id !== null));
+    }
+    const all = rounds.flat();
     assert.equal(all.length, ids.length, 'each task claimed once');
     assert.deepEqual([...all].sort(), [...ids].sort());
-    for (const claimed of perProcess) {
-      assert.deepEqual(
-        claimed,
-        [...claimed].sort((a, b) => ids.indexOf(a) - ids.indexOf(b)),
-        'FIFO within a process',
-      );
-    }
-    // The control: the claims really interleaved, so this was a race and not three turns.
-    assert.ok(
-      perProcess.filter((c) => c.length > 0).length >= 2,
-      `claims per process: ${perProcess.map((c) => c.length)}`,
+    // FIFO across connections: each round took the three oldest tasks still queued.
+    assert.deepEqual(
+      rounds.map((round) => [...round].sort()),
+      rounds.map((_, r) => ids.slice(3 * r, 3 * r + 3).sort()),
     );
+    for (const c of children) c.child.stdin.end();
+    assert.deepEqual(await Promise.all(children.map((c) => c.exited)), [0, 0, 0]);
     assert.equal(await store.countByStatus('running'), ids.length);
   } finally {
+    for (const c of children) c.child.kill();
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
