@@ -98,6 +98,12 @@ test('a cancel that lands in the same commit as the claim still stops the run', 
     const cancelled = await h.server.tasks.cancel(task.id);
     assert.equal(cancelled.status, 'failed');
     assert.equal(cancelled.error?.kind, 'cancelled');
+    // Both orders happened: the cancel read the task as queued and wrote its own end (the message says
+    // so), and the claim came first in that commit (it counted an attempt and stamped started_at).
+    // Without these the test passes just as well when there was no race at all.
+    assert.equal(cancelled.error?.message, 'task was cancelled before it started');
+    assert.equal(cancelled.attempts, 1, 'the scheduler claimed the task before the cancel was written');
+    assert.ok(cancelled.started_at !== null && cancelled.started_at <= cancelled.finished_at!);
     // One slot, FIFO: this one runs only once the raced run has let go of the slot.
     const next = await submit(h, { prompt: 'next' });
     assert.equal((await waitTask(h, next.id)).status, 'completed');
