@@ -157,20 +157,49 @@ test('a Claude Code that never starts ends failed/startup and leaves no process 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-claude-'));
   const fake = path.join(dir, 'claude');
   const marker = `fake-claude-${process.pid}`;
-  fs.writeFileSync(fake, `#!/bin/bash\nexec -a ${marker} tail -f /dev/null\n`, { mode: 0o755 });
+  const started = path.join(dir, 'started');
+  // It says it started (its pid), ignores SIGTERM, and never speaks: only a kill of its tree ends it.
+  fs.writeFileSync(
+    fake,
+    `#!/bin/bash\ntrap '' TERM\necho $$ > ${started}.tmp && mv ${started}.tmp ${started}\nexec -a ${marker} tail -f /dev/null\n`,
+    {
+      mode: 0o755,
+    },
+  );
+  const appeared = new Promise<void>((resolve) => {
+    const watcher = fs.watch(dir, () => {
+      if (!fs.existsSync(started)) return;
+      watcher.close();
+      resolve();
+    });
+  });
   const h = await startHarness({ env: { SWITCHYARD_CLAUDE_PATH: fake, SWITCHYARD_STARTUP_TIMEOUT: '1000' } });
   try {
     const task = await submit(h, { prompt: 'x' });
+    await appeared;
+    // The control: the process this test says is gone did exist, and was running as the task's agent.
+    const pid = Number(fs.readFileSync(started, 'utf8'));
+    assert.ok(isAlive(pid), 'the fake Claude Code was running');
     const done = await waitTask(h, task.id);
     assert.equal(done.status, 'failed');
     assert.equal(done.error.kind, 'startup', done.error.message);
     assert.match(done.error.message, /did not start within 1000 ms/);
+    assert.equal(isAlive(pid), false, `pid ${pid} outlived its task`);
     assert.deepEqual(processesWith(marker), []);
   } finally {
     await h.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** True while pid is a live process (a zombie waiting to be reaped is dead). */
+function isAlive(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 test('a full queue answers 429 with Retry-After, and what was accepted still runs', async () => {
   const h = await startHarness({
