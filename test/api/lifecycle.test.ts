@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Script } from '../../src/model/scripted-model.ts';
-import { startHarness } from '../fixtures/harness.ts';
+import { fileAppears, startHarness } from '../fixtures/harness.ts';
 
 async function submit(h: Awaited<ReturnType<typeof startHarness>>, body: Record<string, unknown>) {
   const res = await h.fetch('/v1/tasks', { method: 'POST', json: body });
@@ -180,13 +180,7 @@ test('a Claude Code that never starts ends failed/startup and leaves no process 
       mode: 0o755,
     },
   );
-  const appeared = new Promise<void>((resolve) => {
-    const watcher = fs.watch(dir, () => {
-      if (!fs.existsSync(started)) return;
-      watcher.close();
-      resolve();
-    });
-  });
+  const appeared = fileAppears(dir, 'started');
   const h = await startHarness({ env: { SWITCHYARD_CLAUDE_PATH: fake, SWITCHYARD_STARTUP_TIMEOUT: '1000' } });
   try {
     const task = await submit(h, { prompt: 'x' });
@@ -244,17 +238,6 @@ test('a full queue answers 429 with Retry-After, and what was accepted still run
     await h.close();
   }
 });
-
-/** Resolves when dir holds a file named name (created by the agent's Bash, say). */
-function fileAppears(dir: string, name: string): Promise<void> {
-  return new Promise((resolve) => {
-    const watcher = fs.watch(dir, () => {
-      if (!fs.existsSync(path.join(dir, name))) return;
-      watcher.close();
-      resolve();
-    });
-  });
-}
 
 async function waitTask0(h: Awaited<ReturnType<typeof startHarness>>, id: string) {
   return (await (await h.fetch(`/v1/tasks/${id}`)).json()) as Record<string, any>;
