@@ -55,12 +55,13 @@ test('idle timeout ends a silent agent with kind idle_timeout', async () => {
 });
 
 test('cancel of a running task kills its process tree: no orphans afterwards', { timeout: 60_000 }, async () => {
-  // Claude Code refuses a bare `sleep`; a long-running `timeout … tail` is the same for our purpose.
+  // Claude Code refuses a bare `sleep`; a long-running `timeout … tail` is the same for our purpose. It runs
+  // in the background, so it outlives the Bash call and Claude Code's own cleanup: only our tree kill ends it.
   const marker = `timeout 3${Math.floor(Math.random() * 1000) + 1000} tail -f /dev/null`;
   const script: Script = (req) => {
     if (req.prompt === 'next') return { text: 'ok' };
     return req.turnIndex === 0
-      ? { tool_use: { name: 'Bash', input: { command: `touch bash.started && ${marker}`, timeout: 600000 } } }
+      ? { tool_use: { name: 'Bash', input: { command: `touch bash.started && ${marker} &`, timeout: 600000 } } }
       : { hang: true };
   };
   // One slot: the next task starts only once the cancelled task's whole tree has been killed and reaped.
