@@ -13,9 +13,18 @@ async function submit(h: Awaited<ReturnType<typeof startHarness>>, body: Record<
   return (await res.json()) as { id: string; status: string };
 }
 
+/** The fields of a task these tests read. */
+interface TaskJson {
+  status: string;
+  error: { kind: string; message: string; retryable: boolean };
+  result: { num_turns: number };
+  started_at: string;
+  finished_at: string;
+}
+
 async function waitTask(h: Awaited<ReturnType<typeof startHarness>>, id: string) {
   const res = await h.fetch(`/v1/tasks/${id}?wait=60`);
-  return (await res.json()) as Record<string, any>;
+  return (await res.json()) as TaskJson;
 }
 
 /** Processes whose command line mentions this marker: what a task left behind. */
@@ -93,7 +102,7 @@ test('cancel of a queued task fails it at once with kind cancelled', async () =>
     const first = await submit(h, { prompt: 'hang', timeout: 60000 });
     const second = await submit(h, { prompt: 'queued', timeout: 60000 });
     const res = await h.fetch(`/v1/tasks/${second.id}/cancel`, { method: 'POST' });
-    const body = (await res.json()) as Record<string, any>;
+    const body = (await res.json()) as TaskJson;
     assert.equal(body.status, 'failed');
     assert.equal(body.error.kind, 'cancelled');
     await h.fetch(`/v1/tasks/${first.id}/cancel`, { method: 'POST' });
@@ -231,7 +240,7 @@ test('a full queue answers 429 with Retry-After, and what was accepted still run
     const refused = await h.fetch('/v1/tasks', { method: 'POST', json: { prompt: 'c' } });
     assert.equal(refused.status, 429);
     assert.equal(refused.headers.get('retry-after'), '5');
-    assert.equal(((await refused.json()) as any).error.kind, 'queue_full');
+    assert.equal(((await refused.json()) as TaskJson).error.kind, 'queue_full');
     await h.fetch(`/v1/tasks/${blocker.id}/cancel`, { method: 'POST' });
     assert.equal((await waitTask(h, a.id)).status, 'completed');
     assert.equal((await waitTask(h, b.id)).status, 'completed');
@@ -241,5 +250,5 @@ test('a full queue answers 429 with Retry-After, and what was accepted still run
 });
 
 async function waitTask0(h: Awaited<ReturnType<typeof startHarness>>, id: string) {
-  return (await (await h.fetch(`/v1/tasks/${id}`)).json()) as Record<string, any>;
+  return (await (await h.fetch(`/v1/tasks/${id}`)).json()) as TaskJson;
 }
