@@ -19,7 +19,7 @@ export interface WebhookSenderDeps {
   secret: string | undefined;
   httpAllow: string | undefined;
   logger: Logger;
-  /** Scrubs secrets from a failed delivery's error: it quotes the receiver's reply, which is not ours to trust. */
+  /** Scrubs secrets from a failed delivery's stored error: it quotes the receiver's reply, which may hold anything. */
   redact: (text: string) => string;
   /** Milliseconds between scans for due deliveries. */
   pollMs?: number;
@@ -105,15 +105,16 @@ export class WebhookSender {
             { allow: this.#allow },
           );
         } catch (err) {
-          error = this.#deps.redact((err as Error).message);
+          error = (err as Error).message;
         }
         const attempts = d.attempts + 1;
         const next =
           error === null || attempts >= MAX_ATTEMPTS
             ? null
             : new Date(Date.now() + Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempts - 1))).toISOString();
+        // The logger redacts what it writes; the store does not, so the stored copy is scrubbed here.
         if (error) logger.warn({ task: d.task_id, attempts, error }, 'webhook delivery failed');
-        await store.recordWebhookAttempt(d.id, error === null, next, error);
+        await store.recordWebhookAttempt(d.id, error === null, next, error === null ? null : this.#deps.redact(error));
       }),
     );
   }
