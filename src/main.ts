@@ -105,7 +105,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
   const notifier = new TaskNotifier();
-  const webhooks = new WebhookSender({ store, secret: config.webhookSecret, httpAllow: config.httpAllow, logger });
+  const webhooks = new WebhookSender({
+    store,
+    secret: config.webhookSecret,
+    httpAllow: config.httpAllow,
+    logger,
+    redact: (text) => redactor.text(text),
+  });
   const env = config.passThroughEnv;
   const modelSocket = sandbox.active ? modelSocketPath(config.dataDir) : undefined;
   const modelProxy = await ModelProxy.start(

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -83,28 +82,6 @@ test('a webhook to a loopback address is refused by the SSRF guard unless the op
   } finally {
     await h.close();
     await hook.close();
-  }
-});
-
-test('secrets never reach task records, events or errors', async () => {
-  const key = 'sk-ant-test-key-not-secret';
-  const h = await startHarness({
-    script: () => ({ error: { status: 401, type: 'authentication_error', message: `invalid x-api-key ${key}` } }),
-  });
-  try {
-    const client = new SwitchyardClient({ baseUrl: h.url });
-    const t = await client.submit({ prompt: 'x' });
-    const done = await client.wait(t.id);
-    assert.equal(done.status, 'failed');
-    const all = JSON.stringify(done) + (await (await h.fetch(`/v1/tasks/${t.id}/events`)).text());
-    assert.ok(!all.includes(key), 'the key is redacted everywhere');
-    const db = fs.readFileSync(path.join(h.dataDir, 'switchyard.db')).toString('latin1');
-    const wal = fs.existsSync(path.join(h.dataDir, 'switchyard.db-wal'))
-      ? fs.readFileSync(path.join(h.dataDir, 'switchyard.db-wal')).toString('latin1')
-      : '';
-    assert.ok(!db.includes(key) && !wal.includes(key), 'nor in the database files');
-  } finally {
-    await h.close();
   }
 });
 

@@ -386,12 +386,12 @@ describe('decideToolCall: WebFetch', () => {
     assert.ok(!decision.allow && !decision.reason.includes('10.1.2.3'));
   });
 
-  test('localhost is refused through the system resolver (it answers from /etc/hosts)', async () => {
-    for (const url of ['http://localhost:7847/v1/tasks', 'http://LOCALHOST./']) {
-      const decision = await decideToolCall(compilePolicy(['WebFetch']), ws, 'WebFetch', { url });
-      assert.equal(decision.allow, false, url);
-      assert.match((decision as { reason: string }).reason, internal);
-    }
+  test('localhost is refused however it is spelled, by what it resolves to', async () => {
+    // The injected resolver answers for localhost as /etc/hosts does, so the host's own file does not matter.
+    for (const url of ['http://localhost:7847/v1/tasks', 'http://LOCALHOST./'])
+      await denied(['WebFetch'], url, internal);
+    // The control: admitted once the operator allows the loopback addresses it resolves to.
+    await allowed(['WebFetch'], 'http://LOCALHOST./', { httpAllow: parseAllowList('127.0.0.1/32, ::1/128') });
   });
 
   test('the guard also holds under a domain scope that names an internal host', async () => {
