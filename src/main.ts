@@ -145,7 +145,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
     startGate: admission.starts,
     onError: (err) => logger.warn({ err }, 'a warm Claude Code spare could not be started'),
   });
-  const runnerOptions = { ...processOptions, startupTimeout: config.startupTimeout, startGate: admission.starts, warm };
+  const runnerOptions = {
+    ...processOptions,
+    startupTimeout: config.startupTimeout,
+    startGate: admission.starts,
+    warm,
+    redact: (text: string) => redactor.text(text),
+  };
   const scheduler = new TaskScheduler({
     store,
     notifier,

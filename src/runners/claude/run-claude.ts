@@ -10,6 +10,7 @@ import type { Semaphore } from './admission.ts';
 import { classifyResult, meteredUsage } from './classify-result.ts';
 import { type ClaudeProcess, endProcess, type ProcessOptions, prepareProcess } from './claude-process.ts';
 import type { ToolPolicy } from './policy.ts';
+import { scrubDir } from './transcripts.ts';
 import type { WarmPool } from './warm-pool.ts';
 
 export interface ClaudeInput {
@@ -41,6 +42,8 @@ export interface ClaudeRunnerOptions extends ProcessOptions {
   startGate?: Semaphore | undefined;
   /** Parked spares a task may claim instead of starting Claude Code (warm-pool.ts). */
   warm?: WarmPool | undefined;
+  /** Redacts secrets from what Claude Code wrote into the config dir, once it is gone (transcripts.ts). */
+  redact?: ((text: string) => string) | undefined;
 }
 
 /** How long Claude Code may take to exit after its result before its process tree is killed. */
@@ -138,6 +141,7 @@ export async function runClaude(
       ctx.signal.removeEventListener('abort', onCallerAbort);
       // The agent may leave children behind (a backgrounded Bash command): end the whole tree.
       await endProcess(proc);
+      if (options.redact) await scrubDir(input.configDir, options.redact).catch(() => undefined);
     }
   })();
   options.onExit?.(exited);
