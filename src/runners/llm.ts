@@ -9,8 +9,9 @@
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { AISDKError, APICallError, generateText, type LanguageModel, type ModelMessage } from 'ai';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { AppError, validationError } from '../errors.ts';
+import { createAjv } from '../schema/ajv.ts';
 import {
   abortReasonError,
   addUsage,
@@ -271,7 +272,7 @@ function compileSchema(schema: object): ValidateFunction {
     throw validationError('output_schema', 'must be a JSON Schema object');
   }
   // Formats are not checked (no ajv-formats): unknown keywords and formats must not fail a user's schema.
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  const ajv = createAjv({ allErrors: true, strict: false, validateFormats: false });
   try {
     return ajv.compile(schema);
   } catch (err) {

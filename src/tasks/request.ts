@@ -4,11 +4,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { compilePolicy, formatRule, type ToolPolicy } from '../runners/claude/policy.ts';
+import { createAjv } from '../schema/ajv.ts';
 
 const intBetween = (min: number, max: number, unit: string) => {
   const message = `must be an integer between ${min} and ${max}${unit}`;
@@ -78,10 +78,12 @@ export interface ParsedTaskRequest {
   webhook_url: string | null;
 }
 
-const ajv = new Ajv2020({ strict: false });
-
-/** Compiles the schema, not just checks its shape, so a bad `pattern` regex is a 400 now, not a failed task later. */
+/**
+ * Compiles the schema, not just checks its shape, so a bad `pattern` regex (or one RE2 cannot run in
+ * linear time) is a 400 now, not a failed task later.
+ */
 function checkOutputSchema(schema: Record<string, unknown>): void {
+  const ajv = createAjv({ strict: false });
   let problem: string | undefined;
   if (!ajv.validateSchema(schema)) problem = ajv.errorsText(ajv.errors);
   else {

@@ -3,11 +3,12 @@
  * an AppError('validation') whose `field` is a path such as `steps.step_3.depends_on[1]` and whose
  * message names the file and line (when known), the step and the rule. The first failure is reported.
  */
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import { AppError } from '../errors.ts';
 import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
+import { createAjv } from '../schema/ajv.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   closest,
@@ -206,12 +207,13 @@ function checkToolRules(rules: string[], stepPath: Path): void {
 
 /** Ajv for user-written schemas: strict, so a misspelled keyword is an error; formats are annotations. */
 function newAjv(options: { useDefaults?: boolean } = {}): Ajv2020 {
-  return new Ajv2020({ strict: true, strictTypes: false, strictTuples: false, validateFormats: false, ...options });
+  return createAjv({ strict: true, strictTypes: false, strictTuples: false, validateFormats: false, ...options });
 }
 
-function checkSchema(ajv: Ajv2020, schema: unknown, path: Path): void {
+/** A fresh Ajv per schema: two schemas of one definition may share an `$id`. */
+function checkSchema(schema: unknown, path: Path): void {
   try {
-    ajv.compile(schema as object);
+    newAjv().compile(schema as object);
   } catch (err) {
     invalid(path, `is not a valid JSON Schema (2020-12): ${(err as Error).message}`);
   }
@@ -244,9 +246,8 @@ function checkHttpStep(step: Extract<StepDefinition, { worker: 'http' }>, path: 
 }
 
 function semanticCheck(def: WorkflowDefinition): void {
-  const ajv = newAjv();
   const inputs = def.inputs ?? {};
-  for (const [name, schema] of Object.entries(inputs)) checkSchema(ajv, schema, ['inputs', name]);
+  for (const [name, schema] of Object.entries(inputs)) checkSchema(schema, ['inputs', name]);
   const pools = new Set<string>([...DEFAULT_POOLS, ...Object.keys(def.pools ?? {})]);
   const names = Object.keys(def.steps);
 
@@ -267,7 +268,7 @@ function semanticCheck(def: WorkflowDefinition): void {
       );
     }
     if ('output_schema' in step && step.output_schema)
-      checkSchema(ajv, step.output_schema, ['steps', name, 'output_schema']);
+      checkSchema(step.output_schema, ['steps', name, 'output_schema']);
     if (step.worker === 'claude' && step.allowed_tools) checkToolRules(step.allowed_tools, ['steps', name]);
     if ('parallelism' in step && step.parallelism !== undefined && step.for_each === undefined) {
       invalid(['steps', name, 'parallelism'], 'is only allowed together with for_each');
