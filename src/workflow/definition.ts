@@ -4,7 +4,7 @@
  * message names the file and line (when known), the step and the rule. The first failure is reported.
  */
 import type { Ajv2020 } from 'ajv/dist/2020.js';
-import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, type LineCounter } from 'yaml';
 import { AppError } from '../errors.ts';
 import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
@@ -21,6 +21,7 @@ import {
   type WorkflowDefinition,
   workflowSchema,
 } from './definition-schema.ts';
+import { parseDefinitionYaml } from './definition-yaml.ts';
 import { checkTemplate, isSingleExpression, templateReferences } from './template.ts';
 
 export type {
@@ -40,7 +41,6 @@ export interface ParseOptions {
   filename?: string;
 }
 
-export const MAX_DEFINITION_CHARS = 1024 * 1024;
 /** Well above the 1,000-step DAGs the engine is built for (bench/workflow-1000.ts); stops runaway definitions. */
 export const MAX_STEPS = 5000;
 /** Pools every engine provides; a step may name these without declaring them under `pools`. */
@@ -87,30 +87,8 @@ export function defaultPoolFor(worker: WorkerName): 'claude' | 'llm' | 'http' | 
  * const def = parseWorkflow(await readFile('brief.yaml', 'utf8'), { filename: 'brief.yaml' });
  */
 export function parseWorkflow(text: string, options: ParseOptions = {}): WorkflowDefinition {
-  const at = options.filename ? `${options.filename}: ` : '';
-  if (text.length > MAX_DEFINITION_CHARS) {
-    throw new AppError('validation', `${at}definition is larger than ${MAX_DEFINITION_CHARS} characters`);
-  }
-  const lines = new LineCounter();
-  // uniqueKeys: a repeated key is an error, not a silent override; aliases are capped against blowups.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const syntax = doc.errors[0];
-  if (syntax) {
-    const pos = lines.linePos(syntax.pos[0]);
-    const where = options.filename
-      ? `${options.filename}:${pos.line}:${pos.col}`
-      : `line ${pos.line}, column ${pos.col}`;
-    throw new AppError('validation', `${where}: YAML syntax error: ${syntax.message.split('\n')[0]}`, {
-      cause: syntax,
-    });
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw new AppError('validation', `${at}YAML error: ${(err as Error).message}`, { cause: err });
-  }
-  return check(raw, options, (path) => lineOf(doc, lines, path));
+  const { doc, lines, value } = parseDefinitionYaml(text, options.filename);
+  return check(value, options, (path) => lineOf(doc, lines, path));
 }
 
 /** Validates an already parsed definition (an API body, say). */
