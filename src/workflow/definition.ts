@@ -240,9 +240,10 @@ function semanticCheck(def: WorkflowDefinition): void {
       if (step.depends_on.indexOf(dep) !== i) invalid(path, `repeats "${dep}"`);
     });
     if ('pool' in step && step.pool !== undefined && !pools.has(step.pool)) {
+      const hint = closest(step.pool, [...pools]);
       invalid(
         ['steps', name, 'pool'],
-        `names unknown pool "${step.pool}"; declare it under pools (known: ${[...pools].join(', ')})`,
+        `names unknown pool "${step.pool}"${hint ? ` (did you mean "${hint}"?)` : ''}; declare it under pools (known pools: ${[...pools].join(', ')})`,
       );
     }
     if ('output_schema' in step && step.output_schema)
