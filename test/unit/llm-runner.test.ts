@@ -202,6 +202,27 @@ describe('output_schema', () => {
     assert.deepEqual([err.envelope.usage?.input_tokens, err.envelope.usage?.output_tokens], [7, 2]);
   });
 
+  // `^(a+)+$` backtracks exponentially in JavaScript's RegExp: against 40 a's and a "!" a native
+  // validator would not return for hours, holding the event loop. RE2 answers in one pass.
+  test('a backtracking pattern against a crafted reply fails as output_invalid; a matching reply passes', async () => {
+    const patterned = { type: 'object', properties: { v: { type: 'string', pattern: '^(a+)+$' } }, required: ['v'] };
+    const crafted = JSON.stringify({ v: `${'a'.repeat(5000)}!` });
+    llm.reply({ text: crafted }, { text: crafted });
+    const err = await failsWith({ prompt: 'x', output_schema: patterned }, openai, 'output_invalid');
+    assert.match(err.message, /must match pattern/);
+    llm.reply({ text: JSON.stringify({ v: 'a'.repeat(5000) }) });
+    const out = await runLlm({ prompt: 'x', output_schema: patterned }, ctx(), openai);
+    assert.deepEqual(out.data, { v: 'a'.repeat(5000) });
+  });
+
+  test('a pattern RE2 cannot run (a backreference) is a validation error naming output_schema', async () => {
+    const backref = { type: 'string', pattern: '^(a)\\1$' };
+    const err = await failsWith({ prompt: 'x', output_schema: backref }, openai, 'validation');
+    assert.equal(err.field, 'output_schema');
+    assert.match(err.message, /not supported.*linear time/);
+    assert.equal(llm.requests.length, 0);
+  });
+
   test('a schema that is not a schema is a validation error', async () => {
     const err = await failsWith({ prompt: 'x', output_schema: { type: 'no-such-type' } }, openai, 'validation');
     assert.equal(err.field, 'output_schema');

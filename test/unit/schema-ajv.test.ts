@@ -1,0 +1,73 @@
+/** Every user schema's `pattern` runs on RE2 (src/schema/ajv.ts): no backtracking on crafted data. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createAjv } from '../../src/schema/ajv.ts';
+import { compileLinearRegex, UnsupportedPatternError } from '../../src/schema/linear-regex.ts';
+
+// With JavaScript's RegExp, `^(a+)+$` against 40 a's and a "!" does not return for hours.
+const CRAFTED = `${'a'.repeat(5000)}!`;
+
+describe('createAjv', () => {
+  test('a backtracking pattern against crafted data is answered; matching data still validates', () => {
+    const validate = createAjv().compile({ type: 'string', pattern: '^(a+)+$' });
+    assert.equal(validate(CRAFTED), false);
+    assert.equal(validate.errors?.[0]?.keyword, 'pattern');
+    assert.equal(validate('a'.repeat(5000)), true);
+  });
+
+  test('patternProperties keys run on RE2 too, also for the strict-mode check of property names', () => {
+    const schema = {
+      type: 'object',
+      properties: { [CRAFTED]: { type: 'string' } },
+      patternProperties: { '^(a+)+$': { type: 'integer' } },
+    };
+    const validate = createAjv({ strict: true }).compile(schema);
+    assert.equal(validate({ [CRAFTED]: 'x' }), true);
+    assert.equal(validate({ aaa: 'not an integer' }), false);
+    assert.equal(validate({ aaa: 3 }), true);
+  });
+
+  test('JavaScript pattern syntax keeps its meaning', () => {
+    const validate = createAjv().compile({
+      type: 'object',
+      properties: {
+        word: { type: 'string', pattern: '^\\w+$' },
+        accent: { type: 'string', pattern: '^caf\\u00e9$' },
+        year: { type: 'string', pattern: '^(?<year>\\d{4})-\\d{2}$' },
+        letters: { type: 'string', pattern: '^\\p{L}+$' },
+        unanchored: { type: 'string', pattern: 'b' },
+      },
+    });
+    assert.equal(
+      validate({ word: 'a_1', accent: 'café', year: '2026-11', letters: 'Ünïcode', unanchored: 'abc' }),
+      true,
+    );
+    for (const bad of [
+      { word: 'a b' },
+      { accent: 'cafe' },
+      { year: '26-11' },
+      { letters: 'a1' },
+      { unanchored: 'ac' },
+    ]) {
+      assert.equal(validate(bad), false, JSON.stringify(bad));
+    }
+  });
+
+  test('backreferences and lookaround do not compile, with a message saying why', () => {
+    for (const pattern of ['^(a)\\1$', '^(?=a)a', '(?<!x)y', '(?!a)b']) {
+      assert.throws(
+        () => createAjv().compile({ type: 'string', pattern }),
+        (err: unknown) =>
+          err instanceof UnsupportedPatternError && /without backreferences or lookaround/.test(err.message),
+        pattern,
+      );
+    }
+    assert.equal(compileLinearRegex('^a+$').matches('aaa'), true);
+  });
+
+  test('a fresh instance per schema: two schemas may share an $id', () => {
+    const schema = { $id: 'https://example.test/s', type: 'string' };
+    assert.equal(createAjv().compile(schema)('x'), true);
+    assert.equal(createAjv().compile({ ...schema })('x'), true);
+  });
+});
