@@ -9,6 +9,7 @@ import { AppError } from '../errors.ts';
 import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
 import { createAjv } from '../schema/ajv.ts';
+import { MatchBudgetError } from '../schema/linear-regex.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   closest,
@@ -374,7 +375,13 @@ export function validateInputs(def: WorkflowDefinition, inputs: unknown): Record
     inputValidators.set(def, validate);
   }
   const value = structuredClone(inputs ?? {});
-  if (validate(value)) return value as Record<string, unknown>;
+  try {
+    if (validate(value)) return value as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof MatchBudgetError)
+      throw new AppError('validation', `inputs: ${err.message}`, { field: 'inputs' });
+    throw err;
+  }
   const error = validate.errors?.[0];
   const params = (error?.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
   const segments: Array<string | number> = (error?.instancePath ?? '')

@@ -223,6 +223,24 @@ describe('output_schema', () => {
     assert.equal(llm.requests.length, 0);
   });
 
+  test('a reply of an open fence and a long run of spaces is simply not JSON; a fenced reply still parses', async () => {
+    llm.reply({ text: `\`\`\`${' '.repeat(500_000)}x` }, { text: 'still not json' });
+    await failsWith({ prompt: 'x', output_schema: { type: 'object' } }, openai, 'output_invalid');
+    llm.reply({ text: 'Here:\n```json\n{"ok":true}\n```\nDone.' });
+    const out = await runLlm({ prompt: 'x', output_schema: { type: 'object' } }, ctx(), openai);
+    assert.deepEqual(out.data, { ok: true });
+  });
+
+  test('a string too long for its pattern is output_invalid, saying so', async () => {
+    const wide = { type: 'object', properties: { v: { type: 'string', pattern: '^[\\s\\S]{1000}' } } };
+    const long = JSON.stringify({ v: 'x'.repeat(10_000) });
+    llm.reply({ text: long }, { text: long });
+    const err = await failsWith({ prompt: 'x', output_schema: wide }, openai, 'output_invalid');
+    assert.match(err.message, /too long to check against pattern/);
+    llm.reply({ text: JSON.stringify({ v: 'x'.repeat(1000) }) });
+    assert.deepEqual((await runLlm({ prompt: 'x', output_schema: wide }, ctx(), openai)).data, { v: 'x'.repeat(1000) });
+  });
+
   test('a schema that is not a schema is a validation error', async () => {
     const err = await failsWith({ prompt: 'x', output_schema: { type: 'no-such-type' } }, openai, 'validation');
     assert.equal(err.field, 'output_schema');

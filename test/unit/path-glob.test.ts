@@ -81,4 +81,16 @@ describe('path globs', () => {
     assert.equal(pathScopeMatches(scope, `${'a'.repeat(200)}b`), true);
     assert.equal(pathScopeMatches(scope, 'aaaaaaaaaaaab'), true);
   });
+
+  test('a glob too large to match linearly is refused; a path too long for its worst case is outside it', () => {
+    assert.throws(
+      // Past the 500 characters an allowed_tools entry may have: no entry compiles this large.
+      () => compilePathGlob('?'.repeat(2500)),
+      (err: unknown) => err instanceof UnsupportedGlobError && /too large a glob/.test(err.message),
+    );
+    const glob = `!${'*a'.repeat(100)}*b`;
+    const outside = compilePathGlob(glob);
+    assert.equal(outside('x'), true, 'a short path is matched (the negation admits it)');
+    assert.equal(outside('x'.repeat(100_000)), false, 'a path past the budget is refused, negated glob or not');
+  });
 });

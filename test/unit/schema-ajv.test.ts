@@ -2,7 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createAjv } from '../../src/schema/ajv.ts';
-import { compileLinearRegex, UnsupportedPatternError } from '../../src/schema/linear-regex.ts';
+import {
+  compileLinearRegex,
+  MATCH_BUDGET,
+  MatchBudgetError,
+  UnsupportedPatternError,
+} from '../../src/schema/linear-regex.ts';
 
 // With JavaScript's RegExp, `^(a+)+$` against 40 a's and a "!" does not return for hours.
 const CRAFTED = `${'a'.repeat(5000)}!`;
@@ -69,5 +74,24 @@ describe('createAjv', () => {
     const schema = { $id: 'https://example.test/s', type: 'string' };
     assert.equal(createAjv().compile(schema)('x'), true);
     assert.equal(createAjv().compile({ ...schema })('x'), true);
+  });
+
+  // Linear is input × program: `[\s\S]{1000}` walks a thousand instructions per character.
+  test('a large program is refused; a long input for a large program is not run; short ones are', () => {
+    assert.throws(
+      () => compileLinearRegex('[a-z]{1000}[0-9]{1000}[A-Z]{1000}'),
+      (err: unknown) => err instanceof UnsupportedPatternError && /instructions, more than 2000/.test(err.message),
+    );
+    const wide = compileLinearRegex('[\\s\\S]{1000}');
+    assert.equal(wide.test('x'.repeat(1000)), true);
+    assert.equal(wide.test('x'.repeat(999)), false);
+    assert.throws(() => wide.test('x'.repeat(MATCH_BUDGET)), MatchBudgetError);
+    const validate = createAjv().compile({ type: 'string', pattern: '[\\s\\S]{1000}' });
+    assert.throws(() => validate('x'.repeat(MATCH_BUDGET)), /too long to check against pattern/);
+    assert.equal(
+      compileLinearRegex('^a+$').test('a'.repeat(MATCH_BUDGET / 10)),
+      true,
+      'a small program reads long input',
+    );
   });
 });

@@ -13,7 +13,7 @@
  * const inDocs = compilePathGlob('docs/**');
  * inDocs('docs/api/a.md'); // true
  */
-import { compileLinearRegex } from '../../schema/linear-regex.ts';
+import { compileLinearRegex, type LinearRegex, MatchBudgetError } from '../../schema/linear-regex.ts';
 
 /** A glob this module cannot match in linear time or cannot read; the message completes "scope …". */
 export class UnsupportedGlobError extends Error {}
@@ -219,11 +219,20 @@ export function pathGlobSource(glob: string): { source: string; negated: boolean
 /** Compiles a workspace-relative path glob to a linear-time matcher; throws UnsupportedGlobError. */
 export function compilePathGlob(glob: string): (path: string) => boolean {
   const { source, negated } = pathGlobSource(glob);
-  let regex: ReturnType<typeof compileLinearRegex>;
+  let regex: LinearRegex;
   try {
     regex = compileLinearRegex(source, { syntax: 're2' });
-  } catch {
-    throw new UnsupportedGlobError('is not a valid glob');
+  } catch (err) {
+    const tooLarge = err instanceof Error && /instructions/.test(String((err.cause as Error | undefined)?.message));
+    throw new UnsupportedGlobError(tooLarge ? 'is too large a glob to match in linear time' : 'is not a valid glob');
   }
-  return (path) => regex.matches(path) !== negated;
+  return (path) => {
+    try {
+      return regex.matches(path) !== negated;
+    } catch (err) {
+      // A path too long for this glob's worst case is outside it, negated or not: the gate fails closed.
+      if (err instanceof MatchBudgetError) return false;
+      throw err;
+    }
+  };
 }
