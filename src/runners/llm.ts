@@ -11,7 +11,7 @@ import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { AISDKError, APICallError, generateText, type LanguageModel, type ModelMessage } from 'ai';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { AppError, validationError } from '../errors.ts';
-import { createAjv } from '../schema/ajv.ts';
+import { compileUserSchema } from '../schema/ajv.ts';
 import { MatchBudgetError } from '../schema/linear-regex.ts';
 import {
   abortReasonError,
@@ -276,9 +276,8 @@ function compileSchema(schema: object): ValidateFunction {
     throw validationError('output_schema', 'must be a JSON Schema object');
   }
   // Formats are not checked (no ajv-formats): unknown keywords and formats must not fail a user's schema.
-  const ajv = createAjv({ allErrors: true, strict: false, validateFormats: false });
   try {
-    return ajv.compile(schema);
+    return compileUserSchema(schema, { allErrors: true, strict: false, validateFormats: false });
   } catch (err) {
     throw new AppError('validation', `output_schema is not a valid JSON Schema: ${(err as Error).message}`, {
       field: 'output_schema',

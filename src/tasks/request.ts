@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { compilePolicy, formatRule, type ToolPolicy } from '../runners/claude/policy.ts';
-import { createAjv } from '../schema/ajv.ts';
+import { compileUserSchema } from '../schema/ajv.ts';
 
 const intBetween = (min: number, max: number, unit: string) => {
   const message = `must be an integer between ${min} and ${max}${unit}`;
@@ -83,18 +83,10 @@ export interface ParsedTaskRequest {
  * linear time) is a 400 now, not a failed task later.
  */
 function checkOutputSchema(schema: Record<string, unknown>): void {
-  const ajv = createAjv({ strict: false });
-  let problem: string | undefined;
-  if (!ajv.validateSchema(schema)) problem = ajv.errorsText(ajv.errors);
-  else {
-    try {
-      ajv.compile(schema);
-    } catch (err) {
-      problem = (err as Error).message;
-    }
-  }
-  if (problem !== undefined) {
-    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${problem}`, {
+  try {
+    compileUserSchema(schema, { strict: false });
+  } catch (err) {
+    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${(err as Error).message}`, {
       field: 'output_schema',
     });
   }

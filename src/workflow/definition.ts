@@ -3,12 +3,12 @@
  * an AppError('validation') whose `field` is a path such as `steps.step_3.depends_on[1]` and whose
  * message names the file and line (when known), the step and the rule. The first failure is reported.
  */
-import type { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { type Document, isMap, isScalar, isSeq, type LineCounter } from 'yaml';
 import { AppError } from '../errors.ts';
 import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
-import { createAjv } from '../schema/ajv.ts';
+import { compileUserSchema } from '../schema/ajv.ts';
 import { MatchBudgetError } from '../schema/linear-regex.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
@@ -184,15 +184,12 @@ function checkToolRules(rules: string[], stepPath: Path): void {
   }
 }
 
-/** Ajv for user-written schemas: strict, so a misspelled keyword is an error; formats are annotations. */
-function newAjv(options: { useDefaults?: boolean } = {}): Ajv2020 {
-  return createAjv({ strict: true, strictTypes: false, strictTuples: false, validateFormats: false, ...options });
-}
+/** User-written schemas are strict, so a misspelled keyword is an error; formats are annotations. */
+const SCHEMA_OPTIONS = { strict: true, strictTypes: false, strictTuples: false, validateFormats: false } as const;
 
-/** A fresh Ajv per schema: two schemas of one definition may share an `$id`. */
 function checkSchema(schema: unknown, path: Path): void {
   try {
-    newAjv().compile(schema as object);
+    compileUserSchema(schema as object, SCHEMA_OPTIONS);
   } catch (err) {
     invalid(path, `is not a valid JSON Schema (2020-12): ${(err as Error).message}`);
   }
@@ -353,7 +350,7 @@ function checkStepTemplates(
   }
 }
 
-const inputValidators = new WeakMap<WorkflowDefinition, ReturnType<Ajv2020['compile']>>();
+const inputValidators = new WeakMap<WorkflowDefinition, ValidateFunction>();
 
 /**
  * Checks a run's inputs against the definition and returns them with schema `default`s applied.
@@ -366,12 +363,10 @@ export function validateInputs(def: WorkflowDefinition, inputs: unknown): Record
     const required = Object.entries(properties)
       .filter(([, schema]) => !Object.hasOwn(schema, 'default'))
       .map(([name]) => name);
-    validate = newAjv({ useDefaults: true }).compile({
-      type: 'object',
-      properties,
-      required,
-      additionalProperties: false,
-    });
+    validate = compileUserSchema(
+      { type: 'object', properties, required, additionalProperties: false },
+      { ...SCHEMA_OPTIONS, useDefaults: true },
+    );
     inputValidators.set(def, validate);
   }
   const value = structuredClone(inputs ?? {});

@@ -1,7 +1,7 @@
 /** Every user schema's `pattern` runs on RE2 (src/schema/ajv.ts): no backtracking on crafted data. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createAjv } from '../../src/schema/ajv.ts';
+import { compileUserSchema } from '../../src/schema/ajv.ts';
 import {
   compileLinearRegex,
   MATCH_BUDGET,
@@ -12,9 +12,9 @@ import {
 // With JavaScript's RegExp, `^(a+)+$` against 40 a's and a "!" does not return for hours.
 const CRAFTED = `${'a'.repeat(5000)}!`;
 
-describe('createAjv', () => {
+describe('compileUserSchema', () => {
   test('a backtracking pattern against crafted data is answered; matching data still validates', () => {
-    const validate = createAjv().compile({ type: 'string', pattern: '^(a+)+$' });
+    const validate = compileUserSchema({ type: 'string', pattern: '^(a+)+$' });
     assert.equal(validate(CRAFTED), false);
     assert.equal(validate.errors?.[0]?.keyword, 'pattern');
     assert.equal(validate('a'.repeat(5000)), true);
@@ -26,14 +26,14 @@ describe('createAjv', () => {
       properties: { [CRAFTED]: { type: 'string' } },
       patternProperties: { '^(a+)+$': { type: 'integer' } },
     };
-    const validate = createAjv({ strict: true }).compile(schema);
+    const validate = compileUserSchema(schema, { strict: true });
     assert.equal(validate({ [CRAFTED]: 'x' }), true);
     assert.equal(validate({ aaa: 'not an integer' }), false);
     assert.equal(validate({ aaa: 3 }), true);
   });
 
   test('JavaScript pattern syntax keeps its meaning', () => {
-    const validate = createAjv().compile({
+    const validate = compileUserSchema({
       type: 'object',
       properties: {
         word: { type: 'string', pattern: '^\\w+$' },
@@ -61,7 +61,7 @@ describe('createAjv', () => {
   test('backreferences and lookaround do not compile, with a message saying why', () => {
     for (const pattern of ['^(a)\\1$', '^(?=a)a', '(?<!x)y', '(?!a)b']) {
       assert.throws(
-        () => createAjv().compile({ type: 'string', pattern }),
+        () => compileUserSchema({ type: 'string', pattern }),
         (err: unknown) =>
           err instanceof UnsupportedPatternError && /without backreferences or lookaround/.test(err.message),
         pattern,
@@ -70,10 +70,16 @@ describe('createAjv', () => {
     assert.equal(compileLinearRegex('^a+$').matches('aaa'), true);
   });
 
-  test('a fresh instance per schema: two schemas may share an $id', () => {
+  test('a fresh compiler per schema: two schemas may share an $id', () => {
     const schema = { $id: 'https://example.test/s', type: 'string' };
-    assert.equal(createAjv().compile(schema)('x'), true);
-    assert.equal(createAjv().compile({ ...schema })('x'), true);
+    assert.equal(compileUserSchema(schema)('x'), true);
+    assert.equal(compileUserSchema({ ...schema })('x'), true);
+  });
+
+  test('the meta-schema still applies, and strict mode still catches a misspelled keyword', () => {
+    assert.throws(() => compileUserSchema({ type: 'strng' }), /^Error: schema is invalid: data\/type must be/);
+    assert.throws(() => compileUserSchema({ type: 'object', propertees: {} }, { strict: true }), /unknown keyword/);
+    assert.equal(compileUserSchema({ type: 'object', propertees: {} }, { strict: false })({}), true);
   });
 
   // Linear is input × program: `[\s\S]{1000}` walks a thousand instructions per character.
@@ -86,7 +92,7 @@ describe('createAjv', () => {
     assert.equal(wide.test('x'.repeat(1000)), true);
     assert.equal(wide.test('x'.repeat(999)), false);
     assert.throws(() => wide.test('x'.repeat(MATCH_BUDGET)), MatchBudgetError);
-    const validate = createAjv().compile({ type: 'string', pattern: '[\\s\\S]{1000}' });
+    const validate = compileUserSchema({ type: 'string', pattern: '[\\s\\S]{1000}' });
     assert.throws(() => validate('x'.repeat(MATCH_BUDGET)), /too long to check against pattern/);
     assert.equal(
       compileLinearRegex('^a+$').test('a'.repeat(MATCH_BUDGET / 10)),
