@@ -35,15 +35,18 @@ export function parseDefinitionYaml(text: string, filename?: string): ParsedYaml
   if (text.length > MAX_DEFINITION_CHARS) {
     throw new AppError('validation', `${at}definition is larger than ${MAX_DEFINITION_CHARS} characters`);
   }
-  const shape = scanYamlShape(text, MAX_YAML_DEPTH);
+  const shape = scanYamlShape(text, { maxDepth: MAX_YAML_DEPTH, maxEntries: MAX_YAML_ENTRIES });
   if (shape.tooDeepAt !== undefined) {
     throw new AppError(
       'validation',
       `${where(filename, shape.tooDeepAt)}: YAML is nested deeper than ${MAX_YAML_DEPTH} levels`,
     );
   }
-  if (shape.entries > MAX_YAML_ENTRIES) {
-    throw new AppError('validation', `${at}YAML has more than ${MAX_YAML_ENTRIES} entries (keys and list items)`);
+  if (shape.tooManyAt !== undefined) {
+    throw new AppError(
+      'validation',
+      `${where(filename, shape.tooManyAt)}: YAML has more than ${MAX_YAML_ENTRIES} entries (keys and list items)`,
+    );
   }
   const lines = new LineCounter();
   // yaml's own uniqueKeys check compares each key with every earlier one (quadratic: seconds for a
@@ -105,6 +108,8 @@ function isBlank(char: string | undefined): boolean {
 export interface YamlShape {
   /** The first line nested deeper than the limit, if any (the scan stops there). */
   tooDeepAt?: number;
+  /** The line where the entries passed the limit, if they did (the scan stops there). */
+  tooManyAt?: number;
   /** Block lines plus flow items: an upper bound on the keys and list items the parser would build. */
   entries: number;
 }
@@ -115,7 +120,8 @@ export interface YamlShape {
  * quoted and block scalars and comments. It may count up to twice the levels the parser would, never
  * fewer: it is a guard, not a parser.
  */
-export function scanYamlShape(text: string, maxDepth: number): YamlShape {
+export function scanYamlShape(text: string, limits: { maxDepth: number; maxEntries: number }): YamlShape {
+  const { maxDepth, maxEntries } = limits;
   let entries = 0;
   const indents: number[] = [];
   let blockDepth = 0;
@@ -125,6 +131,7 @@ export function scanYamlShape(text: string, maxDepth: number): YamlShape {
   let lineNo = 0;
   let start = 0;
   while (start <= text.length) {
+    if (entries > maxEntries) return { tooManyAt: lineNo, entries };
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
     const line = text.slice(start, end > start && text[end - 1] === '\r' ? end - 1 : end);
@@ -199,5 +206,5 @@ export function scanYamlShape(text: string, maxDepth: number): YamlShape {
       }
     }
   }
-  return { entries };
+  return entries > maxEntries ? { tooManyAt: lineNo, entries } : { entries };
 }

@@ -132,7 +132,7 @@ test('deep, wide and alias-bomb YAML definitions are refused by name and line; a
   for (const [text, message] of [
     [deepFlow, /^attack\.yaml:2: YAML is nested deeper than 64 levels/],
     [deepBlock, /^attack\.yaml:66: YAML is nested deeper than 64 levels/],
-    [wide, /^attack\.yaml: YAML has more than 50000 entries/],
+    [wide, /^attack\.yaml:2: YAML has more than 50000 entries/],
     [laughs.join('\n'), /^attack\.yaml: YAML error: .*alias/],
   ] as const) {
     const res = await register(text);

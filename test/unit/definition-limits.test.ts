@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError } from '../../src/errors.ts';
 import { parseWorkflow, validateInputs } from '../../src/workflow/definition.ts';
-import { MAX_YAML_DEPTH, scanYamlShape } from '../../src/workflow/definition-yaml.ts';
+import { MAX_YAML_DEPTH, MAX_YAML_ENTRIES, scanYamlShape } from '../../src/workflow/definition-yaml.ts';
+
+const LIMITS = { maxDepth: MAX_YAML_DEPTH, maxEntries: MAX_YAML_ENTRIES };
 
 function refused(text: string, field: string | undefined, message: RegExp): void {
   assert.throws(
@@ -45,7 +47,7 @@ describe('YAML nesting, size and aliases', () => {
   });
 
   it('counts what nests, not brackets in text, quotes, comments or block scalars', () => {
-    const shape = scanYamlShape(blockNest(40), MAX_YAML_DEPTH);
+    const shape = scanYamlShape(blockNest(40), LIMITS);
     assert.equal(shape.tooDeepAt, undefined, 'forty levels are fine');
     const text = [
       'name: "w"',
@@ -62,13 +64,13 @@ describe('YAML nesting, size and aliases', () => {
       '    description: >',
       '      folded [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[',
     ].join('\n');
-    assert.equal(scanYamlShape(text, MAX_YAML_DEPTH).tooDeepAt, undefined);
+    assert.equal(scanYamlShape(text, LIMITS).tooDeepAt, undefined);
     const def = parseWorkflow(text);
     assert.equal(def.steps.t?.worker, 'transform');
   });
 
   it('refuses a definition of more than 50,000 entries before parsing it; a large ordinary one registers', () => {
-    refused(`name: w\nsteps: [${'1,'.repeat(60_000)}1]\n`, undefined, /^w\.yaml: YAML has more than 50000 entries/);
+    refused(`name: w\nsteps: [${'1,'.repeat(60_000)}1]\n`, undefined, /^w\.yaml:2: YAML has more than 50000 entries/);
     const many = Array.from(
       { length: 500 },
       (_, i) => `  s${i}:\n    worker: transform\n    template: "step ${i}"\n`,
