@@ -160,6 +160,7 @@ export function scanYamlShape(text: string, limits: { maxDepth: number; maxEntri
         i++;
         while (SPACE.test(line[i] ?? '')) i++;
         indents.push(i);
+        if (indents.length > maxDepth) return { tooDeepAt: lineNo, entries };
       }
       // A block scalar right after `- ` belongs to that item; after `key:`, to the key's column.
       if (line[i] !== '|' && line[i] !== '>') lineIndent = i;
