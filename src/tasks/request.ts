@@ -4,12 +4,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
 import { type Config, overlapsInstall } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { isWithin, overlaps, realPathOf } from '../paths.ts';
 import { compilePolicy, formatRule, type ToolPolicy } from '../runners/claude/policy.ts';
+import { compileUserSchema } from '../schema/ajv.ts';
 
 const intBetween = (min: number, max: number, unit: string) => {
   const message = `must be an integer between ${min} and ${max}${unit}`;
@@ -79,21 +79,15 @@ export interface ParsedTaskRequest {
   webhook_url: string | null;
 }
 
-const ajv = new Ajv2020({ strict: false });
-
-/** Compiles the schema, not just checks its shape, so a bad `pattern` regex is a 400 now, not a failed task later. */
+/**
+ * Compiles the schema, not just checks its shape, so a bad `pattern` regex (or one RE2 cannot run in
+ * linear time) is a 400 now, not a failed task later.
+ */
 function checkOutputSchema(schema: Record<string, unknown>): void {
-  let problem: string | undefined;
-  if (!ajv.validateSchema(schema)) problem = ajv.errorsText(ajv.errors);
-  else {
-    try {
-      ajv.compile(schema);
-    } catch (err) {
-      problem = (err as Error).message;
-    }
-  }
-  if (problem !== undefined) {
-    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${problem}`, {
+  try {
+    compileUserSchema(schema, { strict: false });
+  } catch (err) {
+    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${(err as Error).message}`, {
       field: 'output_schema',
     });
   }
