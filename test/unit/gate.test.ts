@@ -545,6 +545,21 @@ describe('decideToolCall: what a Bash rule lets its arguments reach', () => {
     });
   });
 
+  test('a glob in a command is expanded in linear time: the model writes it, so it must not backtrack', {
+    timeout: 60_000,
+  }, async () => {
+    // picomatch's RegExp tries C(n, 12) ways to place the a's in this n-letter name: it never returns.
+    const name = `${'a'.repeat(200)}.txt`;
+    await writeFile(path.join(ws, 'docs', name), 'x');
+    try {
+      await assertAllowed(['Bash(cat *)'], 'Bash', { command: 'cat docs/*a*a*a*a*a*a*a*a*a*a*a*a*b' });
+      // The control: a glob that reaches outside through a match is still found and refused.
+      await assertDenied(['Bash(cat *)'], 'Bash', { command: 'cat docs/secret*' }, /outside/);
+    } finally {
+      await rm(path.join(ws, 'docs', name));
+    }
+  });
+
   test('arguments that reach outside the workspace or its control files are refused for any program', async () => {
     const cases: [string, RegExp][] = [
       ['cat /etc/passwd', /argument "\/etc\/passwd" reaches outside the workspace/],

@@ -10,8 +10,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import picomatch from 'picomatch';
 import type { BashPattern, Word } from './bash-command.ts';
+import { compilePathGlob, UnsupportedGlobError } from './path-glob.ts';
 import { isControlPath, realPathsInside } from './workspace-paths.ts';
 
 // Global git options (before the subcommand) that change nothing but output and locking; every other
@@ -298,7 +298,13 @@ async function globProblem(pattern: string, shown: string, dir: string, workspac
   if (path.isAbsolute(pattern) || pattern.split('/').some((segment) => segment.startsWith('.'))) {
     return `the argument ${shown} is a pattern that may reach outside the workspace`;
   }
-  const matches = await expandGlob(pattern, dir);
+  let matches: string[] | null;
+  try {
+    matches = await expandGlob(pattern, dir);
+  } catch (err) {
+    if (err instanceof UnsupportedGlobError) return `the argument ${shown} is a pattern the gate cannot check`;
+    throw err;
+  }
   if (matches === null) return `the argument ${shown} matches too many files to check`;
   for (const match of matches) {
     const reason = await landingProblem(match, JSON.stringify(match), dir, workspaceReal);
@@ -309,9 +315,9 @@ async function globProblem(pattern: string, shown: string, dir: string, workspac
 
 /**
  * The names Bash would put in place of `pattern`, expanded segment by segment the way Bash does it:
- * through symlinked directories, without dot files. picomatch matches at least what Bash's globbing
- * does (it also knows braces and extglobs), so nothing Bash would reach is missed. Null when the
- * expansion grows past what is worth checking.
+ * through symlinked directories. The matcher (path-glob.ts: linear time, since the pattern is the
+ * model's) matches at least what Bash's globbing does (dot files too, braces and extglobs), so nothing
+ * Bash would reach is missed. Null when the expansion grows past what is worth checking.
  */
 async function expandGlob(pattern: string, dir: string): Promise<string[] | null> {
   let current = [''];
@@ -321,7 +327,7 @@ async function expandGlob(pattern: string, dir: string): Promise<string[] | null
       current = current.map((base) => (base === '' ? segment : `${base}/${segment}`));
       continue;
     }
-    const isMatch = picomatch(segment, { dot: false });
+    const isMatch = compilePathGlob(segment);
     const next: string[] = [];
     for (const base of current) {
       let names: string[];
