@@ -191,7 +191,11 @@ test('a Claude Code that never starts ends failed/startup and leaves no process 
     },
   );
   const appeared = fileAppears(dir, 'started');
-  const h = await startHarness({ env: { SWITCHYARD_CLAUDE_PATH: fake, SWITCHYARD_STARTUP_TIMEOUT: '1000' } });
+  // Unsandboxed: the kill by process tree is what ends a task where no sandbox is available (in the
+  // sandbox the PID namespace does it: sandbox.test.ts), and the fake reports its host pid here.
+  const h = await startHarness({
+    env: { SWITCHYARD_CLAUDE_PATH: fake, SWITCHYARD_STARTUP_TIMEOUT: '1000', SWITCHYARD_SANDBOX: 'off' },
+  });
   try {
     const task = await submit(h, { prompt: 'x' });
     await appeared;
