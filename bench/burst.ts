@@ -2,9 +2,10 @@
  * A burst of one-turn tasks on this machine: all submitted at once, each measured submit → result.
  * Three admissions side by side, on one scripted model, one after another in the same process:
  *
- *   gate:     SWITCHYARD_CONCURRENCY=8 with the start gate at its default (one start per core)
- *   no gate:  SWITCHYARD_CONCURRENCY=8, starts unlimited (the admission before the gate)
- *   N=2:      SWITCHYARD_CONCURRENCY=2 (the throughput a burst must not fall below)
+ *   default:  SWITCHYARD_CONCURRENCY=8, the start gate (one start per core) and warm spares at their defaults
+ *   gate:     the same without warm spares (SWITCHYARD_WARM=0)
+ *   no gate:  SWITCHYARD_CONCURRENCY=8, starts unlimited, no spares (the admission before this change)
+ *   N=2:      SWITCHYARD_CONCURRENCY=2, no spares (the throughput a burst must not fall below)
  *
  * Knobs: --burst=16 tasks per burst, --rounds=2 bursts per admission (interleaved).
  *
@@ -19,9 +20,10 @@ const BURST = intArg('burst', 16);
 const ROUNDS = intArg('rounds', 2);
 
 const ADMISSIONS: Record<string, Record<string, string>> = {
-  gate: { SWITCHYARD_CONCURRENCY: '8' },
-  'no gate': { SWITCHYARD_CONCURRENCY: '8', SWITCHYARD_CONCURRENT_STARTS: '256' },
-  'N=2': { SWITCHYARD_CONCURRENCY: '2' },
+  default: { SWITCHYARD_CONCURRENCY: '8' },
+  gate: { SWITCHYARD_CONCURRENCY: '8', SWITCHYARD_WARM: '0' },
+  'no gate': { SWITCHYARD_CONCURRENCY: '8', SWITCHYARD_CONCURRENT_STARTS: '256', SWITCHYARD_WARM: '0' },
+  'N=2': { SWITCHYARD_CONCURRENCY: '2', SWITCHYARD_WARM: '0' },
 };
 
 async function burst(url: string): Promise<{ latencies: number[]; seconds: number }> {
