@@ -12,6 +12,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { probeSandbox } from '../../src/runners/claude/sandbox.ts';
 import { assertWorked, SECRET, startBoundaryHarness } from '../fixtures/boundary-harness.ts';
+import { tempDir } from '../fixtures/harness.ts';
+import { spawnServer } from '../fixtures/server-process.ts';
 
 // CI installs bubblewrap and socat; a machine without them fails here instead of testing nothing.
 const SANDBOXED = { SWITCHYARD_SANDBOX: 'required' };
@@ -193,5 +195,39 @@ test('WebFetch reaches an allowed host through the egress proxy; Bash through th
   } finally {
     await h.close();
     web.close();
+  }
+});
+
+test('without bubblewrap: required refuses to start, a non-loopback address needs an explicit off, auto warns', async () => {
+  const root = tempDir();
+  const base = {
+    PATH: '/nonexistent', // no bwrap, no socat
+    SWITCHYARD_DATA_DIR: path.join(root, 'data'),
+    SWITCHYARD_WORKSPACE_ROOTS: path.join(root, 'ws'),
+    SWITCHYARD_API_KEYS: 'a-key-of-sixteen-chars-or-more',
+  };
+  fs.mkdirSync(path.join(root, 'ws'));
+  try {
+    await assert.rejects(
+      spawnServer({ ...base, SWITCHYARD_SANDBOX: 'required' }),
+      /SWITCHYARD_SANDBOX=required but bwrap is not installed/,
+    );
+    // Refused before anything listens: the address is never bound.
+    await assert.rejects(
+      spawnServer({ ...base, SWITCHYARD_HOST: '0.0.0.0' }),
+      /SWITCHYARD_HOST 0\.0\.0\.0 is not a loopback address and the sandbox is unavailable .*SWITCHYARD_SANDBOX=off/,
+    );
+    // The control: on loopback, auto starts without it, and says so at start and on /health.
+    const server = await spawnServer(base);
+    try {
+      const health = (await (await fetch(`${server.url}/health`)).json()) as { sandbox: { active: boolean } };
+      assert.equal(health.sandbox.active, false);
+      assert.match(server.stdout(), /NO SANDBOX/);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });
