@@ -41,10 +41,15 @@ export interface RunRecord {
   finished_at: string | null;
   error: ErrorInfo | null;
   usage: Usage;
+  /**
+   * Starts of the engine since the last clean shutdown that found this run in flight: each is a
+   * crash the run lived through. 0 again after a clean shutdown, a redrive or a rerun.
+   */
+  resumes: number;
 }
 
 /** The fields of a run that change while it runs. */
-export type RunPatch = Pick<RunRecord, 'id' | 'status' | 'started_at' | 'finished_at' | 'error' | 'usage'>;
+export type RunPatch = Pick<RunRecord, 'id' | 'status' | 'started_at' | 'finished_at' | 'error' | 'usage' | 'resumes'>;
 
 export interface StepRecord {
   run_id: string;

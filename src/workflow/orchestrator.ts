@@ -18,6 +18,7 @@ import type { StepRecord, WorkflowStore } from '../store/workflow-store.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
 import { fanOut, type ItemMoves, itemUsage, settleItems } from './for-each.ts';
+import { checkOutput, keepOutput, type OutputLimits, outputLimits } from './output-bounds.ts';
 import { Pools } from './pools.ts';
 import { backoffDelay, retryPolicy, shouldRetry } from './retry.ts';
 import {
@@ -27,12 +28,14 @@ import {
   stepDef,
   TERMINAL_STEP,
   Transition,
+  units,
   updateRunRecord,
   upstreamOutputs,
 } from './run-state.ts';
 import { type Attempt, RunningAttempts, workerEventEntry } from './running-attempts.ts';
-import { attemptStep, renderStep, type StepRunnerDeps, stepReads } from './step-runner.ts';
+import { type AttemptOutcome, attemptStep, renderStep, type StepRunnerDeps, stepReads } from './step-runner.ts';
 import { approvalDelay, StepTimers } from './step-timers.ts';
+import { RenderBudget, renderText, STEP_RENDER_BUDGET_MS, templateScope } from './template.ts';
 import { TransitionWriter } from './transition-writer.ts';
 import type { RunEvent } from './workflow-api.ts';
 
@@ -66,6 +69,7 @@ export class Orchestrator {
   readonly #timers = new StepTimers();
   readonly #writer: TransitionWriter;
   readonly #itemMoves: ItemMoves;
+  readonly #limits: OutputLimits;
   /** No new attempts start (shutting down); attempts already running may still finish and be recorded. */
   #draining = false;
   /** Results are no longer recorded: the steps stay running in the store and the next start retries them. */
@@ -74,6 +78,7 @@ export class Orchestrator {
   constructor(deps: OrchestratorDeps) {
     this.deps = deps;
     this.#writer = new TransitionWriter(deps.store, deps.logger);
+    this.#limits = outputLimits(deps.runner.config);
     this.pools = new Pools<Waiter>(
       deps.pools.builtin,
       deps.pools.operator,
@@ -83,7 +88,9 @@ export class Orchestrator {
       setStatus: (tx, run, unit, status) => this.setStatus(tx, run, unit, status),
       tryStart: (tx, run, unit) => this.tryStart(tx, run, unit),
       attemptFailed: (tx, run, unit, error) => this.attemptFailed(tx, run, unit, error),
+      complete: (tx, run, unit, output) => this.complete(tx, run, unit, output),
       mayStart: () => !this.#draining,
+      stepLimit: this.#limits.step,
     };
   }
 
@@ -99,9 +106,7 @@ export class Orchestrator {
   async adopt(run: ActiveRun): Promise<void> {
     this.active.set(run.record.id, run);
     this.pools.declare(run.def.pools);
-    const tx = new Transition();
-    this.settle(tx, run);
-    await this.commit(tx);
+    await this.transition(run, (tx) => this.settle(tx, run));
   }
 
   /** Stops starting work, lets running attempts finish for `graceMs`, then aborts what is left. */
@@ -112,11 +117,99 @@ export class Orchestrator {
     this.#stopped = true;
     await this.#attempts.abortAll(new AppError('interrupted', 'the server is shutting down'));
     await this.#writer.settled();
+    // A clean stop: the runs still in flight were not in a crash, so their count starts again.
+    const tx = new Transition();
+    for (const run of this.active.values()) {
+      if (run.record.resumes === 0) continue;
+      run.record.resumes = 0;
+      tx.touch(run);
+    }
+    await this.#writer.commit(tx).catch(() => undefined);
   }
 
-  /** Writes a transition, then carries out its effects (TransitionWriter). */
-  protected commit(tx: Transition): Promise<void> {
-    return this.#writer.commit(tx);
+  /**
+   * Writes a transition, then carries out its effects (TransitionWriter). A transition that cannot be
+   * written leaves its runs ahead of the store: they are failed (failRun), not left to diverge.
+   */
+  protected async commit(tx: Transition): Promise<void> {
+    try {
+      await this.#writer.commit(tx);
+    } catch (err) {
+      if (!this.#stopped) for (const run of tx.runs) this.failRun(run, err);
+      throw err;
+    }
+  }
+
+  /**
+   * One move of the state machine for `run`, built by `build` and written. An exception while
+   * building it (a bug, a RangeError on some outsized value) fails that run; the rest of the
+   * transition, which may hold other runs' moves, is still written. Never rejects.
+   */
+  protected async transition(run: ActiveRun, build: (tx: Transition) => void): Promise<void> {
+    const tx = new Transition();
+    try {
+      build(tx);
+    } catch (err) {
+      tx.drop(run);
+      this.failRun(run, err);
+    }
+    await this.commit(tx).catch(() => undefined);
+  }
+
+  /**
+   * Fails a run the engine cannot carry on: an exception while orchestrating it, a transition of it
+   * that could not be written, or crashes it was in flight for (run-control.ts start). Its attempts
+   * are aborted, every unit not yet over fails with the error (the first goes to the DLQ, so a person
+   * can redrive it), and the run ends failed. Never throws.
+   */
+  protected failRun(run: ActiveRun, cause: unknown, error?: ErrorInfo): void {
+    if (this.active.get(run.record.id) !== run) return;
+    this.active.delete(run.record.id);
+    const message = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    const info: ErrorInfo = error ?? {
+      kind: 'internal',
+      message: `the engine could not carry on this run (${message.slice(0, 500)})`,
+      retryable: false,
+    };
+    this.deps.logger.error({ err: cause, run: run.record.id }, 'workflow engine: failing a run');
+    this.#attempts.abortRun(run, new AppError(info.kind, info.message));
+    const tx = new Transition();
+    for (const attempt of this.#attempts.dropUnstarted(run)) this.#release(tx, attempt.pool);
+    try {
+      let first = true;
+      for (const unit of units(run)) {
+        if (TERMINAL_STEP.has(unit.status)) {
+          tx.touch(run, unit); // a transition that threw may have left it ahead of the store
+          continue;
+        }
+        unit.errors.push({ ...info, attempt: unit.attempts, at: tx.at });
+        this.fail(tx, run, unit, info, first);
+        first = false;
+      }
+      run.endedBy = info;
+      updateRunRecord(tx, run);
+    } catch (err) {
+      this.deps.logger.error({ err, run: run.record.id }, 'workflow engine: failing a run failed; recording only its end');
+      this.#endOnly(tx, run, info);
+    }
+    tx.after.push(() => this.#writer.terminal(run.record.id));
+    void this.#writer.commit(tx).catch(() => {
+      // Its outputs or context cannot be written (the reason it failed, perhaps): the run's end can.
+      const end = new Transition();
+      this.#endOnly(end, run, info);
+      end.after.push(() => this.#writer.terminal(run.record.id));
+      return this.#writer.commit(end).catch(() => undefined);
+    });
+  }
+
+  #endOnly(tx: Transition, run: ActiveRun, info: ErrorInfo): void {
+    tx.drop(run);
+    const r = run.record;
+    r.status = 'failed';
+    r.error = info;
+    r.finished_at ??= tx.at;
+    tx.touch(run);
+    tx.event(r.id, 'run', { status: 'failed', error: info });
   }
 
   /** Moves a run forward as far as it goes now: skips, starts, fan-in, and the run's own status. */
@@ -169,7 +262,12 @@ export class Orchestrator {
       step.attempts++;
       step.started_at = tx.at;
       try {
-        step.inputs = renderStep(step.name, def, this.#scope(run, step), this.deps.runner.config).shown;
+        // One message, rendered at once under the synchronous render limit: no worker, no slot.
+        const { inputs, outputs } = this.#scope(run, step);
+        const message = renderText(def.message, templateScope({ inputs, outputs }), {
+          field: `steps.${step.name}.message`,
+        });
+        step.inputs = { message };
       } catch (err) {
         this.attemptFailed(tx, run, step, toErrorInfo(err));
         return;
@@ -195,28 +293,15 @@ export class Orchestrator {
     this.#launch(tx, run, unit);
   }
 
-  /** The unit holds its pool slot (if any): render, mark running, and start the worker once that is durable. */
+  /** The unit holds its pool slot (if any): mark it running, and start the attempt once that is durable. */
   #launch(tx: Transition, run: ActiveRun, unit: StepRecord): void {
     const def = stepDef(run, unit.name);
     unit.attempts++;
     unit.started_at ??= tx.at;
     unit.finished_at = null;
-    let rendered: ReturnType<typeof renderStep>;
-    try {
-      rendered = renderStep(unit.name, def, this.#scope(run, unit), this.deps.runner.config);
-    } catch (err) {
-      this.#release(tx, unit.pool);
-      this.attemptFailed(tx, run, unit, toErrorInfo(err));
-      return;
-    }
-    unit.inputs = rendered.shown;
     this.setStatus(tx, run, unit, 'running');
-    if (def.worker === 'transform') {
-      this.complete(tx, run, unit, rendered.input.output as OutputEnvelope);
-      return;
-    }
     const attempt = this.#attempts.start(run, unit);
-    tx.after.push(() => void this.#execute(attempt, def, rendered.input));
+    tx.after.push(() => void this.#execute(attempt, def));
   }
 
   #scope(run: ActiveRun, unit: StepRecord) {
@@ -225,50 +310,110 @@ export class Orchestrator {
     return unit.item_index === null ? base : { ...base, item: unit.item, itemIndex: unit.item_index };
   }
 
+  /** The step's render budget, shared by all its attempts and items. */
+  #budget(run: ActiveRun, step: string): RenderBudget {
+    run.renderBudgets ??= new Map();
+    let budget = run.renderBudgets.get(step);
+    if (!budget) {
+      budget = new RenderBudget(STEP_RENDER_BUDGET_MS);
+      run.renderBudgets.set(step, budget);
+    }
+    return budget;
+  }
+
+  /** Gives a slot back; the waiters it starts belong to other runs, each failed alone if its move throws. */
   #release(tx: Transition, pool: string | null): void {
     if (pool === null) return;
     for (const waiter of this.pools.release(pool)) {
       if (this.#draining) continue;
-      this.#launch(tx, waiter.run, waiter.unit);
-      this.settle(tx, waiter.run);
+      try {
+        this.#launch(tx, waiter.run, waiter.unit);
+        this.settle(tx, waiter.run);
+      } catch (err) {
+        tx.drop(waiter.run);
+        this.failRun(waiter.run, err);
+      }
     }
   }
 
-  async #execute(attempt: Attempt, def: StepDefinition, input: Record<string, unknown>): Promise<void> {
-    const { run, unit, controller } = attempt;
-    const ctx: RunContext = { signal: controller.signal, emit: (e) => this.#workerEvent(attempt, def, e) };
-    const meta = { runId: run.record.id, step: unit.name, itemIndex: unit.item_index, attempt: attempt.number };
-    const { output, error, usage } = await attemptStep(def, input, ctx, this.deps.runner, meta);
-    this.#attempts.finished(attempt);
-    const tx = new Transition();
-    this.#release(tx, attempt.pool);
-    const current =
+  #isCurrent(attempt: Attempt): boolean {
+    const { run, unit } = attempt;
+    return (
       !this.#stopped &&
       unit.status === 'running' &&
       unit.attempts === attempt.number &&
-      this.active.get(run.record.id) === run;
-    if (current) {
-      if (output) this.complete(tx, run, unit, output);
-      else this.attemptFailed(tx, run, unit, this.#redact(error!), usage);
-      this.settle(tx, run);
+      this.active.get(run.record.id) === run
+    );
+  }
+
+  /** Runs one attempt and records its outcome. Never rejects: it is started as a bare effect. */
+  async #execute(attempt: Attempt, def: StepDefinition): Promise<void> {
+    const { run, unit } = attempt;
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await this.#attempt(attempt, def);
+    } catch (err) {
+      outcome = { error: toErrorInfo(err) };
     }
-    await this.commit(tx).catch(() => undefined);
+    this.#attempts.finished(attempt);
+    await this.transition(run, (tx) => {
+      this.#release(tx, attempt.pool);
+      if (!this.#isCurrent(attempt)) return;
+      if (outcome.output) this.complete(tx, run, unit, outcome.output);
+      else this.attemptFailed(tx, run, unit, this.#redact(outcome.error!), outcome.usage);
+      this.settle(tx, run);
+    });
+  }
+
+  /** Renders the unit's inputs (in slices, against the step's budget), then hands them to the worker. */
+  async #attempt(attempt: Attempt, def: StepDefinition): Promise<AttemptOutcome> {
+    const { run, unit, controller } = attempt;
+    attempt.started = true;
+    const signal = controller.signal;
+    if (!this.#isCurrent(attempt)) return { error: new AppError('interrupted', 'the attempt was stopped').toInfo() };
+    let rendered: Awaited<ReturnType<typeof renderStep>>;
+    try {
+      const budget = this.#budget(run, unit.name);
+      rendered = await renderStep(unit.name, def, this.#scope(run, unit), this.deps.runner.config, { budget, signal });
+    } catch (err) {
+      const reason: unknown = signal.reason;
+      return { error: toErrorInfo(signal.aborted && reason instanceof AppError ? reason : err) };
+    }
+    if (this.#isCurrent(attempt)) unit.inputs = rendered.shown;
+    if (def.worker === 'transform') return { output: rendered.input.output as OutputEnvelope };
+    const ctx: RunContext = { signal, emit: (e) => this.#workerEvent(attempt, def, e) };
+    const meta = { runId: run.record.id, step: unit.name, itemIndex: unit.item_index, attempt: attempt.number };
+    return attemptStep(def, rendered.input, ctx, this.deps.runner, meta);
   }
 
   #workerEvent(attempt: Attempt, def: StepDefinition, event: RunnerEvent): void {
     if (this.#stopped) return;
-    const [type, data] = workerEventEntry(def, attempt, event);
-    const tx = new Transition();
-    tx.event(attempt.run.record.id, type, this.#redact(data));
-    void this.commit(tx).catch(() => undefined);
+    try {
+      const [type, data] = workerEventEntry(def, attempt, event);
+      const tx = new Transition();
+      tx.event(attempt.run.record.id, type, this.#redact(data));
+      void this.commit(tx).catch(() => undefined);
+    } catch (err) {
+      // A worker's event that cannot be recorded is dropped; the worker goes on.
+      this.deps.logger.warn({ err, run: attempt.run.record.id }, 'workflow engine: a worker event was dropped');
+    }
   }
 
+  /**
+   * Records a unit's output, or fails the attempt `output_too_large` when the output, or the run's
+   * outputs with it, would pass their limits (output-bounds.ts).
+   */
   protected complete(tx: Transition, run: ActiveRun, unit: StepRecord, out: OutputEnvelope): void {
     const output: StepRecord['output'] = { response: out.response };
     if (out.data !== undefined) output.data = out.data;
     if (out.usage !== undefined) output.usage = out.usage;
     if (out.detail !== undefined) output.detail = out.detail;
-    unit.output = this.#redact(output);
+    const checked = checkOutput(run, unit, output, this.#limits);
+    if ('error' in checked) {
+      this.attemptFailed(tx, run, unit, checked.error.toInfo(), out.usage);
+      return;
+    }
+    keepOutput(run, unit, this.#redact(output)!, checked);
     unit.error = null;
     unit.usage = addUsage(unit.usage ?? emptyUsage(), out.usage);
     this.setStatus(tx, run, unit, 'completed');
@@ -315,10 +460,10 @@ export class Orchestrator {
     if (this.#draining) return;
     this.#timers.set(unit, delay, () => {
       if (unit.status !== 'retry_wait' || this.active.get(run.record.id) !== run || this.#draining) return;
-      const tx = new Transition();
-      this.tryStart(tx, run, unit);
-      this.settle(tx, run);
-      void this.commit(tx).catch(() => undefined);
+      void this.transition(run, (tx) => {
+        this.tryStart(tx, run, unit);
+        this.settle(tx, run);
+      });
     });
   }
 
@@ -328,12 +473,12 @@ export class Orchestrator {
     if (def.worker !== 'approval' || def.timeout === undefined || this.#draining) return;
     this.#timers.set(unit, approvalDelay(unit.started_at, def.timeout), () => {
       if (unit.status !== 'awaiting_approval' || this.active.get(run.record.id) !== run) return;
-      const tx = new Transition();
-      const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
-      unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
-      this.fail(tx, run, unit, error, true);
-      this.settle(tx, run);
-      void this.commit(tx).catch(() => undefined);
+      void this.transition(run, (tx) => {
+        const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
+        unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
+        this.fail(tx, run, unit, error, true);
+        this.settle(tx, run);
+      });
     });
   }
 

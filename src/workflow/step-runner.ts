@@ -1,8 +1,8 @@
 /**
  * One attempt of one step (or for_each item): its inputs rendered from the run's inputs and upstream
  * outputs with the escaping each destination needs (template.ts), then handed to the worker.
- * Rendering is synchronous and pure, so the orchestrator can store the rendered inputs in the same
- * write that marks the attempt running; running is the only part with I/O.
+ * Rendering is part of the attempt: it runs in slices that yield to the event loop, against the
+ * step's render budget, so a slow template cannot hold up the server or the other runs.
  */
 import path from 'node:path';
 import type { Config } from '../config.ts';
@@ -18,11 +18,13 @@ import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
 import {
+  type AsyncRenderOptions,
   isSingleExpression,
-  renderJson,
-  renderJsonText,
-  renderText,
-  renderUrl,
+  type RenderBudget,
+  renderJsonAsync,
+  renderJsonTextAsync,
+  renderTextAsync,
+  renderUrlAsync,
   type StepOutput,
   scopeReads,
   templateScope,
@@ -57,16 +59,22 @@ export interface RenderedStep {
 }
 
 /** Renders a step's inputs; a template error is an AppError 'validation' naming the field. */
-export function renderStep(name: string, step: StepDefinition, s: RenderScope, config: Config): RenderedStep {
+export async function renderStep(
+  name: string,
+  step: StepDefinition,
+  s: RenderScope,
+  config: Config,
+  limits: { budget: RenderBudget; signal?: AbortSignal },
+): Promise<RenderedStep> {
   const scope = templateScope({
     inputs: s.inputs,
     outputs: s.outputs,
     ...(s.itemIndex === undefined ? {} : { item: s.item, itemIndex: s.itemIndex }),
   });
-  const at = (field: string) => ({ field: `steps.${name}.${field}` });
+  const at = (field: string): AsyncRenderOptions => ({ ...limits, field: `steps.${name}.${field}` });
   switch (step.worker) {
     case 'claude': {
-      const prompt = buildPrompt(step, renderText(step.prompt, scope, at('prompt')), s.direct);
+      const prompt = buildPrompt(step, await renderTextAsync(step.prompt, scope, at('prompt')), s.direct);
       const input: Record<string, unknown> = {
         prompt,
         allowed_tools: step.allowed_tools ?? [],
@@ -78,8 +86,8 @@ export function renderStep(name: string, step: StepDefinition, s: RenderScope, c
       return { input, shown: input };
     }
     case 'llm': {
-      const system = step.system === undefined ? undefined : renderText(step.system, scope, at('system'));
-      const prompt = buildPrompt(step, renderText(step.prompt, scope, at('prompt')), s.direct);
+      const system = step.system === undefined ? undefined : await renderTextAsync(step.system, scope, at('system'));
+      const prompt = buildPrompt(step, await renderTextAsync(step.prompt, scope, at('prompt')), s.direct);
       const input: Record<string, unknown> = { prompt };
       if (system !== undefined) input.system = system;
       for (const key of [
@@ -96,10 +104,10 @@ export function renderStep(name: string, step: StepDefinition, s: RenderScope, c
       return { input, shown: input };
     }
     case 'http': {
-      const input: Record<string, unknown> = { url: renderUrl(step.url, scope, at('url')) };
+      const input: Record<string, unknown> = { url: await renderUrlAsync(step.url, scope, at('url')) };
       if (step.method !== undefined) input.method = step.method;
-      if (step.headers !== undefined) input.headers = renderJson(step.headers, scope, at('headers'));
-      if (step.body !== undefined) input.body = renderBody(step.body, scope, at('body'));
+      if (step.headers !== undefined) input.headers = await renderJsonAsync(step.headers, scope, at('headers'));
+      if (step.body !== undefined) input.body = await renderBody(step.body, scope, at('body'));
       if (step.expect_status !== undefined) input.expect_status = step.expect_status;
       if (step.timeout !== undefined) input.timeout = step.timeout;
       const headers = input.headers as Record<string, string> | undefined;
@@ -116,12 +124,12 @@ export function renderStep(name: string, step: StepDefinition, s: RenderScope, c
     case 'transform': {
       // A single {{ expression }} keeps its value (object, list …) as `data`; anything else is text.
       const output: StepOutput = isSingleExpression(step.template)
-        ? dataOutput(renderJson(step.template, scope, at('template')))
-        : { response: renderText(step.template, scope, at('template')) };
+        ? dataOutput(await renderJsonAsync(step.template, scope, at('template')))
+        : { response: await renderTextAsync(step.template, scope, at('template')) };
       return { input: { output }, shown: {} };
     }
     case 'approval': {
-      const input = { message: renderText(step.message, scope, at('message')) };
+      const input = { message: await renderTextAsync(step.message, scope, at('message')) };
       return { input, shown: input };
     }
   }
@@ -159,9 +167,9 @@ function dataOutput(value: unknown): StepOutput {
  * A string body that looks like JSON text is rendered with JSON-string escaping, so a value can never
  * close the quotes it sits in; a whole-string `{{ expr }}` or an object/list body is built as data.
  */
-function renderBody(body: unknown, scope: object, options: { field: string }): unknown {
-  if (typeof body !== 'string' || isSingleExpression(body)) return renderJson(body, scope, options);
-  return /^\s*[{[]/.test(body) ? renderJsonText(body, scope, options) : renderText(body, scope, options);
+function renderBody(body: unknown, scope: object, options: AsyncRenderOptions): Promise<unknown> {
+  if (typeof body !== 'string' || isSingleExpression(body)) return renderJsonAsync(body, scope, options);
+  return /^\s*[{[]/.test(body) ? renderJsonTextAsync(body, scope, options) : renderTextAsync(body, scope, options);
 }
 
 export interface AttemptMeta {
