@@ -35,7 +35,7 @@ import {
 import { type Attempt, RunningAttempts, workerEventEntry } from './running-attempts.ts';
 import { type AttemptOutcome, attemptStep, renderStep, type StepRunnerDeps, stepReads } from './step-runner.ts';
 import { approvalDelay, StepTimers } from './step-timers.ts';
-import { RenderBudget, renderText, STEP_RENDER_BUDGET_MS, templateScope } from './template.ts';
+import { RenderBudget, renderText, templateScope } from './template.ts';
 import { TransitionWriter } from './transition-writer.ts';
 import type { RunEvent } from './workflow-api.ts';
 
@@ -159,8 +159,8 @@ export class Orchestrator {
   /**
    * Fails a run the engine cannot carry on: an exception while orchestrating it, a transition of it
    * that could not be written, or crashes it was in flight for (run-control.ts start). Its attempts
-   * are aborted, every unit not yet over fails with the error (the first goes to the DLQ, so a person
-   * can redrive it), and the run ends failed. Never throws.
+   * are aborted, every unit under way fails with the error (the first goes to the DLQ, so a person
+   * can redrive it), those not yet begun are skipped, and the run ends failed. Never throws.
    */
   protected failRun(run: ActiveRun, cause: unknown, error?: ErrorInfo): void {
     if (this.active.get(run.record.id) !== run) return;
@@ -180,6 +180,10 @@ export class Orchestrator {
       for (const unit of units(run)) {
         if (TERMINAL_STEP.has(unit.status)) {
           tx.touch(run, unit); // a transition that threw may have left it ahead of the store
+          continue;
+        }
+        if (unit.status === 'pending') {
+          this.setStatus(tx, run, unit, 'skipped');
           continue;
         }
         unit.errors.push({ ...info, attempt: unit.attempts, at: tx.at });
@@ -315,7 +319,7 @@ export class Orchestrator {
     run.renderBudgets ??= new Map();
     let budget = run.renderBudgets.get(step);
     if (!budget) {
-      budget = new RenderBudget(STEP_RENDER_BUDGET_MS);
+      budget = new RenderBudget(this.deps.runner.config.stepRenderBudget);
       run.renderBudgets.set(step, budget);
     }
     return budget;

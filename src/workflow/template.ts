@@ -19,11 +19,6 @@ export const MAX_RENDERED_CHARS = 10 * 1024 * 1024;
 // Steps render asynchronously instead (renderTextAsync …): in slices that yield to the event loop,
 // against a budget of the step's (RenderBudget).
 const RENDER_TIME_LIMIT_MS = 1000;
-/**
- * The time one step's renders may take in all (every attempt and every for_each item): a step of
- * 10,000 items whose template each takes a second must fail, not render for hours.
- */
-export const STEP_RENDER_BUDGET_MS = 30_000;
 /** The longest a sliced render holds the event loop before it lets other work run. */
 const SLICE_MS = 10;
 const MEMORY_LIMIT = 64 * 1024 * 1024;
@@ -181,8 +176,10 @@ function renderError(err: unknown, emitter: BoundedEmitter | undefined, options:
 }
 
 /**
- * The time one step's renders (every attempt, every for_each item) may hold the event loop in all.
- * Shared by the renders it is passed to; only time spent rendering counts, not time spent waiting.
+ * The time one step's renders (every attempt, every for_each item) may hold the event loop in all
+ * (SWITCHYARD_STEP_RENDER_BUDGET): a step of 10,000 items whose template each takes a second must
+ * fail, not render for hours. Shared by the renders it is passed to; only time spent rendering
+ * counts, not time spent waiting.
  */
 export class RenderBudget {
   readonly limitMs: number;
