@@ -42,14 +42,14 @@ export interface RunRecord {
   error: ErrorInfo | null;
   usage: Usage;
   /**
-   * Starts of the engine since the last clean shutdown that found this run in flight: each is a
-   * crash the run lived through. 0 again after a clean shutdown, a redrive or a rerun.
+   * Engine processes that have taken this run on (created or resumed it) since one last set it down
+   * with a clean shutdown (0). Found above 0 by a starting engine, the earlier holders crashed.
    */
-  resumes: number;
+  holders: number;
 }
 
 /** The fields of a run that change while it runs. */
-export type RunPatch = Pick<RunRecord, 'id' | 'status' | 'started_at' | 'finished_at' | 'error' | 'usage' | 'resumes'>;
+export type RunPatch = Pick<RunRecord, 'id' | 'status' | 'started_at' | 'finished_at' | 'error' | 'usage' | 'holders'>;
 
 export interface StepRecord {
   run_id: string;

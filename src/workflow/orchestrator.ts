@@ -104,6 +104,7 @@ export class Orchestrator {
 
   /** Takes on a run just created in the store. */
   async adopt(run: ActiveRun): Promise<void> {
+    run.record.holders = 1; // written with its first transition
     this.active.set(run.record.id, run);
     this.pools.declare(run.def.pools);
     await this.transition(run, (tx) => this.settle(tx, run));
@@ -117,11 +118,11 @@ export class Orchestrator {
     this.#stopped = true;
     await this.#attempts.abortAll(new AppError('interrupted', 'the server is shutting down'));
     await this.#writer.settled();
-    // A clean stop: the runs still in flight were not in a crash, so their count starts again.
+    // A clean stop sets the runs still in flight down: the next start takes them on afresh, not after a crash.
     const tx = new Transition();
     for (const run of this.active.values()) {
-      if (run.record.resumes === 0) continue;
-      run.record.resumes = 0;
+      if (run.record.holders === 0) continue;
+      run.record.holders = 0;
       tx.touch(run);
     }
     await this.#writer.commit(tx).catch(() => undefined);
@@ -193,7 +194,10 @@ export class Orchestrator {
       run.endedBy = info;
       updateRunRecord(tx, run);
     } catch (err) {
-      this.deps.logger.error({ err, run: run.record.id }, 'workflow engine: failing a run failed; recording only its end');
+      this.deps.logger.error(
+        { err, run: run.record.id },
+        'workflow engine: failing a run failed; recording only its end',
+      );
       this.#endOnly(tx, run, info);
     }
     tx.after.push(() => this.#writer.terminal(run.record.id));

@@ -24,6 +24,7 @@ export function outputLimits(config: Pick<Config, 'maxStepOutputBytes' | 'maxRun
 }
 
 /** Characters JSON writes as an escape (`\"`, `\\`, `\n`, `\u001f`): counted at 6 bytes, the most. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters JSON escapes.
 const ESCAPED = /[\u0000-\u001f"\\]/g;
 
 /**

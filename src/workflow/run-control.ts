@@ -29,8 +29,9 @@ export class RunControl extends Orchestrator {
 
   /**
    * Resumes every run the store shows active: interrupted attempts are retried under their policy.
-   * Each resumption is first counted durably; a run that was in flight for MAX_CRASHES crashes in a
-   * row is failed (DLQ) instead, so a run whose resumption takes the process down cannot do it forever.
+   * A run whose last MAX_CRASHES holders all died with it in flight is failed (DLQ) instead, so a run
+   * whose resumption takes the process down cannot do it forever. The others are taken on durably
+   * (holders + 1) before any of their work starts again.
    */
   async start(): Promise<void> {
     const runs: ActiveRun[] = [];
@@ -40,25 +41,24 @@ export class RunControl extends Orchestrator {
       this.pools.declare(run.def.pools);
       runs.push(run);
     }
-    const count = new Transition();
-    for (const run of runs) {
-      run.record.resumes++;
-      count.touch(run);
+    const crashed = runs.filter((run) => run.record.holders >= MAX_CRASHES);
+    const resumed = runs.filter((run) => run.record.holders < MAX_CRASHES);
+    const taken = new Transition();
+    for (const run of resumed) {
+      run.record.holders++;
+      taken.touch(run);
     }
-    await this.commit(count);
-    for (const run of runs) {
-      if (run.record.resumes >= MAX_CRASHES) {
-        this.failRun(run, 'crash loop', {
-          kind: 'internal',
-          message:
-            `the server stopped without shutting down ${run.record.resumes} times in a row while this run was in ` +
-            'flight; it is not resumed again (redrive its DLQ entry to try once more)',
-          retryable: false,
-        });
-      } else {
-        await this.transition(run, (tx) => this.#resumeUnits(tx, run));
-      }
+    await this.commit(taken);
+    for (const run of crashed) {
+      this.failRun(run, 'crash loop', {
+        kind: 'internal',
+        message:
+          `the server died ${run.record.holders} times in a row while this run was in flight; it is not ` +
+          'resumed again (redrive its DLQ entry to try once more)',
+        retryable: false,
+      });
     }
+    for (const run of resumed) await this.transition(run, (tx) => this.#resumeUnits(tx, run));
   }
 
   #resumeUnits(tx: Transition, run: ActiveRun): void {
@@ -265,8 +265,9 @@ export class RunControl extends Orchestrator {
 
   async #resume(tx: Transition, run: ActiveRun): Promise<void> {
     run.endedBy = undefined;
-    // A person chose to run it again: earlier crashes no longer count, and outputs a rerun cleared no longer weigh.
-    run.record.resumes = 0;
+    // A person chose to run it again: earlier crashes no longer count (this process holds it now),
+    // and outputs a rerun cleared no longer weigh.
+    run.record.holders = 1;
     run.outputBytes = undefined;
     run.renderBudgets = undefined;
     this.active.set(run.record.id, run);

@@ -233,7 +233,7 @@ export class Transition {
         finished_at: r.finished_at,
         error: r.error,
         usage: r.usage,
-        resumes: r.resumes,
+        holders: r.holders,
       })),
       deleteItems: [...this.deleteItems],
       steps: [...this.steps].map((s) => ({ ...s, errors: [...s.errors] })),

@@ -384,7 +384,8 @@ export async function renderJsonAsync(value: unknown, scope: object, options: As
   }
   if (Array.isArray(value)) {
     const out: unknown[] = [];
-    for (const [i, v] of value.entries()) out.push(await renderJsonAsync(v, scope, { ...options, field: `${field}[${i}]` }));
+    for (const [i, v] of value.entries())
+      out.push(await renderJsonAsync(v, scope, { ...options, field: `${field}[${i}]` }));
     return out;
   }
   if (value !== null && typeof value === 'object') {

@@ -131,7 +131,7 @@ for (const [name, open] of Object.entries(factories)) {
               finished_at: null,
               error: null,
               usage: { input_tokens: 1, output_tokens: 2, cost_usd: 0.5 },
-              resumes: 0,
+              holders: 0,
             },
           ],
           steps: [step, item],
@@ -174,18 +174,18 @@ for (const [name, open] of Object.entries(factories)) {
     );
 
     it(
-      'counts a run\'s resumes durably, from 0, and sets them back',
+      "counts a run's holders durably, from 0, and sets them back",
       withStore(async (subject) => {
         const { run } = await subject.store.createRun(newRun('r1'), []);
-        assert.equal(run.resumes, 0);
-        const patch = { ...run, status: 'running' as const, resumes: 2 };
+        assert.equal(run.holders, 0);
+        const patch = { ...run, status: 'running' as const, holders: 2 };
         await subject.store.apply({ runs: [patch] });
         let reopened = await subject.reopen();
-        assert.equal((await reopened.getRun('r1'))?.resumes, 2);
-        assert.equal((await reopened.listActiveRuns())[0]?.resumes, 2);
-        await reopened.apply({ runs: [{ ...patch, resumes: 0 }] });
+        assert.equal((await reopened.getRun('r1'))?.holders, 2);
+        assert.equal((await reopened.listActiveRuns())[0]?.holders, 2);
+        await reopened.apply({ runs: [{ ...patch, holders: 0 }] });
         reopened = await subject.reopen();
-        assert.equal((await reopened.getRun('r1'))?.resumes, 0);
+        assert.equal((await reopened.getRun('r1'))?.holders, 0);
       }),
     );
 

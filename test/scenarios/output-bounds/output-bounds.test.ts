@@ -31,7 +31,10 @@ test('a step output past the limit fails output_too_large, unretried, into the D
   assert.equal(step('big').status, 'failed');
   assert.equal(step('big').error?.kind, 'output_too_large');
   assert.equal(step('big').error?.retryable, false);
-  assert.match(step('big').error?.message ?? '', /step "big" is more than 4096 bytes \(SWITCHYARD_MAX_STEP_OUTPUT_BYTES\)/);
+  assert.match(
+    step('big').error?.message ?? '',
+    /step "big" is more than 4096 bytes \(SWITCHYARD_MAX_STEP_OUTPUT_BYTES\)/,
+  );
   assert.equal(step('big').attempts, 1, 'not retried: the output would be as large again');
   assert.equal(step('big').output, null, 'nothing of the output is kept');
   assert.equal(step('after_big').status, 'skipped');
@@ -64,7 +67,10 @@ test('outputs that together pass the run limit fail the step that would pass it'
   assert.equal(two?.status, 'completed');
   assert.equal(three?.status, 'failed');
   assert.equal(three?.error?.kind, 'output_too_large');
-  assert.match(three?.error?.message ?? '', /run's outputs to \d+ bytes, more than 7000 \(SWITCHYARD_MAX_RUN_CONTEXT_BYTES\)/);
+  assert.match(
+    three?.error?.message ?? '',
+    /run's outputs to \d+ bytes, more than 7000 \(SWITCHYARD_MAX_RUN_CONTEXT_BYTES\)/,
+  );
   assert.equal(three?.attempts, 1);
   assert.equal(four?.status, 'skipped');
   assert.equal(done.status, 'failed');
@@ -91,7 +97,7 @@ test('a fan-in past the step limit fails its for_each step before the list is bu
   const each = big.steps[0]!;
   assert.equal(big.status, 'failed');
   assert.ok(
-    each.items.every((i) => i.status === 'completed'),
+    (each.items ?? []).every((i) => i.status === 'completed'),
     'every item is within the limit',
   );
   assert.equal(each.status, 'failed');
