@@ -21,21 +21,22 @@ import { fanOut, type ItemMoves, itemUsage, settleItems } from './for-each.ts';
 import { checkOutput, keepOutput, type OutputLimits, outputLimits } from './output-bounds.ts';
 import { Pools } from './pools.ts';
 import { backoffDelay, retryPolicy, shouldRetry } from './retry.ts';
+import { endRun, endRunOnly, failureInfo } from './run-failure.ts';
 import {
   type ActiveRun,
   dlqEntry,
   hasForEach,
+  stepBudget,
   stepDef,
   TERMINAL_STEP,
   Transition,
-  units,
   updateRunRecord,
   upstreamOutputs,
 } from './run-state.ts';
 import { type Attempt, RunningAttempts, workerEventEntry } from './running-attempts.ts';
-import { type AttemptOutcome, attemptStep, renderStep, type StepRunnerDeps, stepReads } from './step-runner.ts';
+import { type AttemptOutcome, renderAndAttempt, type StepRunnerDeps, stepReads } from './step-runner.ts';
 import { approvalDelay, StepTimers } from './step-timers.ts';
-import { RenderBudget, renderText, templateScope } from './template.ts';
+import { renderText, templateScope } from './template.ts';
 import { TransitionWriter } from './transition-writer.ts';
 import type { RunEvent } from './workflow-api.ts';
 
@@ -158,66 +159,33 @@ export class Orchestrator {
   }
 
   /**
-   * Fails a run the engine cannot carry on: an exception while orchestrating it, a transition of it
-   * that could not be written, or crashes it was in flight for (run-control.ts start). Its attempts
-   * are aborted, every unit under way fails with the error (the first goes to the DLQ, so a person
-   * can redrive it), those not yet begun are skipped, and the run ends failed. Never throws.
+   * Fails a run the engine cannot carry on (run-failure.ts): its attempts are aborted and their slots
+   * given back, and it ends failed with `error` (default: `internal`, naming `cause`). Never throws.
    */
   protected failRun(run: ActiveRun, cause: unknown, error?: ErrorInfo): void {
     if (this.active.get(run.record.id) !== run) return;
     this.active.delete(run.record.id);
-    const message = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-    const info: ErrorInfo = error ?? {
-      kind: 'internal',
-      message: `the engine could not carry on this run (${message.slice(0, 500)})`,
-      retryable: false,
-    };
+    const info = error ?? failureInfo(cause);
     this.deps.logger.error({ err: cause, run: run.record.id }, 'workflow engine: failing a run');
     this.#attempts.abortRun(run, new AppError(info.kind, info.message));
     const tx = new Transition();
     for (const attempt of this.#attempts.dropUnstarted(run)) this.#release(tx, attempt.pool);
     try {
-      let first = true;
-      for (const unit of units(run)) {
-        if (TERMINAL_STEP.has(unit.status)) {
-          tx.touch(run, unit); // a transition that threw may have left it ahead of the store
-          continue;
-        }
-        if (unit.status === 'pending') {
-          this.setStatus(tx, run, unit, 'skipped');
-          continue;
-        }
-        unit.errors.push({ ...info, attempt: unit.attempts, at: tx.at });
-        this.fail(tx, run, unit, info, first);
-        first = false;
-      }
-      run.endedBy = info;
-      updateRunRecord(tx, run);
+      endRun(tx, run, info, {
+        setStatus: (t, r, u, status) => this.setStatus(t, r, u, status),
+        fail: (t, r, u, e, dlq) => this.fail(t, r, u, e, dlq),
+      });
     } catch (err) {
-      this.deps.logger.error(
-        { err, run: run.record.id },
-        'workflow engine: failing a run failed; recording only its end',
-      );
-      this.#endOnly(tx, run, info);
+      this.deps.logger.error({ err, run: run.record.id }, 'workflow engine: recording only the end of a failed run');
+      endRunOnly(tx, run, info);
     }
     tx.after.push(() => this.#writer.terminal(run.record.id));
     void this.#writer.commit(tx).catch(() => {
-      // Its outputs or context cannot be written (the reason it failed, perhaps): the run's end can.
       const end = new Transition();
-      this.#endOnly(end, run, info);
+      endRunOnly(end, run, info);
       end.after.push(() => this.#writer.terminal(run.record.id));
       return this.#writer.commit(end).catch(() => undefined);
     });
-  }
-
-  #endOnly(tx: Transition, run: ActiveRun, info: ErrorInfo): void {
-    tx.drop(run);
-    const r = run.record;
-    r.status = 'failed';
-    r.error = info;
-    r.finished_at ??= tx.at;
-    tx.touch(run);
-    tx.event(r.id, 'run', { status: 'failed', error: info });
   }
 
   /** Moves a run forward as far as it goes now: skips, starts, fan-in, and the run's own status. */
@@ -318,17 +286,6 @@ export class Orchestrator {
     return unit.item_index === null ? base : { ...base, item: unit.item, itemIndex: unit.item_index };
   }
 
-  /** The step's render budget, shared by all its attempts and items. */
-  #budget(run: ActiveRun, step: string): RenderBudget {
-    run.renderBudgets ??= new Map();
-    let budget = run.renderBudgets.get(step);
-    if (!budget) {
-      budget = new RenderBudget(this.deps.runner.config.stepRenderBudget);
-      run.renderBudgets.set(step, budget);
-    }
-    return budget;
-  }
-
   /** Gives a slot back; the waiters it starts belong to other runs, each failed alone if its move throws. */
   #release(tx: Transition, pool: string | null): void {
     if (pool === null) return;
@@ -373,25 +330,21 @@ export class Orchestrator {
     });
   }
 
-  /** Renders the unit's inputs (in slices, against the step's budget), then hands them to the worker. */
   async #attempt(attempt: Attempt, def: StepDefinition): Promise<AttemptOutcome> {
     const { run, unit, controller } = attempt;
     attempt.started = true;
-    const signal = controller.signal;
     if (!this.#isCurrent(attempt)) return { error: new AppError('interrupted', 'the attempt was stopped').toInfo() };
-    let rendered: Awaited<ReturnType<typeof renderStep>>;
-    try {
-      const budget = this.#budget(run, unit.name);
-      rendered = await renderStep(unit.name, def, this.#scope(run, unit), this.deps.runner.config, { budget, signal });
-    } catch (err) {
-      const reason: unknown = signal.reason;
-      return { error: toErrorInfo(signal.aborted && reason instanceof AppError ? reason : err) };
-    }
-    if (this.#isCurrent(attempt)) unit.inputs = rendered.shown;
-    if (def.worker === 'transform') return { output: rendered.input.output as OutputEnvelope };
-    const ctx: RunContext = { signal, emit: (e) => this.#workerEvent(attempt, def, e) };
-    const meta = { runId: run.record.id, step: unit.name, itemIndex: unit.item_index, attempt: attempt.number };
-    return attemptStep(def, rendered.input, ctx, this.deps.runner, meta);
+    const ctx: RunContext = { signal: controller.signal, emit: (e) => this.#workerEvent(attempt, def, e) };
+    const meta = {
+      runId: run.record.id,
+      step: unit.name,
+      itemIndex: unit.item_index,
+      attempt: attempt.number,
+      budget: stepBudget(run, unit.name, this.deps.runner.config.stepRenderBudget),
+    };
+    return renderAndAttempt(def, this.#scope(run, unit), ctx, this.deps.runner, meta, (shown) => {
+      if (this.#isCurrent(attempt)) unit.inputs = shown;
+    });
   }
 
   #workerEvent(attempt: Attempt, def: StepDefinition, event: RunnerEvent): void {

@@ -9,7 +9,7 @@ import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
 import type { RunRecord, StepRecord, WorkflowBatch } from '../store/workflow-store.ts';
 import { ancestry, topologicalOrder, upstreamSteps } from './dag.ts';
 import type { StepDefinition, WorkflowDefinition } from './definition-schema.ts';
-import type { RenderBudget, StepOutput } from './template.ts';
+import { RenderBudget, type StepOutput } from './template.ts';
 import type { DlqEntry, RunEvent, RunStatus, StepStatus } from './workflow-api.ts';
 
 export interface ActiveRun {
@@ -79,6 +79,17 @@ export function loadRun(record: RunRecord, rows: StepRecord[]): ActiveRun {
 
 export function stepDef(run: ActiveRun, name: string): StepDefinition {
   return run.def.steps[name] as StepDefinition;
+}
+
+/** The step's render budget (SWITCHYARD_STEP_RENDER_BUDGET), shared by all its attempts and items. */
+export function stepBudget(run: ActiveRun, step: string, limitMs: number): RenderBudget {
+  run.renderBudgets ??= new Map();
+  let budget = run.renderBudgets.get(step);
+  if (!budget) {
+    budget = new RenderBudget(limitMs);
+    run.renderBudgets.set(step, budget);
+  }
+  return budget;
 }
 
 export function hasForEach(step: StepDefinition): boolean {

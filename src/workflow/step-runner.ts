@@ -221,6 +221,31 @@ export async function attemptStep(
   }
 }
 
+/**
+ * One whole attempt: the inputs rendered (in slices, against the step's budget; `ctx.signal` stops
+ * it), shown through `rendered`, then run by the worker under the step's timeout (attemptStep).
+ * Failures, render errors included, are the outcome's error; it does not throw.
+ */
+export async function renderAndAttempt(
+  step: StepDefinition,
+  scope: RenderScope,
+  ctx: RunContext,
+  deps: StepRunnerDeps,
+  meta: AttemptMeta & { budget: RenderBudget },
+  rendered: (shown: Record<string, unknown>) => void,
+): Promise<AttemptOutcome> {
+  let inputs: RenderedStep;
+  try {
+    inputs = await renderStep(meta.step, step, scope, deps.config, { budget: meta.budget, signal: ctx.signal });
+  } catch (err) {
+    const reason: unknown = ctx.signal.reason;
+    return { error: toErrorInfo(ctx.signal.aborted && reason instanceof AppError ? reason : err) };
+  }
+  rendered(inputs.shown);
+  if (step.worker === 'transform') return { output: inputs.input.output as OutputEnvelope };
+  return attemptStep(step, inputs.input, ctx, deps, meta);
+}
+
 /** Runs one attempt with the worker of the step; failures are thrown as AppErrors. */
 export async function runStep(
   step: StepDefinition,
