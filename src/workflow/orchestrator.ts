@@ -34,7 +34,15 @@ import {
   upstreamOutputs,
 } from './run-state.ts';
 import { type Attempt, RunningAttempts, workerEventEntry } from './running-attempts.ts';
-import { type AttemptOutcome, renderAndAttempt, type StepRunnerDeps, stepReads } from './step-runner.ts';
+import { SLICE_MS, SlicedRender } from './sliced-render.ts';
+import {
+  type AttemptOutcome,
+  type RenderedStep,
+  renderAndAttempt,
+  renderStep,
+  type StepRunnerDeps,
+  stepReads,
+} from './step-runner.ts';
 import { approvalDelay, StepTimers } from './step-timers.ts';
 import { renderText, templateScope } from './template.ts';
 import { TransitionWriter } from './transition-writer.ts';
@@ -269,15 +277,42 @@ export class Orchestrator {
     this.#launch(tx, run, unit);
   }
 
-  /** The unit holds its pool slot (if any): mark it running, and start the attempt once that is durable. */
+  /**
+   * The unit holds its pool slot (if any): render its inputs, mark it running, and start the worker
+   * once that is durable. A quick render finishes right here, within this transition's SLICE_MS, so
+   * the inputs are stored with the attempt and a transform completes in this same write; a slower
+   * one goes on in slices as part of the attempt (#execute), never holding the event loop.
+   */
   #launch(tx: Transition, run: ActiveRun, unit: StepRecord): void {
     const def = stepDef(run, unit.name);
     unit.attempts++;
     unit.started_at ??= tx.at;
     unit.finished_at = null;
+    const budget = stepBudget(run, unit.name, this.deps.runner.config.stepRenderBudget);
+    const scope = this.#scope(run, unit);
+    const render = new SlicedRender(
+      renderStep(unit.name, def, scope, this.deps.runner.config),
+      budget,
+      `steps.${unit.name}`,
+    );
+    const start = performance.now();
+    try {
+      render.runFor(Math.max(0, SLICE_MS - tx.renderMs));
+    } catch (err) {
+      this.#release(tx, unit.pool);
+      this.attemptFailed(tx, run, unit, toErrorInfo(err));
+      return;
+    } finally {
+      tx.renderMs += performance.now() - start;
+    }
+    if (render.done) unit.inputs = render.value.shown;
     this.setStatus(tx, run, unit, 'running');
+    if (render.done && def.worker === 'transform') {
+      this.complete(tx, run, unit, render.value.input.output as OutputEnvelope);
+      return;
+    }
     const attempt = this.#attempts.start(run, unit);
-    tx.after.push(() => void this.#execute(attempt, def));
+    tx.after.push(() => void this.#execute(attempt, def, render));
   }
 
   #scope(run: ActiveRun, unit: StepRecord) {
@@ -312,11 +347,11 @@ export class Orchestrator {
   }
 
   /** Runs one attempt and records its outcome. Never rejects: it is started as a bare effect. */
-  async #execute(attempt: Attempt, def: StepDefinition): Promise<void> {
+  async #execute(attempt: Attempt, def: StepDefinition, render: SlicedRender<RenderedStep>): Promise<void> {
     const { run, unit } = attempt;
     let outcome: AttemptOutcome;
     try {
-      outcome = await this.#attempt(attempt, def);
+      outcome = await this.#attempt(attempt, def, render);
     } catch (err) {
       outcome = { error: toErrorInfo(err) };
     }
@@ -330,19 +365,13 @@ export class Orchestrator {
     });
   }
 
-  async #attempt(attempt: Attempt, def: StepDefinition): Promise<AttemptOutcome> {
+  async #attempt(attempt: Attempt, def: StepDefinition, render: SlicedRender<RenderedStep>): Promise<AttemptOutcome> {
     const { run, unit, controller } = attempt;
     attempt.started = true;
     if (!this.#isCurrent(attempt)) return { error: new AppError('interrupted', 'the attempt was stopped').toInfo() };
     const ctx: RunContext = { signal: controller.signal, emit: (e) => this.#workerEvent(attempt, def, e) };
-    const meta = {
-      runId: run.record.id,
-      step: unit.name,
-      itemIndex: unit.item_index,
-      attempt: attempt.number,
-      budget: stepBudget(run, unit.name, this.deps.runner.config.stepRenderBudget),
-    };
-    return renderAndAttempt(def, this.#scope(run, unit), ctx, this.deps.runner, meta, (shown) => {
+    const meta = { runId: run.record.id, step: unit.name, itemIndex: unit.item_index, attempt: attempt.number };
+    return renderAndAttempt(def, render, ctx, this.deps.runner, meta, (shown) => {
       if (this.#isCurrent(attempt)) unit.inputs = shown;
     });
   }

@@ -9,7 +9,8 @@ import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
 import type { RunRecord, StepRecord, WorkflowBatch } from '../store/workflow-store.ts';
 import { ancestry, topologicalOrder, upstreamSteps } from './dag.ts';
 import type { StepDefinition, WorkflowDefinition } from './definition-schema.ts';
-import { RenderBudget, type StepOutput } from './template.ts';
+import { RenderBudget } from './sliced-render.ts';
+import type { StepOutput } from './template.ts';
 import type { DlqEntry, RunEvent, RunStatus, StepStatus } from './workflow-api.ts';
 
 export interface ActiveRun {
@@ -198,6 +199,8 @@ export class Transition {
   readonly dlq: DlqEntry[] = [];
   /** Run after the write commits, in order (start runners, arm timers, wake waiters). */
   readonly after: Array<() => void> = [];
+  /** Time spent rendering inside this transition (Orchestrator: SYNC_RENDER_MS at most). */
+  renderMs = 0;
   readonly now = new Date();
 
   get at(): string {

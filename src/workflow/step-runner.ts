@@ -1,8 +1,9 @@
 /**
  * One attempt of one step (or for_each item): its inputs rendered from the run's inputs and upstream
  * outputs with the escaping each destination needs (template.ts), then handed to the worker.
- * Rendering is part of the attempt: it runs in slices that yield to the event loop, against the
- * step's render budget, so a slow template cannot hold up the server or the other runs.
+ * The render is a generator (sliced-render.ts): the orchestrator runs it for a few milliseconds in
+ * the transition that starts the attempt, which is where a quick template finishes and its inputs
+ * are stored; a slow one finishes in slices that yield to the event loop once the attempt has begun.
  */
 import path from 'node:path';
 import type { Config } from '../config.ts';
@@ -17,17 +18,17 @@ import { resolveWorkspace } from '../tasks/request.ts';
 import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
+import type { SlicedRender } from './sliced-render.ts';
 import {
-  type AsyncRenderOptions,
   isSingleExpression,
-  type RenderBudget,
-  renderJsonAsync,
-  renderJsonTextAsync,
-  renderTextAsync,
-  renderUrlAsync,
+  jsonRender,
+  jsonTextRender,
   type StepOutput,
   scopeReads,
+  type TemplateOptions,
   templateScope,
+  textRender,
+  urlRender,
 } from './template.ts';
 
 export type ClaudeStepRunner = (input: ClaudeInput, ctx: RunContext) => Promise<OutputEnvelope>;
@@ -58,23 +59,22 @@ export interface RenderedStep {
   shown: Record<string, unknown>;
 }
 
-/** Renders a step's inputs; a template error is an AppError 'validation' naming the field. */
-export async function renderStep(
+/** Renders a step's inputs (a generator: run it with SlicedRender); a template error is an AppError 'validation' naming the field. */
+export function* renderStep(
   name: string,
   step: StepDefinition,
   s: RenderScope,
   config: Config,
-  limits: { budget: RenderBudget; signal?: AbortSignal },
-): Promise<RenderedStep> {
+): Generator<unknown, RenderedStep> {
   const scope = templateScope({
     inputs: s.inputs,
     outputs: s.outputs,
     ...(s.itemIndex === undefined ? {} : { item: s.item, itemIndex: s.itemIndex }),
   });
-  const at = (field: string): AsyncRenderOptions => ({ ...limits, field: `steps.${name}.${field}` });
+  const at = (field: string): TemplateOptions => ({ field: `steps.${name}.${field}` });
   switch (step.worker) {
     case 'claude': {
-      const prompt = buildPrompt(step, await renderTextAsync(step.prompt, scope, at('prompt')), s.direct);
+      const prompt = buildPrompt(step, yield* textRender(step.prompt, scope, at('prompt')), s.direct);
       const input: Record<string, unknown> = {
         prompt,
         allowed_tools: step.allowed_tools ?? [],
@@ -86,8 +86,8 @@ export async function renderStep(
       return { input, shown: input };
     }
     case 'llm': {
-      const system = step.system === undefined ? undefined : await renderTextAsync(step.system, scope, at('system'));
-      const prompt = buildPrompt(step, await renderTextAsync(step.prompt, scope, at('prompt')), s.direct);
+      const system = step.system === undefined ? undefined : yield* textRender(step.system, scope, at('system'));
+      const prompt = buildPrompt(step, yield* textRender(step.prompt, scope, at('prompt')), s.direct);
       const input: Record<string, unknown> = { prompt };
       if (system !== undefined) input.system = system;
       for (const key of [
@@ -104,10 +104,10 @@ export async function renderStep(
       return { input, shown: input };
     }
     case 'http': {
-      const input: Record<string, unknown> = { url: await renderUrlAsync(step.url, scope, at('url')) };
+      const input: Record<string, unknown> = { url: yield* urlRender(step.url, scope, at('url')) };
       if (step.method !== undefined) input.method = step.method;
-      if (step.headers !== undefined) input.headers = await renderJsonAsync(step.headers, scope, at('headers'));
-      if (step.body !== undefined) input.body = await renderBody(step.body, scope, at('body'));
+      if (step.headers !== undefined) input.headers = yield* jsonRender(step.headers, scope, at('headers'));
+      if (step.body !== undefined) input.body = yield* renderBody(step.body, scope, at('body'));
       if (step.expect_status !== undefined) input.expect_status = step.expect_status;
       if (step.timeout !== undefined) input.timeout = step.timeout;
       const headers = input.headers as Record<string, string> | undefined;
@@ -124,12 +124,12 @@ export async function renderStep(
     case 'transform': {
       // A single {{ expression }} keeps its value (object, list …) as `data`; anything else is text.
       const output: StepOutput = isSingleExpression(step.template)
-        ? dataOutput(await renderJsonAsync(step.template, scope, at('template')))
-        : { response: await renderTextAsync(step.template, scope, at('template')) };
+        ? dataOutput(yield* jsonRender(step.template, scope, at('template')))
+        : { response: yield* textRender(step.template, scope, at('template')) };
       return { input: { output }, shown: {} };
     }
     case 'approval': {
-      const input = { message: await renderTextAsync(step.message, scope, at('message')) };
+      const input = { message: yield* textRender(step.message, scope, at('message')) };
       return { input, shown: input };
     }
   }
@@ -167,9 +167,9 @@ function dataOutput(value: unknown): StepOutput {
  * A string body that looks like JSON text is rendered with JSON-string escaping, so a value can never
  * close the quotes it sits in; a whole-string `{{ expr }}` or an object/list body is built as data.
  */
-function renderBody(body: unknown, scope: object, options: AsyncRenderOptions): Promise<unknown> {
-  if (typeof body !== 'string' || isSingleExpression(body)) return renderJsonAsync(body, scope, options);
-  return /^\s*[{[]/.test(body) ? renderJsonTextAsync(body, scope, options) : renderTextAsync(body, scope, options);
+function* renderBody(body: unknown, scope: object, options: TemplateOptions): Generator<unknown, unknown> {
+  if (typeof body !== 'string' || isSingleExpression(body)) return yield* jsonRender(body, scope, options);
+  return /^\s*[{[]/.test(body) ? yield* jsonTextRender(body, scope, options) : yield* textRender(body, scope, options);
 }
 
 export interface AttemptMeta {
@@ -222,21 +222,21 @@ export async function attemptStep(
 }
 
 /**
- * One whole attempt: the inputs rendered (in slices, against the step's budget; `ctx.signal` stops
- * it), shown through `rendered`, then run by the worker under the step's timeout (attemptStep).
- * Failures, render errors included, are the outcome's error; it does not throw.
+ * One whole attempt: its render finished (in slices, if the transition that began the attempt did not
+ * finish it; `ctx.signal` stops it), the inputs shown through `rendered`, then the worker run under
+ * the step's timeout (attemptStep). Failures, render errors included, are the outcome's error.
  */
 export async function renderAndAttempt(
   step: StepDefinition,
-  scope: RenderScope,
+  render: SlicedRender<RenderedStep>,
   ctx: RunContext,
   deps: StepRunnerDeps,
-  meta: AttemptMeta & { budget: RenderBudget },
+  meta: AttemptMeta,
   rendered: (shown: Record<string, unknown>) => void,
 ): Promise<AttemptOutcome> {
   let inputs: RenderedStep;
   try {
-    inputs = await renderStep(meta.step, step, scope, deps.config, { budget: meta.budget, signal: ctx.signal });
+    inputs = render.done ? render.value : await render.finish(ctx.signal);
   } catch (err) {
     const reason: unknown = ctx.signal.reason;
     return { error: toErrorInfo(ctx.signal.aborted && reason instanceof AppError ? reason : err) };

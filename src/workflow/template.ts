@@ -7,7 +7,6 @@
  * Values are data: a rendered value is written out once and never parsed as a template again, so a
  * step output that contains `{{ secret }}` stays literally `{{ secret }}`.
  */
-import { setImmediate as nextTick } from 'node:timers/promises';
 import { Context, type Emitter, type FS, Liquid, Output, type Template, TokenKind, toValueSync } from 'liquidjs';
 import { AppError } from '../errors.ts';
 
@@ -16,11 +15,9 @@ export const MAX_RENDERED_CHARS = 10 * 1024 * 1024;
 // A synchronous render (approval messages, for_each lists, validation) holds the event loop for its
 // whole length: a `for` over a huge range must stop quickly. LiquidJS charges ranges, joins and
 // appends against memoryLimit; its renderLimit (a wall-clock deadline per render) bounds the rest.
-// Steps render asynchronously instead (renderTextAsync …): in slices that yield to the event loop,
-// against a budget of the step's (RenderBudget).
+// Steps render through generators instead (textRender …), which sliced-render.ts drives in slices
+// that yield to the event loop, against a budget of the step's.
 const RENDER_TIME_LIMIT_MS = 1000;
-/** The longest a sliced render holds the event loop before it lets other work run. */
-const SLICE_MS = 10;
 const MEMORY_LIMIT = 64 * 1024 * 1024;
 const CACHE_ENTRIES = 1000;
 
@@ -153,11 +150,6 @@ function newContext(liquid: Liquid, scope: object): Context {
   return new Context(scope, liquid.options, { sync: true }, { liquid });
 }
 
-/** A sliced render's time is the budget's to bound: the wall-clock renderLimit would count the waits. */
-function slicedContext(liquid: Liquid, scope: object): Context {
-  return new Context(scope, liquid.options, { sync: true, renderLimit: Number.POSITIVE_INFINITY }, { liquid });
-}
-
 function renderWith(eng: Engine, tpl: string, scope: object, options?: TemplateOptions): string {
   const templates = parse(eng, tpl, options);
   const emitter = new BoundedEmitter();
@@ -175,111 +167,36 @@ function renderError(err: unknown, emitter: BoundedEmitter | undefined, options:
   return fail(`template error: ${(err as Error).message}`, options, err);
 }
 
-/**
- * The time one step's renders (every attempt, every for_each item) may hold the event loop in all
- * (SWITCHYARD_STEP_RENDER_BUDGET): a step of 10,000 items whose template each takes a second must
- * fail, not render for hours. Shared by the renders it is passed to; only time spent rendering
- * counts, not time spent waiting.
- */
-export class RenderBudget {
-  readonly limitMs: number;
-  spentMs = 0;
-
-  constructor(limitMs: number) {
-    this.limitMs = limitMs;
-  }
+/** A generator render's time is the step budget's to bound: a wall-clock renderLimit would count the waits. */
+function slicedContext(liquid: Liquid, scope: object): Context {
+  return new Context(scope, liquid.options, { sync: true, renderLimit: Number.POSITIVE_INFINITY }, { liquid });
 }
 
-export interface AsyncRenderOptions extends TemplateOptions {
-  budget: RenderBudget;
-  /** Stops the render between slices (cancel, shutdown); the reason is thrown. */
-  signal?: AbortSignal;
-}
-
-function isIterator(value: unknown): value is Iterator<unknown> {
-  return typeof (value as Iterator<unknown> | null)?.next === 'function' && typeof value === 'object';
-}
-
-/**
- * Drives LiquidJS's render generators the way its toValueSync does (nested generators, errors thrown
- * into the generator that yielded), but as slices of at most SLICE_MS between which other work runs,
- * charged to the budget. A loop over a huge range is cut off by the budget, not left to block.
- */
-async function runSliced(root: unknown, options: AsyncRenderOptions): Promise<unknown> {
-  if (!isIterator(root)) return root;
-  const { budget, signal } = options;
-  const stack: Iterator<unknown>[] = [root];
-  let input: unknown;
-  let throwing = false;
-  let sliceStart = performance.now();
-  const charge = () => {
-    const now = performance.now();
-    budget.spentMs += now - sliceStart;
-    sliceStart = now;
-  };
-  try {
-    for (;;) {
-      const elapsed = performance.now() - sliceStart;
-      if (budget.spentMs + elapsed > budget.limitMs) {
-        throw fail(`rendering took more than the step's budget of ${budget.limitMs} ms`, options);
-      }
-      if (elapsed >= SLICE_MS) {
-        charge();
-        await nextTick();
-        signal?.throwIfAborted();
-        sliceStart = performance.now();
-      }
-      const top = stack.at(-1)!;
-      let state: IteratorResult<unknown>;
-      try {
-        state = throwing ? top.throw!(input) : top.next(input);
-      } catch (err) {
-        stack.pop();
-        if (stack.length === 0) throw err;
-        throwing = true;
-        input = err;
-        continue;
-      }
-      throwing = false;
-      if (state.done) {
-        stack.pop();
-        if (stack.length === 0) return state.value;
-        input = state.value;
-      } else if (isIterator(state.value)) {
-        stack.push(state.value);
-        input = undefined;
-      } else input = state.value;
-    }
-  } finally {
-    charge();
-  }
-}
-
-async function renderSliced(eng: Engine, tpl: string, scope: object, options: AsyncRenderOptions): Promise<string> {
+/** A render as a generator (see sliced-render.ts): what LiquidJS renders, with our bounds and errors. */
+function* templateRender(eng: Engine, tpl: string, scope: object, options?: TemplateOptions) {
   const templates = parse(eng, tpl, options);
   const emitter = new BoundedEmitter();
   try {
-    await runSliced(eng.liquid.renderer.renderTemplates(templates, slicedContext(eng.liquid, scope), emitter), options);
+    yield eng.liquid.renderer.renderTemplates(templates, slicedContext(eng.liquid, scope), emitter);
   } catch (err) {
-    if (options.signal?.aborted && err === options.signal.reason) throw err;
     throw renderError(err, emitter, options);
   }
   return emitter.buffer;
 }
 
-/** renderText in slices that yield to the event loop, against the step's budget. */
-export function renderTextAsync(tpl: string, scope: object, options: AsyncRenderOptions): Promise<string> {
-  return renderSliced(textEngine, tpl, scope, options);
+/** Generator form of renderText, for SlicedRender. */
+export function textRender(tpl: string, scope: object, options?: TemplateOptions): Generator<unknown, string> {
+  return templateRender(textEngine, tpl, scope, options);
 }
 
-/** renderUrl in slices (see renderTextAsync). */
-export function renderUrlAsync(tpl: string, scope: object, options: AsyncRenderOptions): Promise<string> {
-  return renderSliced(urlEngine, tpl, scope, options);
+/** Generator form of renderUrl, for SlicedRender. */
+export function urlRender(tpl: string, scope: object, options?: TemplateOptions): Generator<unknown, string> {
+  return templateRender(urlEngine, tpl, scope, options);
 }
 
-/** renderJsonText in slices (see renderTextAsync). */
-export function renderJsonTextAsync(tpl: string, scope: object, options: AsyncRenderOptions): Promise<string> {
-  return renderSliced(jsonEngine, tpl, scope, options);
+/** Generator form of renderJsonText, for SlicedRender. */
+export function jsonTextRender(tpl: string, scope: object, options?: TemplateOptions): Generator<unknown, string> {
+  return templateRender(jsonEngine, tpl, scope, options);
 }
 
 /** Renders a prompt or transform template. Objects and arrays render as JSON. */
@@ -333,12 +250,11 @@ function evaluate(output: Output, scope: object, options?: TemplateOptions): unk
   return plainCopy(value, options);
 }
 
-async function evaluateSliced(output: Output, scope: object, options: AsyncRenderOptions): Promise<unknown> {
+function* evaluateRender(output: Output, scope: object, options?: TemplateOptions): Generator<unknown, unknown> {
   let value: unknown;
   try {
-    value = await runSliced(output.value.value(slicedContext(textEngine.liquid, scope), false), options);
+    value = yield output.value.value(slicedContext(textEngine.liquid, scope), false);
   } catch (err) {
-    if (options.signal?.aborted && err === options.signal.reason) throw err;
     throw renderError(err, undefined, options);
   }
   return plainCopy(value, options);
@@ -375,23 +291,22 @@ export function renderJson(value: unknown, scope: object, options?: TemplateOpti
   return value;
 }
 
-/** renderJson in slices (see renderTextAsync); every string of the value shares the budget. */
-export async function renderJsonAsync(value: unknown, scope: object, options: AsyncRenderOptions): Promise<unknown> {
-  const field = options.field ?? '';
+/** Generator form of renderJson, for SlicedRender. */
+export function* jsonRender(value: unknown, scope: object, options?: TemplateOptions): Generator<unknown, unknown> {
+  const field = options?.field ?? '';
   if (typeof value === 'string') {
     const output = singleOutput(value, options);
-    return output ? evaluateSliced(output, scope, options) : renderTextAsync(value, scope, options);
+    return output ? yield* evaluateRender(output, scope, options) : yield* textRender(value, scope, options);
   }
   if (Array.isArray(value)) {
     const out: unknown[] = [];
-    for (const [i, v] of value.entries())
-      out.push(await renderJsonAsync(v, scope, { ...options, field: `${field}[${i}]` }));
+    for (const [i, v] of value.entries()) out.push(yield* jsonRender(v, scope, { field: `${field}[${i}]` }));
     return out;
   }
   if (value !== null && typeof value === 'object') {
     const entries: Array<[string, unknown]> = [];
     for (const [k, v] of Object.entries(value)) {
-      entries.push([k, await renderJsonAsync(v, scope, { ...options, field: field ? `${field}.${k}` : k })]);
+      entries.push([k, yield* jsonRender(v, scope, { field: field ? `${field}.${k}` : k })]);
     }
     // fromEntries defines own properties, so a "__proto__" key stays a key and never sets a prototype.
     return Object.fromEntries(entries);

@@ -78,7 +78,7 @@ test("the render budget is the step's: items that together pass it fail; a cheap
   assert.equal(each.error?.kind, 'validation');
   assert.match(
     each.error?.message ?? '',
-    /steps\.each\.template: rendering took more than the step's budget of 500 ms/,
+    /steps\.each: rendering took more than the step's budget of 500 ms/,
   );
   const failed = (each.items ?? []).filter((i) => i.status === 'failed');
   assert.ok(failed.length > 0);
