@@ -116,6 +116,7 @@ test('positive controls: one crash resumes and completes; a clean shutdown betwe
   // Resumed after one crash, then shut down cleanly while the retried attempt is still in flight.
   const second = await spawn();
   await api.waitFor(2);
+  await call(`${second.url}/health`); // serving: its SIGTERM handler is in place
   second.child.kill('SIGTERM');
   assert.equal(await second.exited, 0, second.stderr());
 
