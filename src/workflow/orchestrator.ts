@@ -34,7 +34,7 @@ import {
   upstreamOutputs,
 } from './run-state.ts';
 import { type Attempt, RunningAttempts, workerEventEntry } from './running-attempts.ts';
-import { SLICE_MS, SlicedRender } from './sliced-render.ts';
+import { SlicedRender } from './sliced-render.ts';
 import {
   type AttemptOutcome,
   type RenderedStep,
@@ -279,7 +279,7 @@ export class Orchestrator {
 
   /**
    * The unit holds its pool slot (if any): render its inputs, mark it running, and start the worker
-   * once that is durable. A quick render finishes right here, within this transition's SLICE_MS, so
+   * once that is durable. A quick render finishes right here (SlicedRender.runNow), so
    * the inputs are stored with the attempt and a transform completes in this same write; a slower
    * one goes on in slices as part of the attempt (#execute), never holding the event loop.
    */
@@ -295,15 +295,12 @@ export class Orchestrator {
       budget,
       `steps.${unit.name}`,
     );
-    const start = performance.now();
     try {
-      render.runFor(Math.max(0, SLICE_MS - tx.renderMs));
+      render.runNow();
     } catch (err) {
       this.#release(tx, unit.pool);
       this.attemptFailed(tx, run, unit, toErrorInfo(err));
       return;
-    } finally {
-      tx.renderMs += performance.now() - start;
     }
     if (render.done) unit.inputs = render.value.shown;
     this.setStatus(tx, run, unit, 'running');

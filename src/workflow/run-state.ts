@@ -199,8 +199,6 @@ export class Transition {
   readonly dlq: DlqEntry[] = [];
   /** Run after the write commits, in order (start runners, arm timers, wake waiters). */
   readonly after: Array<() => void> = [];
-  /** Time spent rendering inside this transition (Orchestrator: SYNC_RENDER_MS at most). */
-  renderMs = 0;
   readonly now = new Date();
 
   get at(): string {

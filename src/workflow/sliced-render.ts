@@ -6,11 +6,45 @@
  * SLICE_MS between which the event loop runs other work. Every slice is charged to the step's
  * RenderBudget, which fails the render once spent.
  */
-import { setImmediate as nextTick } from 'node:timers/promises';
 import { AppError } from '../errors.ts';
 
 /** The longest a render holds the event loop before it lets other work run. */
 export const SLICE_MS = 10;
+
+/**
+ * Renders waiting for their next slice, served one per turn of the event loop: were each to wait on
+ * its own setImmediate, forty renders would all run in the same turn (Node runs every immediate
+ * queued before the turn's check phase), holding the loop for forty slices.
+ */
+const waiting: Array<() => void> = [];
+let serving = false;
+
+function serveOne(): void {
+  // The render resumes in this callback's microtasks, so exactly one slice runs in this turn.
+  waiting.shift()?.();
+  if (waiting.length > 0) setImmediate(serveOne);
+  else serving = false;
+}
+
+function nextSlice(): Promise<void> {
+  return new Promise((resolve) => {
+    waiting.push(resolve);
+    if (!serving) {
+      serving = true;
+      setImmediate(serveOne);
+    }
+  });
+}
+
+/**
+ * What renders may do synchronously (runNow) in one turn of the event loop, all together, counted in
+ * LiquidJS steps rather than time: a template of a few dozen steps finishes inside its transition
+ * however busy the machine is, and one write that settles many attempts still holds the loop for a
+ * few milliseconds at most.
+ */
+export const TURN_STEPS = 5000;
+let turnSteps = 0;
+let turnResetting = false;
 
 /**
  * The time one step's renders (every attempt, every for_each item) may take in all
@@ -44,6 +78,8 @@ export class SlicedRender<T> {
   #throwing = false;
   #done = false;
   #value: T | undefined;
+  /** Generator steps taken so far. */
+  #steps = 0;
 
   constructor(root: Generator<unknown, T, unknown>, budget: RenderBudget, label: string) {
     this.#stack = [root];
@@ -68,22 +104,45 @@ export class SlicedRender<T> {
   runFor(ms: number): boolean {
     const start = performance.now();
     try {
-      return this.#stepUntil(start, start + ms);
+      return this.#stepUntil(start, start + ms, Number.POSITIVE_INFINITY);
     } finally {
+      this.#budget.spentMs += performance.now() - start;
+    }
+  }
+
+  /**
+   * Renders synchronously with what is left of this turn's TURN_STEPS (shared by every render); true
+   * once finished. A quick template finishes here; a slow one is left for finish().
+   */
+  runNow(): boolean {
+    if (!turnResetting) {
+      turnResetting = true;
+      setImmediate(() => {
+        turnSteps = 0;
+        turnResetting = false;
+      });
+    }
+    const allowed = Math.max(0, TURN_STEPS - turnSteps);
+    const start = performance.now();
+    const before = this.#steps;
+    try {
+      return this.#stepUntil(start, Number.POSITIVE_INFINITY, this.#steps + allowed);
+    } finally {
+      turnSteps += this.#steps - before;
       this.#budget.spentMs += performance.now() - start;
     }
   }
 
   /** Finishes the render in slices, yielding to the event loop between them; `signal` stops it. */
   async finish(signal?: AbortSignal): Promise<T> {
-    while (!this.runFor(SLICE_MS)) {
-      await nextTick();
+    for (;;) {
+      await nextSlice();
       signal?.throwIfAborted();
+      if (this.runFor(SLICE_MS)) return this.#value as T;
     }
-    return this.#value as T;
   }
 
-  #stepUntil(start: number, deadline: number): boolean {
+  #stepUntil(start: number, deadline: number, maxSteps: number): boolean {
     const budget = this.#budget;
     for (;;) {
       if (this.#done) return true;
@@ -95,12 +154,13 @@ export class SlicedRender<T> {
           { field: this.#label },
         );
       }
-      if (now >= deadline) return false;
+      if (now >= deadline || this.#steps >= maxSteps) return false;
       this.#step();
     }
   }
 
   #step(): void {
+    this.#steps++;
     const top = this.#stack.at(-1)!;
     let state: IteratorResult<unknown>;
     try {
