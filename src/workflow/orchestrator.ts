@@ -34,7 +34,7 @@ import {
   upstreamOutputs,
 } from './run-state.ts';
 import { type Attempt, RunningAttempts, workerEventEntry } from './running-attempts.ts';
-import { SlicedRender } from './sliced-render.ts';
+import { SlicedRender, takeTurnBytes } from './sliced-render.ts';
 import {
   type AttemptOutcome,
   type RenderedStep,
@@ -305,8 +305,12 @@ export class Orchestrator {
     if (render.done) unit.inputs = render.value.shown;
     this.setStatus(tx, run, unit, 'running');
     if (render.done && def.worker === 'transform') {
-      this.complete(tx, run, unit, render.value.input.output as OutputEnvelope);
-      return;
+      const output = render.value.input.output as OutputEnvelope;
+      // A fan-out of large transforms would otherwise all be measured, redacted and written in this one turn.
+      if (takeTurnBytes(output.response.length)) {
+        this.complete(tx, run, unit, output);
+        return;
+      }
     }
     const attempt = this.#attempts.start(run, unit);
     tx.after.push(() => void this.#execute(attempt, def, render));

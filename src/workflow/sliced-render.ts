@@ -43,8 +43,33 @@ function nextSlice(): Promise<void> {
  * few milliseconds at most.
  */
 export const TURN_STEPS = 5000;
+/** Output a turn may keep from renders finished inside it (transforms): measuring, redacting and writing it is synchronous too. */
+export const TURN_BYTES = 1024 * 1024;
 let turnSteps = 0;
+let turnBytes = 0;
 let turnResetting = false;
+
+/** Starts this turn's allowances afresh once the turn is over. */
+function inTurn(): void {
+  if (turnResetting) return;
+  turnResetting = true;
+  setImmediate(() => {
+    turnSteps = 0;
+    turnBytes = 0;
+    turnResetting = false;
+  });
+}
+
+/**
+ * Takes `bytes` of this turn's TURN_BYTES; false when they are not left (the first taker in a turn
+ * always gets its share, so nothing waits forever): the caller lets the work wait for a later turn.
+ */
+export function takeTurnBytes(bytes: number): boolean {
+  inTurn();
+  if (turnBytes > 0 && turnBytes + bytes > TURN_BYTES) return false;
+  turnBytes += bytes;
+  return true;
+}
 
 /**
  * The time one step's renders (every attempt, every for_each item) may take in all
@@ -115,13 +140,7 @@ export class SlicedRender<T> {
    * once finished. A quick template finishes here; a slow one is left for finish().
    */
   runNow(): boolean {
-    if (!turnResetting) {
-      turnResetting = true;
-      setImmediate(() => {
-        turnSteps = 0;
-        turnResetting = false;
-      });
-    }
+    inTurn();
     const allowed = Math.max(0, TURN_STEPS - turnSteps);
     const start = performance.now();
     const before = this.#steps;
@@ -135,6 +154,7 @@ export class SlicedRender<T> {
 
   /** Finishes the render in slices, yielding to the event loop between them; `signal` stops it. */
   async finish(signal?: AbortSignal): Promise<T> {
+    // Waits for a turn even when already done: the caller goes on to work that holds the loop too.
     for (;;) {
       await nextSlice();
       signal?.throwIfAborted();

@@ -236,7 +236,8 @@ export async function renderAndAttempt(
 ): Promise<AttemptOutcome> {
   let inputs: RenderedStep;
   try {
-    inputs = render.done ? render.value : await render.finish(ctx.signal);
+    // Even a finished render waits for its turn: what follows it (a transform's output) may be large.
+    inputs = await render.finish(ctx.signal);
   } catch (err) {
     const reason: unknown = ctx.signal.reason;
     return { error: toErrorInfo(ctx.signal.aborted && reason instanceof AppError ? reason : err) };
