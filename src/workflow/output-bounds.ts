@@ -45,12 +45,12 @@ export function jsonSize(value: unknown, limit: number): number {
       size += String(v).length;
     } else if (Array.isArray(v)) {
       if (v.length > limit - size) return limit + 1;
-      size += 1 + v.length;
+      size += Math.max(2, 1 + v.length); // brackets and commas
       for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
     } else if (v !== null && typeof v === 'object') {
       const keys = Object.keys(v);
       if (keys.length > limit - size) return limit + 1;
-      size += 1 + keys.length;
+      size += Math.max(2, 1 + keys.length);
       for (const key of keys) {
         size += Buffer.byteLength(key) + 3;
         stack.push((v as Record<string, unknown>)[key]);
