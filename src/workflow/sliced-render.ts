@@ -11,29 +11,37 @@ import { AppError } from '../errors.ts';
 /** The longest a render holds the event loop before it lets other work run. */
 export const SLICE_MS = 10;
 
+/** A render's next slice, given the time its turn allows; or anything else waiting for a turn. */
+type Job = (deadline: number) => void;
+
 /**
- * Renders waiting for their next slice, served one per turn of the event loop: were each to wait on
- * its own setImmediate, forty renders would all run in the same turn (Node runs every immediate
- * queued before the turn's check phase), holding the loop for forty slices.
+ * Work waiting for a turn of the event loop, served from one setImmediate per turn for at most
+ * SLICE_MS in all: were each render to wait on its own setImmediate, forty renders would all run in
+ * the same turn (Node runs every immediate queued before the turn's check phase), holding the loop
+ * for forty slices. The first job of a turn always runs, so every render goes forward.
  */
-const waiting: Array<() => void> = [];
+const jobs: Job[] = [];
 let serving = false;
 
-function serveOne(): void {
-  // The render resumes in this callback's microtasks, so exactly one slice runs in this turn.
-  waiting.shift()?.();
-  if (waiting.length > 0) setImmediate(serveOne);
+function serve(): void {
+  const deadline = performance.now() + SLICE_MS;
+  do jobs.shift()!(deadline);
+  while (jobs.length > 0 && performance.now() < deadline);
+  if (jobs.length > 0) setImmediate(serve);
   else serving = false;
 }
 
-function nextSlice(): Promise<void> {
-  return new Promise((resolve) => {
-    waiting.push(resolve);
-    if (!serving) {
-      serving = true;
-      setImmediate(serveOne);
-    }
-  });
+function enqueue(job: Job): void {
+  jobs.push(job);
+  if (!serving) {
+    serving = true;
+    setImmediate(serve);
+  }
+}
+
+/** Resolves in a later turn of the event loop, in line with the renders waiting for theirs. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => enqueue(() => resolve()));
 }
 
 /**
@@ -43,7 +51,10 @@ function nextSlice(): Promise<void> {
  * few milliseconds at most.
  */
 export const TURN_STEPS = 5000;
-/** Output a turn may keep from renders finished inside it (transforms): measuring, redacting and writing it is synchronous too. */
+/**
+ * Output a turn may keep from renders (transform steps): measuring, redacting and writing it holds
+ * the loop too, so a fan-out of large transforms is kept over several turns.
+ */
 export const TURN_BYTES = 1024 * 1024;
 let turnSteps = 0;
 let turnBytes = 0;
@@ -152,14 +163,20 @@ export class SlicedRender<T> {
     }
   }
 
-  /** Finishes the render in slices, yielding to the event loop between them; `signal` stops it. */
-  async finish(signal?: AbortSignal): Promise<T> {
-    // Waits for a turn even when already done: the caller goes on to work that holds the loop too.
-    for (;;) {
-      await nextSlice();
-      signal?.throwIfAborted();
-      if (this.runFor(SLICE_MS)) return this.#value as T;
-    }
+  /** Finishes the render in slices, between which the event loop runs other work; `signal` stops it. */
+  finish(signal?: AbortSignal): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const slice: Job = (deadline) => {
+        try {
+          signal?.throwIfAborted();
+          if (this.runFor(Math.max(0, deadline - performance.now()))) resolve(this.#value as T);
+          else enqueue(slice);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      enqueue(slice);
+    });
   }
 
   #stepUntil(start: number, deadline: number, maxSteps: number): boolean {

@@ -18,7 +18,7 @@ import { resolveWorkspace } from '../tasks/request.ts';
 import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
-import type { SlicedRender } from './sliced-render.ts';
+import { nextTurn, type SlicedRender, takeTurnBytes } from './sliced-render.ts';
 import {
   isSingleExpression,
   jsonRender,
@@ -236,14 +236,17 @@ export async function renderAndAttempt(
 ): Promise<AttemptOutcome> {
   let inputs: RenderedStep;
   try {
-    // Even a finished render waits for its turn: what follows it (a transform's output) may be large.
-    inputs = await render.finish(ctx.signal);
+    inputs = render.done ? render.value : await render.finish(ctx.signal);
   } catch (err) {
     const reason: unknown = ctx.signal.reason;
     return { error: toErrorInfo(ctx.signal.aborted && reason instanceof AppError ? reason : err) };
   }
   rendered(inputs.shown);
-  if (step.worker === 'transform') return { output: inputs.input.output as OutputEnvelope };
+  if (step.worker === 'transform') {
+    const output = inputs.input.output as OutputEnvelope;
+    while (!takeTurnBytes(output.response.length)) await nextTurn();
+    return { output };
+  }
   return attemptStep(step, inputs.input, ctx, deps, meta);
 }
 
