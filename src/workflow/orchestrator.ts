@@ -14,14 +14,15 @@
  */
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
-import type { StepRecord, WorkflowStore } from '../store/workflow-store.ts';
+import type { StepRecord } from '../store/workflow-store.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
+import type { OrchestratorDeps } from './engine-deps.ts';
 import { fanOut, type ItemMoves, itemUsage, settleItems } from './for-each.ts';
 import { checkOutput, keepOutput, type OutputLimits, outputLimits } from './output-bounds.ts';
 import { Pools } from './pools.ts';
 import { backoffDelay, retryPolicy, shouldRetry } from './retry.ts';
-import { endRun, endRunOnly, failureInfo } from './run-failure.ts';
+import { endRun, endRunOnly, failureInfo, writeEnd } from './run-failure.ts';
 import {
   type ActiveRun,
   dlqEntry,
@@ -39,31 +40,13 @@ import {
   type AttemptOutcome,
   type RenderedStep,
   renderAndAttempt,
+  renderApproval,
   renderStep,
-  type StepRunnerDeps,
   stepReads,
 } from './step-runner.ts';
 import { approvalDelay, StepTimers } from './step-timers.ts';
-import { renderText, templateScope } from './template.ts';
 import { TransitionWriter } from './transition-writer.ts';
 import type { RunEvent } from './workflow-api.ts';
-
-export interface Logger {
-  error(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
-export interface OrchestratorDeps {
-  store: WorkflowStore;
-  runner: StepRunnerDeps;
-  /** Built-in pool capacities (claude, llm, http) and the operator's overrides. */
-  pools: { builtin: Record<string, number>; operator: Record<string, number> };
-  logger: Logger;
-  /** Applied to everything stored from a worker (outputs, errors, agent messages). */
-  redact?: <T>(value: T) => T;
-  /** Backoff jitter source; injectable for tests. */
-  random?: () => number;
-}
 
 interface Waiter {
   run: ActiveRun;
@@ -187,13 +170,7 @@ export class Orchestrator {
       this.deps.logger.error({ err, run: run.record.id }, 'workflow engine: recording only the end of a failed run');
       endRunOnly(tx, run, info);
     }
-    tx.after.push(() => this.#writer.terminal(run.record.id));
-    void this.#writer.commit(tx).catch(() => {
-      const end = new Transition();
-      endRunOnly(end, run, info);
-      end.after.push(() => this.#writer.terminal(run.record.id));
-      return this.#writer.commit(end).catch(() => undefined);
-    });
+    writeEnd(this.#writer, tx, run, info);
   }
 
   /** Moves a run forward as far as it goes now: skips, starts, fan-in, and the run's own status. */
@@ -246,12 +223,7 @@ export class Orchestrator {
       step.attempts++;
       step.started_at = tx.at;
       try {
-        // One message, rendered at once under the synchronous render limit: no worker, no slot.
-        const { inputs, outputs } = this.#scope(run, step);
-        const message = renderText(def.message, templateScope({ inputs, outputs }), {
-          field: `steps.${step.name}.message`,
-        });
-        step.inputs = { message };
+        step.inputs = renderApproval(step.name, def, this.#scope(run, step));
       } catch (err) {
         this.attemptFailed(tx, run, step, toErrorInfo(err));
         return;

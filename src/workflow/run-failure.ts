@@ -5,7 +5,8 @@
  */
 import type { ErrorInfo } from '../errors.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
-import { type ActiveRun, TERMINAL_STEP, type Transition, units, updateRunRecord } from './run-state.ts';
+import { type ActiveRun, TERMINAL_STEP, Transition, units, updateRunRecord } from './run-state.ts';
+import type { TransitionWriter } from './transition-writer.ts';
 
 /** The state machine's moves a failing run needs. */
 export interface FailureMoves {
@@ -54,4 +55,18 @@ export function endRunOnly(tx: Transition, run: ActiveRun, info: ErrorInfo): voi
   r.finished_at ??= tx.at;
   tx.touch(run);
   tx.event(r.id, 'run', { status: 'failed', error: info });
+}
+
+/**
+ * Writes the end of a failed run, and tells its waiters. If the whole of it cannot be written (its
+ * outputs or context may be why it failed), the run's own end is written instead.
+ */
+export function writeEnd(writer: TransitionWriter, tx: Transition, run: ActiveRun, info: ErrorInfo): void {
+  tx.after.push(() => writer.terminal(run.record.id));
+  void writer.commit(tx).catch(() => {
+    const end = new Transition();
+    endRunOnly(end, run, info);
+    end.after.push(() => writer.terminal(run.record.id));
+    return writer.commit(end).catch(() => undefined);
+  });
 }

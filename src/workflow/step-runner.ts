@@ -23,6 +23,7 @@ import {
   isSingleExpression,
   jsonRender,
   jsonTextRender,
+  renderText,
   type StepOutput,
   scopeReads,
   type TemplateOptions,
@@ -133,6 +134,16 @@ export function* renderStep(
       return { input, shown: input };
     }
   }
+}
+
+/**
+ * An approval step's message, rendered at once under the synchronous render limit (template.ts):
+ * one short message, no worker, no slot to hold.
+ */
+export function renderApproval(name: string, step: StepDefinition, s: RenderScope): { message: string } {
+  if (step.worker !== 'approval') throw new AppError('internal', `step "${name}" is not an approval step`);
+  const scope = templateScope({ inputs: s.inputs, outputs: s.outputs });
+  return { message: renderText(step.message, scope, { field: `steps.${name}.message` }) };
 }
 
 const readsCache = new WeakMap<StepDefinition, ReadonlySet<string> | null>();
