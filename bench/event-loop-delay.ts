@@ -64,6 +64,8 @@ interface Figures {
   wall: number;
   delay: { p50: number; p99: number; max: number };
   health: number[];
+  /** /health requests that failed (connection reset). */
+  refused: number;
 }
 
 /** Measures while `work` runs: the loop's delay, and /health answered back to back. */
@@ -76,11 +78,16 @@ async function measure(work: () => Promise<{ status: string; kind: string }>): P
     over = true;
   });
   const health: number[] = [];
+  let refused = 0;
   while (!over) {
     const t0 = performance.now();
-    const res = await fetch(`${bench.url}/health`);
-    await res.arrayBuffer();
-    health.push(performance.now() - t0);
+    try {
+      const res = await fetch(`${bench.url}/health`);
+      await res.arrayBuffer();
+      health.push(performance.now() - t0);
+    } catch {
+      refused++; // a loop held long enough resets the connection
+    }
   }
   const { status, kind } = await result;
   histogram.disable();
@@ -91,6 +98,7 @@ async function measure(work: () => Promise<{ status: string; kind: string }>): P
     wall: performance.now() - started,
     delay: { p50: toMs(histogram.percentile(50)), p99: toMs(histogram.percentile(99)), max: toMs(histogram.max) },
     health,
+    refused,
   };
 }
 
@@ -128,7 +136,7 @@ for (const c of CASES) {
   console.log(
     `  ${c.label.padEnd(32)} ${`${f.status}${f.kind ? ` (${f.kind})` : ''}`.padEnd(34)} ${ms(f.wall).padStart(9)}` +
       `   loop delay p50 ${ms(f.delay.p50).padEnd(9)} p99 ${ms(f.delay.p99).padEnd(9)} max ${ms(f.delay.max).padEnd(9)}` +
-      `   /health n=${String(h.n).padEnd(5)} p99 ${ms(h.p99)}`,
+      `   /health n=${String(h.n).padEnd(5)} p99 ${ms(h.p99)}${f.refused ? `, ${f.refused} failed` : ''}`,
   );
 }
 const worst = results.filter((r) => !r.label.startsWith('huge range') && !r.label.startsWith('idle'));
