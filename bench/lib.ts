@@ -50,7 +50,7 @@ export function ms(v: number): string {
 /** One row: label, then the chosen statistics. */
 export function row(label: string, s: Summary, keys: Array<keyof Summary> = ['p50', 'p90', 'max']): string {
   const cells = keys.map((k) => `${k} ${k === 'n' ? String(s.n) : ms(s[k])}`.padEnd(16));
-  return `  ${label.padEnd(38)} n=${String(s.n).padEnd(5)} ${cells.join(' ')}`;
+  return `  ${label.padEnd(44)} n=${String(s.n).padEnd(5)} ${cells.join(' ')}`;
 }
 
 /** The machine the figures were measured on; every benchmark prints it first. */

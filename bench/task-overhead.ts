@@ -1,12 +1,21 @@
 /**
- * Per-task overhead of Switchyard over calling the Agent SDK's query() directly, on the same scripted
- * model and the same task: a one-turn text reply, and a two-turn task with one allowed Glob call.
+ * What a task costs in Switchyard compared with calling the Agent SDK's query() yourself, on the same
+ * scripted model and the same task (a one-turn text reply; two turns with one allowed Glob call). Three
+ * paths, run interleaved (the order rotates every round, so drift hits all three alike):
  *
- *   server: POST /v1/tasks → GET /v1/tasks/{id}?wait=60 returns the terminal task
- *   direct: query() called → its `result` message arrives (and, for reference, → its iterator ends)
+ *   sdk     query() with the options run-claude.ts passes (tools, permissionMode, settingSources, env,
+ *           system-prompt preset), an allow-all canUseTool, straight to the model: call → `result`.
+ *   runner  runClaude() itself, no server: the same SDK call plus Switchyard's layers — the PreToolUse
+ *           gate hook and canUseTool gate, the per-task model-proxy token (every model call goes
+ *           through the loopback proxy), the process-tree spawn and its cleanup: call → it returns.
+ *   server  the whole task through the HTTP API: POST /v1/tasks → GET /v1/tasks/{id}?wait=60 returns
+ *           the terminal task (queue, claim, durable writes of every event and the end, long-poll).
  *
- * Runs alternate server/direct (and which goes first) so drift hits both alike. Knobs: --n=20 runs
- * per path and task kind, --warmup=2 discarded runs of each.
+ * So runner − sdk is what Switchyard's layers cost, and server − runner is what the server adds on top.
+ * Both are printed as paired medians (same round) and as the difference of medians, in wall-clock time
+ * and in CPU time. CPU is this process (server, proxy, gate, scripted model) plus every Claude Code
+ * process it started and reaped, read after each path's processes are gone; unlike wall time it hardly
+ * moves with the machine's load. Knobs: --n=20 rounds per task kind, --warmup=2 discarded rounds.
  *
  *   node_modules/.bin/node bench/task-overhead.ts --n=20
  */
@@ -14,37 +23,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { ModelProxy } from '../src/model/model-proxy.ts';
 import { type Script, startScriptedModel } from '../src/model/scripted-model.ts';
-import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
-import { claudeEnv, header, intArg, ms, row, startBenchServer, summarize, tempDir } from './lib.ts';
+import { compilePolicy } from '../src/runners/claude/policy.ts';
+import { runClaude } from '../src/runners/claude/run-claude.ts';
+import { emptyAllowList } from '../src/runners/ssrf.ts';
+import {
+  claudeEnv,
+  header,
+  intArg,
+  ms,
+  row,
+  type Summary,
+  sleep,
+  startBenchServer,
+  summarize,
+  tempDir,
+} from './lib.ts';
 
 const N = intArg('n', 20);
 const WARMUP = intArg('warmup', 2);
-
-// Instrumentation, to say where the server's extra time goes: when each task was claimed, when its
-// agent's `result` message arrived (the event's created_at, stamped on arrival), and when the runner
-// returned (finishTask is called right after). Wall-clock ms via timeOrigin, to match created_at.
-const wallNow = () => performance.timeOrigin + performance.now();
-const claimedAt = new Map<string, number>();
-const resultAt = new Map<string, number>();
-const runnerDoneAt = new Map<string, number>();
-const store = SqliteStore.prototype;
-const claimNextTask = store.claimNextTask;
-store.claimNextTask = function (this: SqliteStore, now: string) {
-  const p = claimNextTask.call(this, now);
-  void p.then((task) => task && claimedAt.set(task.id, wallNow()));
-  return p;
-};
-const appendEvents = store.appendEvents;
-store.appendEvents = function (this: SqliteStore, events) {
-  for (const e of events) if (e.type === 'result') resultAt.set(e.task_id, Date.parse(e.created_at));
-  return appendEvents.call(this, events);
-};
-const finishTask = store.finishTask;
-store.finishTask = function (this: SqliteStore, id, finish, now) {
-  runnerDoneAt.set(id, wallNow());
-  return finishTask.call(this, id, finish, now);
-};
+const MODEL_KEY = 'sk-ant-bench-key-not-secret';
 
 interface Kind {
   name: string;
@@ -68,76 +67,40 @@ const script: Script = (req) => {
   return { text: 'Done.' };
 };
 
-interface TaskView {
-  status: string;
-  response: string | null;
-  error: unknown;
-  created_at: string;
-  started_at: string;
-  finished_at: string;
+/** CPU ms of this process and of its reaped children (Claude Code and what it ran). Linux only. */
+function cpuMs(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[13]) + Number(fields[14]); // cutime, cstime: fields 16 and 17 of proc(5)
+  const self = process.cpuUsage();
+  return (self.user + self.system) / 1000 + ticks * 10; // USER_HZ is 100
 }
 
-interface ServerSample {
-  total: number;
-  submit: number;
-  /** POST sent → task claimed, Claude Code about to start. */
-  toStart: number;
-  /** The agent's result message → the runner returned (Claude Code exited, process tree cleaned). */
-  resultToRunnerDone: number;
-  /** Runner returned → the client has the terminal task. */
-  runnerDoneToClient: number;
+interface Sample {
+  wall: number;
+  cpu: number;
 }
 
-interface DirectSample {
-  result: number;
-  end: number;
-}
+type Path = 'sdk' | 'runner' | 'server';
+const PATHS: Path[] = ['sdk', 'runner', 'server'];
 
 async function main(): Promise<void> {
-  header('task overhead: Switchyard vs Agent SDK query() on the same scripted task');
-  console.log(`runs:    ${N} measured + ${WARMUP} warm-up per path and task kind, interleaved, sequential`);
+  header('task overhead: Agent SDK query() vs runClaude() (Switchyard layers) vs the whole server task');
+  console.log(`runs:    ${N} measured + ${WARMUP} warm-up rounds per task kind; each round runs all three paths`);
   const model = await startScriptedModel(script);
   const bench = await startBenchServer(model.url, { SWITCHYARD_CONCURRENCY: '2' });
   fs.writeFileSync(path.join(bench.workspace, 'README.md'), '# bench\n');
-  const configRoot = tempDir('switchyard-bench-direct-');
+  // The runner path gets its own model proxy, set up as main.ts sets up the server's.
+  const proxy = await ModelProxy.start({ baseUrl: model.url, apiKey: MODEL_KEY });
+  const scratch = tempDir('switchyard-bench-direct-');
   let runId = 0;
 
-  const viaServer = async (kind: Kind): Promise<ServerSample> => {
+  const viaSdk = async (kind: Kind): Promise<Sample> => {
     const prompt = `${kind.prompt} ${++runId}`;
-    const t0 = performance.now();
-    const w0 = wallNow();
-    const posted = await fetch(`${bench.url}/v1/tasks`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ prompt, allowed_tools: kind.tools, timeout: 120_000 }),
-    });
-    const created = (await posted.json()) as { id: string };
-    const t1 = performance.now();
-    if (posted.status !== 201) throw new Error(`POST /v1/tasks → ${posted.status} ${JSON.stringify(created)}`);
-    const res = await fetch(`${bench.url}/v1/tasks/${created.id}?wait=60`);
-    const task = (await res.json()) as TaskView;
-    const t2 = performance.now();
-    const w2 = wallNow();
-    if (task.status !== 'completed' || task.response !== kind.expect) {
-      throw new Error(`server task ended ${task.status}: ${JSON.stringify(task.error ?? task.response)}`);
-    }
-    const id = created.id;
-    return {
-      total: t2 - t0,
-      submit: t1 - t0,
-      toStart: claimedAt.get(id)! - w0,
-      resultToRunnerDone: runnerDoneAt.get(id)! - resultAt.get(id)!,
-      runnerDoneToClient: w2 - runnerDoneAt.get(id)!,
-    };
-  };
-
-  const direct = async (kind: Kind): Promise<DirectSample> => {
-    const prompt = `${kind.prompt} ${++runId}`;
-    const configDir = path.join(configRoot, String(runId));
-    // The server makes the per-task config dir inside the measured time too.
+    const configDir = path.join(scratch, String(runId));
+    const c0 = cpuMs();
     const t0 = performance.now();
     fs.mkdirSync(configDir, { recursive: true, mode: 0o700 });
-    // The options run-claude.ts passes, minus our own gate and process-tree bookkeeping.
     const options: Options = {
       cwd: bench.workspace,
       tools: kind.tools,
@@ -151,78 +114,127 @@ async function main(): Promise<void> {
     let result: SDKResultMessage | undefined;
     let tResult = 0;
     for await (const message of query({ prompt, options }) as AsyncIterable<SDKMessage>) {
-      if (message.type === 'result') {
+      if (message.type === 'result' && !result) {
         tResult = performance.now();
         result = message;
       }
     }
-    const tEnd = performance.now();
     if (result?.subtype !== 'success' || result.result !== kind.expect) {
-      throw new Error(`direct query ended without the expected result: ${JSON.stringify(result)}`);
+      throw new Error(`sdk query ended without the expected result: ${JSON.stringify(result)}`);
     }
-    return { result: tResult - t0, end: tEnd - t0 };
+    // The iterator ends once Claude Code has exited.
+    return { wall: tResult - t0, cpu: cpuMs() - c0 };
   };
 
+  const viaRunner = async (kind: Kind): Promise<Sample> => {
+    const prompt = `${kind.prompt} ${++runId}`;
+    let exited: Promise<void> = Promise.resolve();
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    const out = await runClaude(
+      {
+        prompt,
+        policy: compilePolicy(kind.tools),
+        cwd: bench.workspace,
+        timeout: 120_000,
+        idle_timeout: 60_000,
+        configDir: path.join(scratch, String(runId)),
+      },
+      { signal: new AbortController().signal, emit: () => {} },
+      {
+        passThroughEnv: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: MODEL_KEY },
+        modelAccess: () => proxy.issue(),
+        startupTimeout: 30_000,
+        owner: scratch,
+        projectSettings: false,
+        httpAllow: emptyAllowList(),
+        onExit: (p) => {
+          exited = p;
+        },
+      },
+    );
+    const elapsed = performance.now() - t0;
+    if (out.response !== kind.expect) throw new Error(`runner returned ${JSON.stringify(out.response)}`);
+    await exited;
+    return { wall: elapsed, cpu: cpuMs() - c0 };
+  };
+
+  const viaServer = async (kind: Kind): Promise<Sample> => {
+    const prompt = `${kind.prompt} ${++runId}`;
+    const c0 = cpuMs();
+    const t0 = performance.now();
+    const posted = await fetch(`${bench.url}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt, allowed_tools: kind.tools, timeout: 120_000 }),
+    });
+    const created = (await posted.json()) as { id: string };
+    if (posted.status !== 201) throw new Error(`POST /v1/tasks → ${posted.status} ${JSON.stringify(created)}`);
+    const task = (await (await fetch(`${bench.url}/v1/tasks/${created.id}?wait=60`)).json()) as {
+      status: string;
+      response: string | null;
+      error: unknown;
+    };
+    const elapsed = performance.now() - t0;
+    if (task.status !== 'completed' || task.response !== kind.expect) {
+      throw new Error(`server task ended ${task.status}: ${JSON.stringify(task.error ?? task.response)}`);
+    }
+    // The scheduler holds the task's slot until its processes are gone: wait for that before reading CPU.
+    for (
+      let i = 0;
+      i < 500 && !/^switchyard_tasks_running 0$/m.test(await (await fetch(`${bench.url}/metrics`)).text());
+      i++
+    ) {
+      await sleep(10);
+    }
+    return { wall: elapsed, cpu: cpuMs() - c0 };
+  };
+
+  const run: Record<Path, (kind: Kind) => Promise<Sample>> = { sdk: viaSdk, runner: viaRunner, server: viaServer };
   try {
     for (const kind of KINDS) {
-      const server: ServerSample[] = [];
-      const sdk: DirectSample[] = [];
+      const samples: Record<Path, Sample[]> = { sdk: [], runner: [], server: [] };
       const requestsBefore = model.requests.length;
       for (let i = 0; i < N + WARMUP; i++) {
-        let s: ServerSample;
-        let d: DirectSample;
-        if (i % 2 === 0) {
-          s = await viaServer(kind);
-          d = await direct(kind);
-        } else {
-          d = await direct(kind);
-          s = await viaServer(kind);
-        }
-        if (i >= WARMUP) {
-          server.push(s);
-          sdk.push(d);
-        }
+        // Rotate the order: sdk→runner→server, runner→server→sdk, server→sdk→runner, …
+        const order = PATHS.map((_, j) => PATHS[(i + j) % PATHS.length]!);
+        const round: Partial<Record<Path, Sample>> = {};
+        for (const p of order) round[p] = await run[p](kind);
+        if (i >= WARMUP) for (const p of PATHS) samples[p].push(round[p]!);
       }
-      const perRun = (model.requests.length - requestsBefore) / (2 * (N + WARMUP));
-      const total = summarize(server.map((s) => s.total));
-      const dResult = summarize(sdk.map((d) => d.result));
-      const dEnd = summarize(sdk.map((d) => d.end));
-      const paired = summarize(server.map((s, i) => s.total - sdk[i]!.result));
+      const perRun = (model.requests.length - requestsBefore) / (PATHS.length * (N + WARMUP));
       console.log(`\n-- ${kind.name} (tools: [${kind.tools.join(', ')}], ${perRun.toFixed(1)} model calls per run)`);
-      console.log(row('server: POST → terminal (long-poll)', total, ['p50', 'p90', 'min', 'max']));
-      console.log(row('direct: query() → result message', dResult, ['p50', 'p90', 'min', 'max']));
-      console.log(row('direct: query() → iterator done', dEnd, ['p50', 'p90', 'min', 'max']));
-      console.log(row('server - direct(result), paired', paired, ['p50', 'p90', 'min', 'max']));
-      const part = (label: string, pick: (x: ServerSample) => number) =>
-        console.log(row(label, summarize(server.map(pick)), ['p50', 'p90', 'max']));
-      console.log('  where the server path spends its extra time:');
-      part('  POST round trip (durable insert)', (x) => x.submit);
-      part('  POST sent → task claimed', (x) => x.toStart);
-      part('  result message → runner returned', (x) => x.resultToRunnerDone);
-      part('  runner returned → client has it', (x) => x.runnerDoneToClient);
-      console.log(
-        row('  (direct: result → iterator done)', summarize(sdk.map((d) => d.end - d.result)), ['p50', 'p90', 'max']),
-      );
-      const fixed =
-        summarize(server.map((x) => x.toStart)).p50 +
-        summarize(server.map((x) => x.resultToRunnerDone)).p50 +
-        summarize(server.map((x) => x.runnerDoneToClient)).p50;
-      console.log(
-        `  server-only time, sum of the three medians above: ${ms(fixed)} = ${((fixed / dResult.p50) * 100).toFixed(1)} %` +
-          ' of the direct median (robust to load; the whole-run difference below is not)',
-      );
-      const overhead = ((total.p50 - dResult.p50) / dResult.p50) * 100;
-      const overheadEnd = ((total.p50 - dEnd.p50) / dEnd.p50) * 100;
-      console.log(
-        `  overhead (median server vs median direct→result): ${ms(total.p50 - dResult.p50)} = ${overhead.toFixed(1)} %` +
-          `  [target ≤ 5 %: ${overhead <= 5 ? 'met' : 'MISSED'}]`,
-      );
-      console.log(
-        `  overhead (median server vs median direct→iterator done): ${ms(total.p50 - dEnd.p50)} = ${overheadEnd.toFixed(1)} %`,
-      );
+      for (const measure of ['wall', 'cpu'] as const) {
+        const values = (p: Path) => samples[p].map((x) => x[measure]);
+        const s: Record<Path, Summary> = {
+          sdk: summarize(values('sdk')),
+          runner: summarize(values('runner')),
+          server: summarize(values('server')),
+        };
+        const keys: Array<keyof Summary> = ['p50', 'p90', 'min', 'max'];
+        const paired = (a: Path, b: Path) => summarize(values(a).map((v, j) => v - values(b)[j]!));
+        const share = (v: number) => `${((v / s.sdk.p50) * 100).toFixed(1)} % of the sdk median`;
+        const layers = paired('runner', 'sdk');
+        const server = paired('server', 'runner');
+        console.log(
+          measure === 'wall' ? '  wall-clock time:' : '  CPU time (this process + its Claude Code processes):',
+        );
+        console.log(row('sdk: query() → result message', s.sdk, keys));
+        console.log(row('runner: runClaude() → returned', s.runner, keys));
+        console.log(row('server: POST → terminal task (long-poll)', s.server, keys));
+        console.log(row("Switchyard's layers: runner − sdk, paired", layers, keys));
+        console.log(row('the server on top: server − runner, paired', server, keys));
+        console.log(row('both: server − sdk, paired', paired('server', 'sdk'), keys));
+        console.log(`  layers, median of paired differences: ${ms(layers.p50)} = ${share(layers.p50)}`);
+        console.log(`  server on top, median of paired differences: ${ms(server.p50)} = ${share(server.p50)}`);
+        console.log(
+          `  whole task vs sdk, difference of medians: ${ms(s.server.p50 - s.sdk.p50)} = ${share(s.server.p50 - s.sdk.p50)}`,
+        );
+      }
     }
   } finally {
     await bench.close();
+    await proxy.close();
     await model.close();
   }
 }

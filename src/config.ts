@@ -2,11 +2,33 @@
  * Configuration is a pure function of the environment and command-line flags, checked once at start.
  * Every flag has an environment twin (`--port` ↔ SWITCHYARD_PORT); errors name the variable.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { isWithin, overlaps, realPathOf } from './paths.ts';
 import { parsePools } from './workflow/pools.ts';
+
+/** The directory holding Switchyard's own package.json and src/: never a place a task may write. */
+export const INSTALL_DIR = path.resolve(import.meta.dirname, '..');
+
+/** What a task must never reach: the server's code (it would run next start) and its dependencies. */
+const INSTALL_CODE = ['package.json', 'package-lock.json', 'src', 'bin', 'node_modules', '.git'];
+
+/**
+ * True when a real path is Switchyard's install directory, contains it, or overlaps its code. A
+ * directory beside the code inside the install (the default `./workspace`) is not.
+ */
+export function overlapsInstall(real: string): boolean {
+  return (
+    isWithin(real, realPathOf(INSTALL_DIR)) ||
+    INSTALL_CODE.some((name) => overlaps(real, realPathOf(path.join(INSTALL_DIR, name))))
+  );
+}
+
+/** The default workspace root, relative to the start directory: a dedicated folder, created at start. */
+export const DEFAULT_WORKSPACE = './workspace';
 
 /** Claude Code takes about this much memory per running task on this class of machine (measured). */
 const MEMORY_PER_TASK = 250 * 1024 * 1024;
@@ -41,6 +63,12 @@ const schema = z.object({
   SWITCHYARD_WORKSPACE_ROOTS: list(':'),
   SWITCHYARD_API_KEYS: list(','),
   SWITCHYARD_CONCURRENCY: int(1, 256).optional(),
+  /** Warm Claude Code spares parked ahead of tasks (0 turns them off); default from free memory. */
+  SWITCHYARD_WARM: int(0, 64).optional(),
+  /** A spare unclaimed this long is retired (ms). */
+  SWITCHYARD_WARM_IDLE: int(1000, 86_400_000, ' (ms)').default(300_000),
+  /** Claude Code processes starting at once (each start costs ~1.5 CPU-s); default: one per core. */
+  SWITCHYARD_CONCURRENT_STARTS: int(1, 256).optional(),
   SWITCHYARD_QUEUE_LIMIT: int(1, 10_000_000).default(10_000),
   SWITCHYARD_MAX_PROMPT_BYTES: int(1, 100 * 1024 * 1024).default(1024 * 1024),
   /** The largest output one workflow step (or for_each item, or fan-in) may keep. */
@@ -66,6 +94,8 @@ const schema = z.object({
   /** Run against the built-in scripted model: a demo that needs no API key and no network. */
   SWITCHYARD_DEMO: bool,
   SWITCHYARD_CLAUDE_PATH: z.string().optional(),
+  /** bubblewrap around every Claude Code process: where it works (auto), always (required), or never. */
+  SWITCHYARD_SANDBOX: z.enum(['auto', 'required', 'off'], { error: 'must be auto, required or off' }).default('auto'),
 });
 
 export interface Config {
@@ -75,6 +105,9 @@ export interface Config {
   workspaceRoots: string[];
   apiKeys: string[];
   concurrency: number;
+  concurrentStarts: number;
+  warm: number;
+  warmIdle: number;
   queueLimit: number;
   maxPromptBytes: number;
   maxStepOutputBytes: number;
@@ -94,6 +127,7 @@ export interface Config {
   logLevel: string;
   demo: boolean;
   claudePath: string | undefined;
+  sandbox: 'auto' | 'required' | 'off';
   /** The variables passed through to Claude Code (model endpoint, credentials, proxies). */
   passThroughEnv: Record<string, string>;
 }
@@ -118,6 +152,11 @@ export function flagsToEnv(flags: Record<string, string | boolean>): Record<stri
     env[`SWITCHYARD_${name.replaceAll('-', '_').toUpperCase()}`] = String(value);
   }
   return env;
+}
+
+/** Spares cost memory while idle: one per 4 GiB free, at most 4. */
+export function defaultWarm(freeBytes = os.freemem()): number {
+  return Math.max(0, Math.min(4, Math.floor(freeBytes / (4 * 1024 ** 3))));
 }
 
 export function defaultConcurrency(freeBytes = os.freemem(), cores = os.availableParallelism()): number {
@@ -163,14 +202,25 @@ export function loadConfig(
   } catch (err) {
     throw new AppError('validation', `SWITCHYARD_POOLS ${(err as Error).message}`, { field: 'SWITCHYARD_POOLS' });
   }
-  const roots = c.SWITCHYARD_WORKSPACE_ROOTS.length > 0 ? c.SWITCHYARD_WORKSPACE_ROOTS : [cwd];
+  const configured = c.SWITCHYARD_WORKSPACE_ROOTS.length > 0;
+  const workspaceRoots = (configured ? c.SWITCHYARD_WORKSPACE_ROOTS : [DEFAULT_WORKSPACE]).map((r) =>
+    path.resolve(cwd, r),
+  );
+  const dataDir = path.resolve(cwd, c.SWITCHYARD_DATA_DIR);
+  const workflowsDir = c.SWITCHYARD_WORKFLOWS_DIR ? path.resolve(cwd, c.SWITCHYARD_WORKFLOWS_DIR) : undefined;
+  // A bare name is looked up on PATH, not in a root; a path is checked where it lands.
+  const claudeFile = c.SWITCHYARD_CLAUDE_PATH?.includes('/') ? path.resolve(cwd, c.SWITCHYARD_CLAUDE_PATH) : undefined;
+  checkWorkspaceRoots(workspaceRoots, dataDir, configured, { workflowsDir, claudePath: claudeFile });
   return {
     host: c.SWITCHYARD_HOST,
     port: c.SWITCHYARD_PORT,
-    dataDir: path.resolve(cwd, c.SWITCHYARD_DATA_DIR),
-    workspaceRoots: roots.map((r) => path.resolve(cwd, r)),
+    dataDir,
+    workspaceRoots,
     apiKeys,
     concurrency: c.SWITCHYARD_CONCURRENCY ?? defaultConcurrency(),
+    concurrentStarts: c.SWITCHYARD_CONCURRENT_STARTS ?? os.availableParallelism(),
+    warm: c.SWITCHYARD_WARM ?? defaultWarm(),
+    warmIdle: c.SWITCHYARD_WARM_IDLE,
     queueLimit: c.SWITCHYARD_QUEUE_LIMIT,
     maxPromptBytes: c.SWITCHYARD_MAX_PROMPT_BYTES,
     maxStepOutputBytes: c.SWITCHYARD_MAX_STEP_OUTPUT_BYTES,
@@ -184,15 +234,66 @@ export function loadConfig(
     projectSettings: c.SWITCHYARD_PROJECT_SETTINGS,
     webhookSecret: c.SWITCHYARD_WEBHOOK_SECRET,
     httpAllow: c.SWITCHYARD_HTTP_ALLOW,
-    workflowsDir: c.SWITCHYARD_WORKFLOWS_DIR ? path.resolve(cwd, c.SWITCHYARD_WORKFLOWS_DIR) : undefined,
+    workflowsDir,
     pools,
     logLevel: c.SWITCHYARD_LOG_LEVEL,
     demo: c.SWITCHYARD_DEMO,
     claudePath: c.SWITCHYARD_CLAUDE_PATH,
+    sandbox: c.SWITCHYARD_SANDBOX,
     passThroughEnv,
   };
 }
 
-function isLoopback(host: string): boolean {
+/**
+ * A task may read and write anywhere in a workspace root, so no root may hold the data dir (every
+ * task's transcript, the database) or the server's own code, nor lie inside them; nor what the server
+ * later runs (the workflows it loads and watches, the Claude Code executable). Judged on real paths,
+ * so a symlink cannot hide an overlap. Configured roots must exist; the default one is created at start.
+ */
+function checkWorkspaceRoots(
+  roots: string[],
+  dataDir: string,
+  configured: boolean,
+  runs: { workflowsDir: string | undefined; claudePath: string | undefined },
+): void {
+  const field = configured ? 'SWITCHYARD_WORKSPACE_ROOTS' : 'SWITCHYARD_DATA_DIR';
+  const data = realPathOf(dataDir);
+  for (const root of roots) {
+    if (configured && !fs.existsSync(root)) {
+      throw new AppError('validation', `SWITCHYARD_WORKSPACE_ROOTS entry ${root} does not exist`, { field });
+    }
+    const real = realPathOf(root);
+    if (overlaps(real, data)) {
+      throw new AppError(
+        'validation',
+        `SWITCHYARD_DATA_DIR ${dataDir} and the workspace root ${root} overlap: a task could read other tasks' ` +
+          'transcripts and the database. Put the data dir outside every workspace root (SWITCHYARD_WORKSPACE_ROOTS)',
+        { field },
+      );
+    }
+    for (const [name, value] of [
+      ['SWITCHYARD_WORKFLOWS_DIR', runs.workflowsDir],
+      ['SWITCHYARD_CLAUDE_PATH', runs.claudePath],
+    ] as const) {
+      if (value !== undefined && overlaps(real, realPathOf(value))) {
+        throw new AppError(
+          'validation',
+          `${name} ${value} and the workspace root ${root} overlap: a task could change what the server runs`,
+          { field: name },
+        );
+      }
+    }
+    if (overlapsInstall(real)) {
+      throw new AppError(
+        'validation',
+        `SWITCHYARD_WORKSPACE_ROOTS entry ${root} overlaps Switchyard's own install (${INSTALL_DIR}): ` +
+          'a task could rewrite the server. Use a dedicated directory',
+        { field: 'SWITCHYARD_WORKSPACE_ROOTS' },
+      );
+    }
+  }
+}
+
+export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

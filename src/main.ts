@@ -1,20 +1,28 @@
 /**
  * Composition root: config → store → task scheduler and service → HTTP. Nothing here runs at import.
  */
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
-import type { Config } from './config.ts';
+import { type Config, isLoopback } from './config.ts';
+import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
-import { ModelProxy } from './model/model-proxy.ts';
+import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
+import { createAdmission, type Semaphore } from './runners/claude/admission.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
-import { runClaude } from './runners/claude/run-claude.ts';
+import { type ClaudeInput, type ClaudeRunnerOptions, runClaude } from './runners/claude/run-claude.ts';
+import { prepareSandboxHost, probeSandbox, type SandboxStatus } from './runners/claude/sandbox.ts';
+import { WarmPool } from './runners/claude/warm-pool.ts';
+import type { OutputEnvelope, RunContext } from './runners/runner.ts';
 import { parseAllowList } from './runners/ssrf.ts';
 import { Redactor } from './secrets.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
@@ -28,6 +36,10 @@ import { WorkflowService } from './workflow/workflow-service.ts';
 
 export interface RunningServer {
   url: string;
+  /** The OS sandbox every Claude Code process runs in (or why it does not). */
+  sandbox: SandboxStatus;
+  /** Parked Claude Code spares. */
+  warm: WarmPool;
   tasks: TaskService;
   /** The workflow engine (WorkflowApi). */
   workflows: WorkflowService;
@@ -66,47 +78,102 @@ export async function startServer(config: Config): Promise<RunningServer> {
     };
     logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
   }
+  // loadConfig required configured roots to exist; this creates the default one (./workspace).
+  for (const root of config.workspaceRoots) fs.mkdirSync(root, { recursive: true });
+  const sandbox = await probeSandbox(config.sandbox);
+  if (!sandbox.active && config.sandbox === 'required') {
+    throw new AppError('validation', `SWITCHYARD_SANDBOX=required but ${sandbox.reason}`, {
+      field: 'SWITCHYARD_SANDBOX',
+    });
+  }
+  if (!sandbox.active && config.sandbox !== 'off' && !isLoopback(config.host)) {
+    throw new AppError(
+      'validation',
+      `SWITCHYARD_HOST ${config.host} is not a loopback address and the sandbox is unavailable (${sandbox.reason}): ` +
+        'install it, or set SWITCHYARD_SANDBOX=off to run tasks unconfined',
+      { field: 'SWITCHYARD_SANDBOX' },
+    );
+  }
+  if (!sandbox.active && config.sandbox === 'auto') {
+    logger.warn(
+      { sandbox },
+      `NO SANDBOX: Claude Code runs as the server's user with its view of the machine (${sandbox.reason}). ` +
+        'allowed_tools is then enforced by the gate alone.',
+    );
+  }
   const store = openSqliteStore(config.dataDir);
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
   const notifier = new TaskNotifier();
-  const webhooks = new WebhookSender({ store, secret: config.webhookSecret, httpAllow: config.httpAllow, logger });
-  const env = config.passThroughEnv;
-  const modelProxy = await ModelProxy.start({
-    baseUrl: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
-    apiKey: env.ANTHROPIC_API_KEY,
-    authToken: env.ANTHROPIC_AUTH_TOKEN,
+  const webhooks = new WebhookSender({
+    store,
+    secret: config.webhookSecret,
+    httpAllow: config.httpAllow,
+    logger,
+    redact: (text) => redactor.text(text),
   });
+  const env = config.passThroughEnv;
+  const modelSocket = sandbox.active ? modelSocketPath(config.dataDir) : undefined;
+  const modelProxy = await ModelProxy.start(
+    {
+      baseUrl: env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com',
+      apiKey: env.ANTHROPIC_API_KEY,
+      authToken: env.ANTHROPIC_AUTH_TOKEN,
+    },
+    modelSocket ? { socketPath: modelSocket } : {},
+  );
   const onTerminal = (task: TaskRecord) => {
     metrics.taskEnded(task);
     void webhooks.enqueue(task);
   };
-  const runnerOptions = {
+  // One budget of Claude Code processes for tasks and workflow steps alike, and a start gate inside it.
+  const admission = createAdmission(config.concurrency, config.concurrentStarts);
+  const processOptions = {
     passThroughEnv: config.passThroughEnv,
-    modelAccess: () => modelProxy.issue(),
-    startupTimeout: config.startupTimeout,
+    modelAccess: (limits: TaskLimits) => modelProxy.issue(limits),
     owner: config.dataDir,
     projectSettings: config.projectSettings,
     httpAllow: parseAllowList(config.httpAllow),
     ...(config.claudePath ? { claudePath: config.claudePath } : {}),
+    sandbox: modelSocket ? prepareSandboxHost(config.dataDir, modelSocket) : undefined,
+  };
+  const warm = new WarmPool({
+    cap: config.warm,
+    idleMs: config.warmIdle,
+    configRoot: path.join(config.dataDir, 'claude'),
+    process: processOptions,
+    startGate: admission.starts,
+    onError: (err) => logger.warn({ err }, 'a warm Claude Code spare could not be started'),
+  });
+  const runnerOptions = {
+    ...processOptions,
+    startupTimeout: config.startupTimeout,
+    startGate: admission.starts,
+    warm,
+    redact: (text: string) => redactor.text(text),
   };
   const scheduler = new TaskScheduler({
     store,
     notifier,
-    concurrency: config.concurrency,
+    slots: admission.slots,
     dataDir: config.dataDir,
     redactor,
     runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
     onTerminal,
+    sandbox,
   });
   const tasks = new TaskService({ config, store, notifier, scheduler, onTerminal });
-  const metrics = new Metrics({ queued: () => store.countByStatus('queued'), running: () => scheduler.runningCount });
+  const metrics = new Metrics({
+    queued: () => store.countByStatus('queued'),
+    running: () => scheduler.runningCount,
+    admission,
+  });
   await tasks.start();
   webhooks.start();
   const workflows = new WorkflowService({
     config,
     store: new SqliteWorkflowStore(store),
-    runClaude: (input, ctx) => runClaude(input, ctx, runnerOptions),
+    runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
     logger,
     redact: (value) => redactor.value(value),
   });
@@ -117,6 +184,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     tasks,
     logger,
     metrics,
+    sandbox,
     extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows)],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
@@ -127,11 +195,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info({ url, concurrency: config.concurrency, dataDir: config.dataDir }, 'switchyard listening');
+  logger.info(
+    { url, concurrency: config.concurrency, dataDir: config.dataDir, sandbox: sandbox.active ? 'bubblewrap' : 'none' },
+    'switchyard listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
     url,
+    sandbox,
+    warm,
     tasks,
     workflows,
     close(graceMs = 30_000) {
@@ -142,6 +215,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
         await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
+        await warm.close();
         await webhooks.stop();
         await store.close();
         await modelProxy.close();
@@ -150,4 +224,42 @@ export async function startServer(config: Config): Promise<RunningServer> {
       return closing;
     },
   };
+}
+
+/**
+ * The model proxy's unix socket. A socket path is limited to 107 bytes, so a deep data dir gets a
+ * private directory under the system's temp dir instead.
+ */
+function modelSocketPath(dataDir: string): string {
+  const inData = path.join(dataDir, 'sandbox', 'model.sock');
+  if (Buffer.byteLength(inData) <= 100) {
+    fs.mkdirSync(path.dirname(inData), { recursive: true, mode: 0o700 });
+    return inData;
+  }
+  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-')), 'model.sock');
+}
+
+/**
+ * A workflow claude step takes a Claude Code slot the way a task does, and holds it until the process
+ * is gone (not just until its result), so tasks and steps together never exceed the memory budget.
+ */
+async function runWorkflowClaude(
+  slots: Semaphore,
+  input: ClaudeInput,
+  ctx: RunContext,
+  options: ClaudeRunnerOptions,
+): Promise<OutputEnvelope> {
+  await slots.acquire(ctx.signal);
+  let handedOver = false;
+  try {
+    return await runClaude(input, ctx, {
+      ...options,
+      onExit: (exited) => {
+        handedOver = true;
+        void exited.finally(() => slots.release());
+      },
+    });
+  } finally {
+    if (!handedOver) slots.release();
+  }
 }

@@ -1,10 +1,15 @@
 /**
  * Secrets never reach task records, events, errors or logs. Known secret values (the configured
- * API keys and model credentials) and anything shaped like an Anthropic key are replaced before a
- * string is stored or logged.
+ * API keys and model credentials), their tails, and anything shaped like an Anthropic key are
+ * replaced before a string is stored or logged.
  */
 const KEY_SHAPES = /\bsk-ant-[A-Za-z0-9_-]{4,}/g;
 const REDACTED = '[redacted]';
+/**
+ * A key's tail is what dashboards and error messages show of it ("…51d84b06a1c9"), and it is the
+ * part that tells one key from another, so any tail this long or longer is redacted too.
+ */
+const MIN_TAIL = 8;
 
 export class Redactor {
   readonly #values: string[];
@@ -18,7 +23,7 @@ export class Redactor {
 
   text(value: string): string {
     let out = value.replace(KEY_SHAPES, REDACTED);
-    for (const secret of this.#values) if (out.includes(secret)) out = out.replaceAll(secret, REDACTED);
+    for (const secret of this.#values) out = redactTails(out, secret);
     return out;
   }
 
@@ -37,4 +42,27 @@ export class Redactor {
     }
     return value;
   }
+}
+
+/** Replaces every run of text that is a tail of secret (the whole secret included) of MIN_TAIL or more. */
+function redactTails(text: string, secret: string): string {
+  const tail = secret.slice(-MIN_TAIL);
+  let at = text.indexOf(tail);
+  if (at < 0) return text;
+  let out = '';
+  let copied = 0;
+  while (at >= 0) {
+    // Grow the match leftwards while it still spells the secret backwards from its last character.
+    const end = at + tail.length;
+    let start = at;
+    let s = secret.length - tail.length;
+    while (s > 0 && start > copied && text[start - 1] === secret[s - 1]) {
+      start--;
+      s--;
+    }
+    out += text.slice(copied, start) + REDACTED;
+    copied = end;
+    at = text.indexOf(tail, end);
+  }
+  return out + text.slice(copied);
 }

@@ -4,13 +4,14 @@
  * never a stack trace.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
+import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { apiKeyAuth } from './auth.ts';
+import { bodyLimit } from './body-limit.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -22,6 +23,8 @@ export interface AppDeps {
   tasks: TaskService;
   logger: Logger;
   metrics: Metrics;
+  /** The OS sandbox tasks run in, shown on /health. */
+  sandbox?: SandboxStatus;
   /** Extra routers mounted under the same auth and error handling (workflows, runs, DLQ …). */
   extraRoutes?: Array<(app: Hono) => void>;
 }
@@ -49,12 +52,10 @@ export function createApp(deps: AppDeps): Hono {
   // Room for the largest prompt plus the rest of the request.
   app.use(
     '*',
-    bodyLimit({
-      maxSize: deps.config.maxPromptBytes + 256 * 1024,
-      onError: () => {
-        throw new AppError('payload_too_large', `request body is larger than ${deps.config.maxPromptBytes} bytes`);
-      },
-    }),
+    bodyLimit(
+      deps.config.maxPromptBytes + 256 * 1024,
+      `request body is larger than ${deps.config.maxPromptBytes} bytes`,
+    ),
   );
   metricsRoutes(app, deps.metrics);
   seedRoutes(app, deps);

@@ -7,10 +7,23 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** Token counts a reply reports; the defaults are 100 input and 20 output tokens. */
+export interface TurnUsage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_read_input_tokens?: number;
+  cache_creation_input_tokens?: number;
+}
+
 /** One reply of the model. */
 export type Turn =
-  | { text: string; delay_ms?: number }
-  | { tool_use: { name: string; input: Record<string, unknown> }; text?: string; delay_ms?: number }
+  | { text: string; delay_ms?: number; usage?: TurnUsage }
+  | {
+      tool_use: { name: string; input: Record<string, unknown> };
+      text?: string;
+      delay_ms?: number;
+      usage?: TurnUsage;
+    }
   | { error: { status: number; type: string; message: string } }
   /** Never answers: for idle and wall-clock timeout tests. */
   | { hang: true };
@@ -76,7 +89,16 @@ function writeTurn(res: http.ServerResponse, model: string, turn: Exclude<Turn, 
   const id = `msg_scripted_${++messageCounter}`;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  const usage = { input_tokens: 100, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+  const { output_tokens = 20, ...counts } = turn.usage ?? {};
+  // As the real API does: message_start carries the input side and a first output count, and
+  // message_delta the cumulative output count.
+  const usage = {
+    input_tokens: 100,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+    ...counts,
+    output_tokens: 1,
+  };
   send('message_start', {
     type: 'message_start',
     message: {
@@ -114,7 +136,7 @@ function writeTurn(res: http.ServerResponse, model: string, turn: Exclude<Turn, 
   send('message_delta', {
     type: 'message_delta',
     delta: { stop_reason: stopReason, stop_sequence: null },
-    usage: { output_tokens: 20 },
+    usage: { output_tokens },
   });
   send('message_stop', { type: 'message_stop' });
   res.end();

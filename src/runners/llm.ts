@@ -9,8 +9,10 @@
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { AISDKError, APICallError, generateText, type LanguageModel, type ModelMessage } from 'ai';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { AppError, validationError } from '../errors.ts';
+import { compileUserSchema } from '../schema/ajv.ts';
+import { MatchBudgetError } from '../schema/linear-regex.ts';
 import {
   abortReasonError,
   addUsage,
@@ -250,7 +252,10 @@ function checkUrl(url: string, field: string): string {
  * servers are commonly given without `/v1`; the SDKs want the versioned root.
  */
 function normalizeBaseUrl(provider: LlmProvider, url: string): string {
-  const trimmed = url.replace(/\/+$/, '');
+  // A loop, not /\/+$/: that regex is quadratic on a long run of slashes followed by something else.
+  let end = url.length;
+  while (end > 0 && url[end - 1] === '/') end--;
+  const trimmed = url.slice(0, end);
   if (provider === 'anthropic') return trimmed.endsWith('/v1') ? trimmed : `${trimmed}/v1`;
   return new URL(trimmed).pathname === '/' ? `${trimmed}/v1` : trimmed;
 }
@@ -271,9 +276,8 @@ function compileSchema(schema: object): ValidateFunction {
     throw validationError('output_schema', 'must be a JSON Schema object');
   }
   // Formats are not checked (no ajv-formats): unknown keywords and formats must not fail a user's schema.
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
   try {
-    return ajv.compile(schema);
+    return compileUserSchema(schema, { allErrors: true, strict: false, validateFormats: false });
   } catch (err) {
     throw new AppError('validation', `output_schema is not a valid JSON Schema: ${(err as Error).message}`, {
       field: 'output_schema',
@@ -298,13 +302,31 @@ type Checked = { ok: true; value: unknown } | { ok: false; errors: string };
 function check(text: string, validate: ValidateFunction): Checked {
   const value = parseJsonReply(text);
   if (value === undefined) return { ok: false, errors: 'it is not JSON.' };
-  if (validate(value)) return { ok: true, value };
+  try {
+    if (validate(value)) return { ok: true, value };
+  } catch (err) {
+    if (err instanceof MatchBudgetError) return { ok: false, errors: `${err.message}.` };
+    throw err;
+  }
   return { ok: false, errors: describeErrors(validate.errors ?? []) };
+}
+
+/**
+ * The text of the first ``` fence (a `json` tag dropped), found with indexOf: the regex it replaces,
+ * /```(?:json)?\s*([\s\S]*?)```/, is quadratic on a reply of "```" and a long run of spaces.
+ */
+function fencedBlock(text: string): string | undefined {
+  const open = text.indexOf('```');
+  if (open < 0) return undefined;
+  let start = open + 3;
+  if (text.startsWith('json', start)) start += 4;
+  const close = text.indexOf('```', start);
+  return close < 0 ? undefined : text.slice(start, close);
 }
 
 /** Models wrap JSON in fences or a sentence despite instructions; take the outermost JSON value. */
 function parseJsonReply(text: string): unknown {
-  const candidates = [text.trim(), /```(?:json)?\s*([\s\S]*?)```/.exec(text)?.[1]?.trim()];
+  const candidates = [text.trim(), fencedBlock(text)?.trim()];
   const start = text.search(/[{[]/);
   const end = Math.max(text.lastIndexOf('}'), text.lastIndexOf(']'));
   if (start >= 0 && end > start) candidates.push(text.slice(start, end + 1));

@@ -4,11 +4,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { z } from 'zod';
-import type { Config } from '../config.ts';
+import { type Config, overlapsInstall } from '../config.ts';
 import { AppError } from '../errors.ts';
+import { isWithin, overlaps, realPathOf } from '../paths.ts';
 import { compilePolicy, formatRule, type ToolPolicy } from '../runners/claude/policy.ts';
+import { compileUserSchema } from '../schema/ajv.ts';
 
 const intBetween = (min: number, max: number, unit: string) => {
   const message = `must be an integer between ${min} and ${max}${unit}`;
@@ -78,42 +79,51 @@ export interface ParsedTaskRequest {
   webhook_url: string | null;
 }
 
-const ajv = new Ajv2020({ strict: false });
-
-/** Compiles the schema, not just checks its shape, so a bad `pattern` regex is a 400 now, not a failed task later. */
+/**
+ * Compiles the schema, not just checks its shape, so a bad `pattern` regex (or one RE2 cannot run in
+ * linear time) is a 400 now, not a failed task later.
+ */
 function checkOutputSchema(schema: Record<string, unknown>): void {
-  let problem: string | undefined;
-  if (!ajv.validateSchema(schema)) problem = ajv.errorsText(ajv.errors);
-  else {
-    try {
-      ajv.compile(schema);
-    } catch (err) {
-      problem = (err as Error).message;
-    }
-  }
-  if (problem !== undefined) {
-    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${problem}`, {
+  try {
+    compileUserSchema(schema, { strict: false });
+  } catch (err) {
+    throw new AppError('validation', `output_schema is not a valid JSON Schema: ${(err as Error).message}`, {
       field: 'output_schema',
     });
   }
 }
 
-/** Resolves `cwd` (symlinks and `..` included) and requires it to lie inside a workspace root. */
-export function resolveWorkspace(cwd: string | undefined, roots: string[]): string {
-  const realRoots = roots.map((r) => fs.realpathSync(r));
-  if (cwd === undefined) return realRoots[0]!;
+/**
+ * Resolves `cwd` (symlinks and `..` included) and requires it to lie inside a workspace root, and not
+ * in a place whose files run code or hold other tasks' data: a `.git/` or `.claude/` directory, the data
+ * dir, Switchyard's own install. The gate judges control files on real paths too; refusing such a cwd
+ * here keeps the task from starting at all.
+ */
+export function resolveWorkspace(
+  cwd: string | undefined,
+  config: Pick<Config, 'workspaceRoots' | 'dataDir'>,
+  field = 'cwd',
+): string {
+  const realRoots = config.workspaceRoots.map((r) => fs.realpathSync(r));
+  const shown = `${field} ${JSON.stringify(cwd ?? config.workspaceRoots[0])}`;
   let real: string;
   try {
-    real = fs.realpathSync(path.resolve(realRoots[0]!, cwd));
+    real = fs.realpathSync(path.resolve(realRoots[0]!, cwd ?? '.'));
   } catch {
-    throw new AppError('validation', `cwd ${JSON.stringify(cwd)} does not exist`, { field: 'cwd' });
+    throw new AppError('validation', `${shown} does not exist`, { field });
   }
-  if (!fs.statSync(real).isDirectory()) {
-    throw new AppError('validation', `cwd ${JSON.stringify(cwd)} is not a directory`, { field: 'cwd' });
+  if (!fs.statSync(real).isDirectory()) throw new AppError('validation', `${shown} is not a directory`, { field });
+  if (!realRoots.some((root) => isWithin(root, real))) {
+    throw new AppError('validation', `${shown} is outside the workspace roots`, { field });
   }
-  const inside = realRoots.some((root) => real === root || real.startsWith(root.endsWith('/') ? root : `${root}/`));
-  if (!inside) {
-    throw new AppError('validation', `cwd ${JSON.stringify(cwd)} is outside the workspace roots`, { field: 'cwd' });
+  const segments = real.split(path.sep);
+  if (segments.includes('.git') || segments.includes('.claude')) {
+    throw new AppError('validation', `${shown} is inside a .git or .claude directory, whose files run code`, {
+      field,
+    });
+  }
+  if (overlaps(realPathOf(config.dataDir), real) || overlapsInstall(real)) {
+    throw new AppError('validation', `${shown} overlaps the server's data dir or its own install`, { field });
   }
   return real;
 }
@@ -167,7 +177,7 @@ export function parseTaskRequest(body: unknown, config: Config): ParsedTaskReque
     allowed_tools: policy.rules.map(formatRule),
     timeout: b.timeout ?? config.defaultTimeout,
     idle_timeout: b.idle_timeout ?? config.idleTimeout,
-    cwd: resolveWorkspace(b.cwd, config.workspaceRoots),
+    cwd: resolveWorkspace(b.cwd, config),
   };
   if (b.model !== undefined) request.model = b.model;
   if (b.max_turns !== undefined) request.max_turns = b.max_turns;

@@ -1,12 +1,15 @@
 /**
- * Runs queued tasks, at most `concurrency` at once, oldest first. Every transition is written to the
+ * Runs queued tasks, as many at once as there are free Claude Code slots, oldest first. Every transition is written to the
  * Store before anyone is told about it; a crash between two writes leaves a state that recovery
  * (Store.recoverInterrupted) turns into `interrupted` or a requeue.
  */
 import path from 'node:path';
 import { toErrorInfo } from '../errors.ts';
+import type { Semaphore } from '../runners/claude/admission.ts';
+import { defuseMentions } from '../runners/claude/mentions.ts';
 import type { ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
+import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { Redactor } from '../secrets.ts';
 import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
@@ -25,12 +28,18 @@ export interface SchedulerDeps {
   store: Store;
   notifier: TaskNotifier;
   runClaude: ClaudeRunner;
-  concurrency: number;
   dataDir: string;
   /** Applied to everything stored about a task: agent messages, responses, errors. */
   redactor: Redactor;
   /** Called after a task's terminal state is durable (webhooks, metrics). */
   onTerminal?: (task: TaskRecord) => void;
+  /** The OS sandbox tasks run under, reported in each task's `result.policy`. */
+  sandbox?: SandboxStatus;
+  /**
+   * Claude Code slots shared with workflow claude steps (admission.ts). A task is claimed only when
+   * one is free, and holds it until its process is gone.
+   */
+  slots: Semaphore;
 }
 
 export class TaskScheduler {
@@ -52,6 +61,7 @@ export class TaskScheduler {
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
+    deps.slots.onFree(() => this.wake());
   }
 
   get runningCount(): number {
@@ -76,8 +86,14 @@ export class TaskScheduler {
   }
 
   async #pump(): Promise<void> {
-    while (!this.#stopped && this.#active.size < this.#deps.concurrency) {
-      const task = await this.#deps.store.claimNextTask(new Date().toISOString());
+    const { slots } = this.#deps;
+    while (!this.#stopped && slots.tryAcquire()) {
+      let task: TaskRecord | undefined;
+      try {
+        task = await this.#deps.store.claimNextTask(new Date().toISOString());
+      } finally {
+        if (!task) slots.release();
+      }
       if (!task) return;
       this.onClaimed();
       const controller = new AbortController();
@@ -86,6 +102,7 @@ export class TaskScheduler {
       void this.#run(task, controller).finally(() => {
         this.#active.delete(controller);
         this.#forget(task.id, controller);
+        slots.release();
         this.wake();
       });
     }
@@ -130,7 +147,7 @@ export class TaskScheduler {
     };
     emit('status', { status: 'running', attempt: task.attempts });
     const input: ClaudeInput = {
-      prompt: task.pending_message ?? request.prompt,
+      prompt: defuseMentions(task.pending_message ?? request.prompt),
       policy: task.policy as unknown as ToolPolicy,
       cwd: request.cwd,
       timeout: request.timeout,
@@ -140,7 +157,7 @@ export class TaskScheduler {
     if (request.model) input.model = request.model;
     if (request.max_turns) input.max_turns = request.max_turns;
     if (request.max_budget_usd) input.max_budget_usd = request.max_budget_usd;
-    if (request.system_prompt_append) input.system_prompt_append = request.system_prompt_append;
+    if (request.system_prompt_append) input.system_prompt_append = defuseMentions(request.system_prompt_append);
     if (request.output_schema) input.output_schema = request.output_schema;
     if (task.pending_message && task.agent_session_id) input.resume = task.agent_session_id;
 
@@ -160,13 +177,13 @@ export class TaskScheduler {
           });
         },
       });
-      finish = { status: 'completed', response: out.response, result: resultOf(task, out), error: null };
+      finish = { status: 'completed', response: out.response, result: this.#resultOf(task, out), error: null };
     } catch (err) {
       const envelope = err instanceof RunnerError ? err.envelope : undefined;
       finish = {
         status: 'failed',
         response: envelope?.response ?? null,
-        result: envelope ? resultOf(task, envelope) : { policy: task.policy },
+        result: this.#resultOf(task, envelope),
         error: toErrorInfo(err),
       };
     }
@@ -185,14 +202,17 @@ export class TaskScheduler {
     const saved = await store.getTask(task.id);
     if (saved) await announceTerminal(store, notifier, this.#deps.onTerminal, saved);
   }
-}
 
-function resultOf(task: TaskRecord, out: OutputEnvelope): Record<string, unknown> {
-  return {
-    response: out.response,
-    structured_output: out.data ?? null,
-    usage: out.usage ?? null,
-    ...out.detail,
-    policy: task.policy,
-  };
+  /** The effective policy is the rules plus the sandbox they ran in. */
+  #resultOf(task: TaskRecord, out: OutputEnvelope | undefined): Record<string, unknown> {
+    const policy = { ...task.policy, sandbox: this.#deps.sandbox ?? null };
+    if (!out) return { policy };
+    return {
+      response: out.response,
+      structured_output: out.data ?? null,
+      usage: out.usage ?? null,
+      ...out.detail,
+      policy,
+    };
+  }
 }

@@ -19,6 +19,8 @@ export interface WebhookSenderDeps {
   secret: string | undefined;
   httpAllow: string | undefined;
   logger: Logger;
+  /** Scrubs secrets from a failed delivery's stored error: it quotes the receiver's reply, which may hold anything. */
+  redact: (text: string) => string;
   /** Milliseconds between scans for due deliveries. */
   pollMs?: number;
 }
@@ -110,8 +112,9 @@ export class WebhookSender {
           error === null || attempts >= MAX_ATTEMPTS
             ? null
             : new Date(Date.now() + Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempts - 1))).toISOString();
+        // The logger redacts what it writes; the store does not, so the stored copy is scrubbed here.
         if (error) logger.warn({ task: d.task_id, attempts, error }, 'webhook delivery failed');
-        await store.recordWebhookAttempt(d.id, error === null, next, error);
+        await store.recordWebhookAttempt(d.id, error === null, next, error === null ? null : this.#deps.redact(error));
       }),
     );
   }

@@ -180,8 +180,15 @@ export function describeIssue(issue: ZodIssueLike | undefined, raw: unknown): { 
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   if (issue.code === 'unrecognized_keys' && issue.keys?.[0] !== undefined) {
     const key = issue.keys[0];
-    const hint = closest(key, knownKeys(path, raw));
-    return issueAt([...path, key], `is not a known key${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    const known = knownKeys(path, raw);
+    const hint = closest(key, known);
+    const worker = path.length === 2 && path[0] === 'steps' ? valueAt(raw, [...path, 'worker']) : undefined;
+    let rule = 'is not a known key';
+    if (key === 'pool' && (worker === 'transform' || worker === 'approval')) {
+      rule += `: ${worker === 'approval' ? 'an' : 'a'} ${worker} step runs inside the orchestrator and takes no pool (pools are for claude, llm and http steps)`;
+    } else if (hint) rule += ` (did you mean "${hint}"?)`;
+    else if (known.length > 0) rule += ` (known keys: ${known.join(', ')})`;
+    return issueAt([...path, key], rule);
   }
   const value = valueAt(raw, path);
   if (issue.code === 'invalid_type' && value === undefined) return issueAt(path, 'is required');

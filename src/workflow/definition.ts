@@ -3,11 +3,13 @@
  * an AppError('validation') whose `field` is a path such as `steps.step_3.depends_on[1]` and whose
  * message names the file and line (when known), the step and the rule. The first failure is reported.
  */
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { type Document, isMap, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import { type Document, isMap, isScalar, isSeq, type LineCounter } from 'yaml';
 import { AppError } from '../errors.ts';
 import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
+import { compileUserSchema } from '../schema/ajv.ts';
+import { MatchBudgetError } from '../schema/linear-regex.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   closest,
@@ -20,6 +22,7 @@ import {
   type WorkflowDefinition,
   workflowSchema,
 } from './definition-schema.ts';
+import { parseDefinitionYaml } from './definition-yaml.ts';
 import { checkTemplate, isSingleExpression, templateReferences } from './template.ts';
 
 export type {
@@ -39,7 +42,6 @@ export interface ParseOptions {
   filename?: string;
 }
 
-export const MAX_DEFINITION_CHARS = 1024 * 1024;
 /** Well above the 1,000-step DAGs the engine is built for (bench/workflow-1000.ts); stops runaway definitions. */
 export const MAX_STEPS = 5000;
 /** Pools every engine provides; a step may name these without declaring them under `pools`. */
@@ -86,30 +88,8 @@ export function defaultPoolFor(worker: WorkerName): 'claude' | 'llm' | 'http' | 
  * const def = parseWorkflow(await readFile('brief.yaml', 'utf8'), { filename: 'brief.yaml' });
  */
 export function parseWorkflow(text: string, options: ParseOptions = {}): WorkflowDefinition {
-  const at = options.filename ? `${options.filename}: ` : '';
-  if (text.length > MAX_DEFINITION_CHARS) {
-    throw new AppError('validation', `${at}definition is larger than ${MAX_DEFINITION_CHARS} characters`);
-  }
-  const lines = new LineCounter();
-  // uniqueKeys: a repeated key is an error, not a silent override; aliases are capped against blowups.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const syntax = doc.errors[0];
-  if (syntax) {
-    const pos = lines.linePos(syntax.pos[0]);
-    const where = options.filename
-      ? `${options.filename}:${pos.line}:${pos.col}`
-      : `line ${pos.line}, column ${pos.col}`;
-    throw new AppError('validation', `${where}: YAML syntax error: ${syntax.message.split('\n')[0]}`, {
-      cause: syntax,
-    });
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw new AppError('validation', `${at}YAML error: ${(err as Error).message}`, { cause: err });
-  }
-  return check(raw, options, (path) => lineOf(doc, lines, path));
+  const { doc, lines, value } = parseDefinitionYaml(text, options.filename);
+  return check(value, options, (path) => lineOf(doc, lines, path));
 }
 
 /** Validates an already parsed definition (an API body, say). */
@@ -204,14 +184,12 @@ function checkToolRules(rules: string[], stepPath: Path): void {
   }
 }
 
-/** Ajv for user-written schemas: strict, so a misspelled keyword is an error; formats are annotations. */
-function newAjv(options: { useDefaults?: boolean } = {}): Ajv2020 {
-  return new Ajv2020({ strict: true, strictTypes: false, strictTuples: false, validateFormats: false, ...options });
-}
+/** User-written schemas are strict, so a misspelled keyword is an error; formats are annotations. */
+const SCHEMA_OPTIONS = { strict: true, strictTypes: false, strictTuples: false, validateFormats: false } as const;
 
-function checkSchema(ajv: Ajv2020, schema: unknown, path: Path): void {
+function checkSchema(schema: unknown, path: Path): void {
   try {
-    ajv.compile(schema as object);
+    compileUserSchema(schema as object, SCHEMA_OPTIONS);
   } catch (err) {
     invalid(path, `is not a valid JSON Schema (2020-12): ${(err as Error).message}`);
   }
@@ -244,9 +222,8 @@ function checkHttpStep(step: Extract<StepDefinition, { worker: 'http' }>, path: 
 }
 
 function semanticCheck(def: WorkflowDefinition): void {
-  const ajv = newAjv();
   const inputs = def.inputs ?? {};
-  for (const [name, schema] of Object.entries(inputs)) checkSchema(ajv, schema, ['inputs', name]);
+  for (const [name, schema] of Object.entries(inputs)) checkSchema(schema, ['inputs', name]);
   const pools = new Set<string>([...DEFAULT_POOLS, ...Object.keys(def.pools ?? {})]);
   const names = Object.keys(def.steps);
 
@@ -261,13 +238,14 @@ function semanticCheck(def: WorkflowDefinition): void {
       if (step.depends_on.indexOf(dep) !== i) invalid(path, `repeats "${dep}"`);
     });
     if ('pool' in step && step.pool !== undefined && !pools.has(step.pool)) {
+      const hint = closest(step.pool, [...pools]);
       invalid(
         ['steps', name, 'pool'],
-        `names unknown pool "${step.pool}"; declare it under pools (known: ${[...pools].join(', ')})`,
+        `names unknown pool "${step.pool}"${hint ? ` (did you mean "${hint}"?)` : ''}; declare it under pools (known pools: ${[...pools].join(', ')})`,
       );
     }
     if ('output_schema' in step && step.output_schema)
-      checkSchema(ajv, step.output_schema, ['steps', name, 'output_schema']);
+      checkSchema(step.output_schema, ['steps', name, 'output_schema']);
     if (step.worker === 'claude' && step.allowed_tools) checkToolRules(step.allowed_tools, ['steps', name]);
     if ('parallelism' in step && step.parallelism !== undefined && step.for_each === undefined) {
       invalid(['steps', name, 'parallelism'], 'is only allowed together with for_each');
@@ -372,7 +350,7 @@ function checkStepTemplates(
   }
 }
 
-const inputValidators = new WeakMap<WorkflowDefinition, ReturnType<Ajv2020['compile']>>();
+const inputValidators = new WeakMap<WorkflowDefinition, ValidateFunction>();
 
 /**
  * Checks a run's inputs against the definition and returns them with schema `default`s applied.
@@ -385,16 +363,20 @@ export function validateInputs(def: WorkflowDefinition, inputs: unknown): Record
     const required = Object.entries(properties)
       .filter(([, schema]) => !Object.hasOwn(schema, 'default'))
       .map(([name]) => name);
-    validate = newAjv({ useDefaults: true }).compile({
-      type: 'object',
-      properties,
-      required,
-      additionalProperties: false,
-    });
+    validate = compileUserSchema(
+      { type: 'object', properties, required, additionalProperties: false },
+      { ...SCHEMA_OPTIONS, useDefaults: true },
+    );
     inputValidators.set(def, validate);
   }
   const value = structuredClone(inputs ?? {});
-  if (validate(value)) return value as Record<string, unknown>;
+  try {
+    if (validate(value)) return value as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof MatchBudgetError)
+      throw new AppError('validation', `inputs: ${err.message}`, { field: 'inputs' });
+    throw err;
+  }
   const error = validate.errors?.[0];
   const params = (error?.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
   const segments: Array<string | number> = (error?.instancePath ?? '')

@@ -1,7 +1,11 @@
 /** Bad input gets a 4xx naming the field, never a 500 or a stack trace, and the server keeps serving. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { type Harness, startHarness } from '../fixtures/harness.ts';
+import { INSTALL_DIR, loadConfig } from '../../src/config.ts';
+import { AppError } from '../../src/errors.ts';
+import { type Harness, startHarness, tempDir } from '../fixtures/harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -117,4 +121,90 @@ test('follow-up message validation: unknown field, empty prompt, unknown task', 
   assert.equal(empty.body.error.field, 'prompt');
   const missing = await post({ prompt: 'again' }, '/v1/tasks/nope/messages');
   assert.equal(missing.status, 404);
+});
+
+test('a cwd whose real path is in .git/, .claude/ or the data dir → 400 naming cwd; an ordinary one is accepted', async () => {
+  for (const dir of ['.git/hooks', '.claude', 'docs/.claude/agents', 'plain']) {
+    fs.mkdirSync(path.join(h.workspace, dir), { recursive: true });
+  }
+  fs.symlinkSync('.git/hooks', path.join(h.workspace, 'hooks-link'));
+  fs.symlinkSync(h.dataDir, path.join(h.workspace, 'data-link'));
+  for (const [cwd, message] of [
+    ['.git', /inside a \.git or \.claude directory/],
+    ['.git/hooks', /inside a \.git or \.claude directory/],
+    ['.claude', /inside a \.git or \.claude directory/],
+    ['docs/.claude/agents', /inside a \.git or \.claude directory/],
+    ['hooks-link', /inside a \.git or \.claude directory/], // a link into .git/ is judged where it lands
+    ['data-link', /outside the workspace roots/], // every task's transcripts and the database
+  ] as const) {
+    const res = await post({ prompt: 'x', cwd });
+    assert.equal(res.status, 400, `${cwd}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.error.field, 'cwd');
+    assert.match(res.body.error.message, message);
+  }
+  // Positive control: an ordinary directory of the workspace.
+  const ok = await post({ prompt: 'x', cwd: 'plain' });
+  assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  await h.fetch(`/v1/tasks/${(ok.body as unknown as { id: string }).id}/cancel`, { method: 'POST' });
+});
+
+/** loadConfig's error for `env` (started from `cwd`), or undefined when it loads. */
+function configError(env: Record<string, string>, cwd: string): AppError | undefined {
+  try {
+    loadConfig({ SWITCHYARD_LOG_LEVEL: 'silent', ...env }, {}, cwd);
+    return undefined;
+  } catch (err) {
+    assert.ok(err instanceof AppError, String(err));
+    return err;
+  }
+}
+
+test('no workspace root may hold the data dir, the server install, its workflows or Claude Code (checked at load)', () => {
+  const root = tempDir();
+  try {
+    for (const dir of ['ws/data', 'ws2', 'data']) fs.mkdirSync(path.join(root, dir), { recursive: true });
+    fs.symlinkSync(path.join(root, 'data'), path.join(root, 'data-link'));
+    const cases: Array<[Record<string, string>, string, RegExp]> = [
+      // The old default: the start directory as root, ./data inside it.
+      [{ SWITCHYARD_WORKSPACE_ROOTS: '.' }, 'SWITCHYARD_WORKSPACE_ROOTS', /SWITCHYARD_DATA_DIR .* overlap/],
+      [{ SWITCHYARD_WORKSPACE_ROOTS: 'ws', SWITCHYARD_DATA_DIR: 'ws/data' }, 'SWITCHYARD_WORKSPACE_ROOTS', /overlap/],
+      [{ SWITCHYARD_WORKSPACE_ROOTS: 'data-link' }, 'SWITCHYARD_WORKSPACE_ROOTS', /overlap/], // a link to the data dir
+      [{ SWITCHYARD_WORKSPACE_ROOTS: `ws2:${root}` }, 'SWITCHYARD_WORKSPACE_ROOTS', /overlap/], // any root counts
+      [{ SWITCHYARD_DATA_DIR: 'workspace/db' }, 'SWITCHYARD_DATA_DIR', /overlap/], // inside the default root
+      [{ SWITCHYARD_WORKSPACE_ROOTS: INSTALL_DIR }, 'SWITCHYARD_WORKSPACE_ROOTS', /Switchyard's own install/],
+      [{ SWITCHYARD_WORKSPACE_ROOTS: path.dirname(INSTALL_DIR) }, 'SWITCHYARD_WORKSPACE_ROOTS', /own install/],
+      [{ SWITCHYARD_WORKSPACE_ROOTS: path.join(INSTALL_DIR, 'src') }, 'SWITCHYARD_WORKSPACE_ROOTS', /own install/],
+      [{ SWITCHYARD_WORKSPACE_ROOTS: 'missing' }, 'SWITCHYARD_WORKSPACE_ROOTS', /does not exist/],
+      [
+        { SWITCHYARD_WORKSPACE_ROOTS: 'ws2', SWITCHYARD_WORKFLOWS_DIR: 'ws2/flows' },
+        'SWITCHYARD_WORKFLOWS_DIR',
+        /overlap/,
+      ],
+      [
+        { SWITCHYARD_WORKSPACE_ROOTS: 'ws2', SWITCHYARD_CLAUDE_PATH: 'ws2/claude' },
+        'SWITCHYARD_CLAUDE_PATH',
+        /overlap/,
+      ],
+    ];
+    for (const [env, field, message] of cases) {
+      const err = configError(env, root);
+      assert.ok(err, `${JSON.stringify(env)} should be refused`);
+      assert.equal(err.field, field, err.message);
+      assert.match(err.message, message);
+    }
+    // Positive controls: roots beside the data dir, and the default configuration as `npm start` runs it
+    // from the repository (./workspace beside ./data, inside the checkout but away from its code).
+    assert.equal(
+      configError(
+        { SWITCHYARD_WORKSPACE_ROOTS: 'ws2', SWITCHYARD_DATA_DIR: 'data', SWITCHYARD_WORKFLOWS_DIR: 'flows' },
+        root,
+      ),
+      undefined,
+    );
+    const defaults = loadConfig({}, {}, INSTALL_DIR);
+    assert.deepEqual(defaults.workspaceRoots, [path.join(INSTALL_DIR, 'workspace')]);
+    assert.equal(defaults.dataDir, path.join(INSTALL_DIR, 'data'));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });

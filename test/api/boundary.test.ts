@@ -6,112 +6,28 @@
  * Every refusal sits beside an allowed call in the same task, so no test passes because nothing ran.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Script, ScriptRequest } from '../../src/model/scripted-model.ts';
-import { type Harness, startHarness } from '../fixtures/harness.ts';
-
-interface ToolCall {
-  name: string;
-  input: Record<string, unknown>;
-}
-
-/** One tool call as the model saw it come back. */
-interface ToolOutcome {
-  name: string;
-  input: Record<string, unknown>;
-  isError: boolean;
-  text: string;
-}
-
-interface TaskRun {
-  task: Record<string, any>;
-  outcomes: ToolOutcome[];
-  /** Every model request of this task, first to last. */
-  requests: ScriptRequest[];
-}
-
-interface BoundaryHarness extends Harness {
-  run(body: Record<string, unknown>, calls: ToolCall[]): Promise<TaskRun>;
-}
-
-/** The file outside the workspace that no tool may read; its content must never reach the model. */
-const SECRET = 'OUTSIDE-SECRET-5e1f';
-
-/**
- * A harness whose model plays, for each task (told apart by its prompt), the planned tool calls one
- * per turn and then a final text. Beside the workspace sits `outside.txt` holding SECRET.
- */
-async function startBoundaryHarness(env: Record<string, string> = {}): Promise<BoundaryHarness> {
-  const plans = new Map<string, ToolCall[]>();
-  const script: Script = (req) => {
-    const call = plans.get(req.prompt)?.[req.turnIndex];
-    return call ? { tool_use: call } : { text: `finished: ${req.prompt}` };
-  };
-  const h = await startHarness({ script, env });
-  fs.writeFileSync(path.join(path.dirname(h.workspace), 'outside.txt'), SECRET);
-  let counter = 0;
-  return Object.assign(h, {
-    async run(body: Record<string, unknown>, calls: ToolCall[]): Promise<TaskRun> {
-      const prompt = `${String(body.prompt ?? 'probe')} #${++counter}`;
-      plans.set(prompt, calls);
-      const res = await h.fetch('/v1/tasks', { method: 'POST', json: { ...body, prompt } });
-      assert.equal(res.status, 201, await res.clone().text());
-      const { id } = (await res.json()) as { id: string };
-      const task = (await (await h.fetch(`/v1/tasks/${id}?wait=60`)).json()) as Record<string, any>;
-      assert.equal(task.status, 'completed', JSON.stringify(task.error));
-      const requests = h.model.requests.filter((r) => r.prompt === prompt);
-      return { task, outcomes: outcomesOf(requests.at(-1)), requests };
-    },
-  });
-}
-
-type Block = { type?: string; id?: string; name?: string; input?: any; tool_use_id?: string; content?: unknown };
-
-function blocks(messages: Array<{ role: string; content: unknown }>, role: string, type: string): Block[] {
-  return messages
-    .filter((m) => m.role === role && Array.isArray(m.content))
-    .flatMap((m) => (m.content as Block[]).filter((b) => b.type === type));
-}
-
-function textOf(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content.map((b: { text?: string }) => b.text ?? '').join('\n');
-}
-
-/** Pairs each tool_use of the conversation with its tool_result, from the last request of a task. */
-function outcomesOf(last: ScriptRequest | undefined): ToolOutcome[] {
-  const messages = last?.body.messages ?? [];
-  const results = blocks(messages, 'user', 'tool_result') as Array<Block & { is_error?: boolean }>;
-  return blocks(messages, 'assistant', 'tool_use').map((use) => {
-    const result = results.find((r) => r.tool_use_id === use.id);
-    assert.ok(result, `no tool_result for ${use.name} ${JSON.stringify(use.input)}`);
-    return { name: use.name!, input: use.input, isError: result.is_error === true, text: textOf(result.content) };
-  });
-}
-
-function offeredTools(run: TaskRun): string[] {
-  return (run.requests[0]?.body.tools ?? []).map((t) => t.name);
-}
-
-function deniedCount(run: TaskRun): number {
-  return (run.task.result.permission_denials as unknown[]).length;
-}
-
-function assertRefused(outcome: ToolOutcome, reason: RegExp): void {
-  const shown = `${outcome.name} ${JSON.stringify(outcome.input)} → ${outcome.text}`;
-  assert.equal(outcome.isError, true, `expected a refusal: ${shown}`);
-  assert.match(outcome.text, reason, shown);
-  assert.ok(!outcome.text.includes(SECRET), `the secret leaked: ${shown}`);
-}
-
-function assertWorked(outcome: ToolOutcome, output?: RegExp): void {
-  const shown = `${outcome.name} ${JSON.stringify(outcome.input)} → ${outcome.text}`;
-  assert.equal(outcome.isError, false, `expected success: ${shown}`);
-  if (output) assert.match(outcome.text, output, shown);
-}
+import { query } from '@anthropic-ai/claude-agent-sdk';
+import { startScriptedModel } from '../../src/model/scripted-model.ts';
+import { bashEnv } from '../../src/runners/claude/bash-env.ts';
+import { defuseMentions } from '../../src/runners/claude/mentions.ts';
+import {
+  assertRefused,
+  assertWorked,
+  type Block,
+  type BoundaryHarness,
+  blocks,
+  deniedCount,
+  offeredTools,
+  SECRET,
+  startBoundaryHarness,
+  type TaskRun,
+  unmark,
+} from '../fixtures/boundary-harness.ts';
+import { type Harness, startHarness, tempDir } from '../fixtures/harness.ts';
 
 /** The task's stored events, read through the SSE endpoint (the stream ends with the task). */
 async function storedEvents(h: Harness, id: string): Promise<Array<{ event: string; data: any }>> {
@@ -154,7 +70,9 @@ test('a tool outside allowed_tools does not exist for the model; the allowed one
     assert.equal(exists(h, 'pwned-bash'), false);
     assert.equal(exists(h, 'pwned-write.txt'), false);
     assert.equal(fs.readFileSync(path.join(h.workspace, 'hello.txt'), 'utf8'), 'hello-content-7');
-    assert.deepEqual(run.task.result.policy, { rules: [{ tool: 'Read' }], tools: ['Read'] });
+    const { sandbox, ...policy } = run.task.result.policy;
+    assert.deepEqual(policy, { rules: [{ tool: 'Read' }], tools: ['Read'] });
+    assert.deepEqual(sandbox, h.server.sandbox, 'the effective policy names the sandbox the task ran in');
     assert.deepEqual(run.task.request.allowed_tools, ['Read']);
 
     // The stored transcript tells the same story as what the model saw.
@@ -344,12 +262,14 @@ const OURS = [
   'HOME',
   'CLAUDE_CONFIG_DIR',
   'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC',
+  'CLAUDE_CODE_DISABLE_FILE_MENTIONS',
   'DISABLE_AUTOUPDATER',
   'DISABLE_TELEMETRY',
   'DISABLE_ERROR_REPORTING',
   'CLAUDE_CODE_MAX_RETRIES',
   'ANTHROPIC_BASE_URL',
   'ANTHROPIC_API_KEY',
+  ...Object.keys(bashEnv('/')),
 ];
 const CLAUDE_CODE_OWN = [
   'SHELL',
@@ -399,8 +319,9 @@ test('the agent environment is an allow-list: no server variable, a per-task CLA
     const unexpected = [...vars.keys()].filter((name) => !expected.has(name) && !name.startsWith('SWITCHYARD_TASK_'));
     assert.deepEqual(unexpected, [], `variables not on the allow-list: ${unexpected.join(', ')}`);
     const configDir = path.join(h.dataDir, 'claude', run.task.id);
-    assert.equal(vars.get('CLAUDE_CONFIG_DIR'), configDir);
-    assert.equal(vars.get('HOME'), configDir);
+    // A warm spare's own config dir becomes the task's through a link: the same directory either way.
+    assert.equal(fs.realpathSync(vars.get('CLAUDE_CONFIG_DIR')!), fs.realpathSync(configDir));
+    assert.equal(vars.get('HOME'), vars.get('CLAUDE_CONFIG_DIR'));
     assert.ok(fs.statSync(configDir).isDirectory());
   } finally {
     delete process.env.SWITCHYARD_TEST_SECRET;
@@ -462,6 +383,7 @@ test('the boundary is validated over HTTP: unknown tools, misspelled fields, a c
     const run = await h.run({ allowed_tools: ['Read(src/**)', 'Grep'], cwd: 'sub' }, []);
     assert.equal(run.task.request.cwd, path.join(h.workspace, 'sub'));
     assert.deepEqual(run.task.result.policy, {
+      sandbox: h.server.sandbox,
       rules: [{ tool: 'Read', scope: 'src/**' }, { tool: 'Grep' }],
       tools: ['Read', 'Grep'],
     });
@@ -482,7 +404,7 @@ test('omitted allowed_tools offers the model no tools at all', async () => {
     assert.deepEqual(offeredTools(run), []);
     assertRefused(run.outcomes[0]!, /No such tool available: Read/);
     assertRefused(run.outcomes[1]!, /No such tool available: Bash/);
-    assert.deepEqual(run.task.result.policy, { rules: [], tools: [] });
+    assert.deepEqual(run.task.result.policy, { rules: [], tools: [], sandbox: h.server.sandbox });
   } finally {
     await h.close();
   }
@@ -512,6 +434,243 @@ test('a scoped Read, Grep or Glob stays in its scope inside the workspace too (C
     assertWorked(readIn!, /in-scope-content-3/);
     assertWorked(grepIn!, /in-scope-content-3/);
     assertWorked(globIn!, /a\.ts/);
+  } finally {
+    await h.close();
+  }
+});
+
+/** Runs the test's own git in `cwd`, with no system or user config: the plain git an operator has. */
+function git(cwd: string, ...args: string[]): string {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
+  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+    cwd,
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+test('Bash(git diff *) and Bash(git log*) keep git in the workspace: no --no-index, --output or paths outside', async () => {
+  const h = await startBoundaryHarness();
+  try {
+    const ws = h.workspace;
+    fs.mkdirSync(path.join(ws, 'docs'));
+    fs.writeFileSync(path.join(ws, 'docs/a.md'), 'first line\n');
+    git(ws, 'init', '-q');
+    git(ws, 'add', '.');
+    git(ws, 'commit', '-qm', 'commit-message-4471');
+    fs.writeFileSync(path.join(ws, 'docs/a.md'), 'first line\nchanged-line-8812\n');
+    const outside = path.join(path.dirname(ws), 'outside.txt');
+    const attempts: Array<[string, RegExp]> = [
+      [`git diff --no-index /dev/null ${outside}`, /option "--no-index" of git is not allowed/],
+      ['git diff --no-index /dev/null /etc/passwd', /"--no-index"/],
+      [`git diff --output=${path.join(path.dirname(ws), 'pwned-out')}`, /"--output=/],
+      ['git diff --out=pwned-abbrev', /"--out=pwned-abbrev"/],
+      ['git diff -- ../outside.txt', /"\.\.\/outside\.txt" reaches outside the workspace/],
+      ['git log --format=%H -- /etc', /"\/etc" reaches outside/],
+    ];
+    const run = await h.run({ prompt: 'git probe', allowed_tools: ['Bash(git diff *)', 'Bash(git log*)'] }, [
+      ...attempts.map(([command]) => ({ name: 'Bash', input: { command } })),
+      { name: 'Bash', input: { command: 'git diff' } },
+      { name: 'Bash', input: { command: 'git diff -- docs/a.md' } },
+      { name: 'Bash', input: { command: 'git log -n 1' } },
+    ]);
+    for (const [i, [, reason]] of attempts.entries()) assertRefused(run.outcomes[i]!, reason);
+    for (const outcome of run.outcomes) assert.ok(!outcome.text.includes('root:x:0'), '/etc/passwd leaked');
+    assert.equal(deniedCount(run), attempts.length);
+    // Positive controls: plain git works, on the workspace's own repository.
+    assertWorked(run.outcomes[attempts.length]!, /\+changed-line-8812/);
+    assertWorked(run.outcomes[attempts.length + 1]!, /\+changed-line-8812/);
+    assertWorked(run.outcomes[attempts.length + 2]!, /commit-message-4471/);
+    assert.ok(!fs.existsSync(path.join(path.dirname(ws), 'pwned-out')));
+    assert.ok(!fs.existsSync(path.join(ws, 'pwned-abbrev')));
+  } finally {
+    await h.close();
+  }
+});
+
+test('a repository planted with Write (HEAD, objects/, refs/, config with core.fsmonitor) does not make git run code', async () => {
+  const h = await startBoundaryHarness();
+  try {
+    const ws = h.workspace;
+    const marker = path.join(ws, 'PWNED-fsmonitor');
+    const config =
+      '[core]\n\trepositoryformatversion = 0\n\tbare = false\n' +
+      `\tworktree = ${ws}\n\tfsmonitor = "touch ${marker}; false"\n\tpager = "touch ${marker}-pager; cat"\n`;
+    const run = await h.run(
+      { prompt: 'plant a repo', allowed_tools: ['Write', 'Bash(git status*)', 'Bash(git diff *)'] },
+      [
+        { name: 'Write', input: { file_path: path.join(ws, 'HEAD'), content: 'ref: refs/heads/main\n' } },
+        { name: 'Write', input: { file_path: path.join(ws, 'config'), content: config } },
+        { name: 'Write', input: { file_path: path.join(ws, 'objects/info/keep'), content: '' } },
+        { name: 'Write', input: { file_path: path.join(ws, 'refs/heads/keep'), content: '' } },
+        { name: 'Write', input: { file_path: path.join(ws, 'sub/.git'), content: `gitdir: ${ws}\n` } },
+        { name: 'Bash', input: { command: 'git status' } },
+        { name: 'Bash', input: { command: 'git diff' } },
+      ],
+    );
+    for (const i of [0, 1, 2, 3]) assertWorked(run.outcomes[i]!);
+    assertRefused(run.outcomes[4]!, /never writable/); // a .git file pointing elsewhere
+    assert.ok(!fs.existsSync(marker), 'git ran the planted core.fsmonitor inside the task');
+    assert.ok(!fs.existsSync(`${marker}-pager`), 'git ran the planted core.pager inside the task');
+    assert.match(run.outcomes[5]!.text, /cannot use bare repository .*safe\.bareRepository/);
+    // Positive control: the plant is real. A plain git in the same folder runs its fsmonitor.
+    try {
+      git(ws, 'status');
+    } catch {
+      // the planted repository has no commits: status may fail after running the hook
+    }
+    assert.ok(fs.existsSync(marker), 'the planted repository should make a plain git run core.fsmonitor');
+  } finally {
+    await h.close();
+  }
+});
+
+test('@ mentions in a prompt, system_prompt_append and a follow-up are never read; e-mail addresses arrive', async () => {
+  const h = await startBoundaryHarness();
+  try {
+    const ws = h.workspace;
+    fs.mkdirSync(path.join(ws, 'docs'));
+    fs.mkdirSync(path.join(ws, 'src'));
+    fs.writeFileSync(path.join(ws, 'docs/x.md'), 'DOCS-CONTENT-3317');
+    fs.writeFileSync(path.join(ws, 'src/a.ts'), 'SRC-CONTENT-5521');
+    const body = {
+      prompt: 'Summarise @docs/x.md, @src/a.ts, @/etc/passwd, @"docs/x.md" and @/etc/ for ops@example.com and @user',
+      allowed_tools: ['Read(src/**)'],
+      system_prompt_append: 'Also see @docs/x.md',
+    };
+    const run = await h.run(body, [{ name: 'Read', input: { file_path: path.join(ws, 'src/a.ts') } }]);
+    const first = JSON.stringify(run.requests[0]!.body);
+    // An @/etc/ mention would list the directory: `hostname` and `os-release` are in every /etc.
+    const firstMessages = JSON.stringify(run.requests[0]!.body.messages);
+    assert.ok(!firstMessages.includes('os-release') && !firstMessages.includes('hostname'), '/etc/ was listed');
+    for (const secret of ['DOCS-CONTENT-3317', 'SRC-CONTENT-5521', 'root:x:0', SECRET]) {
+      assert.ok(!first.includes(secret), `${secret} reached the model before any tool call`);
+    }
+    // Positive controls: the text arrives readable, and the model may still Read src/a.ts through the gate.
+    assert.match(unmark(run.requests[0]!.prompt), /for ops@example\.com and @user #\d+$/);
+    assert.ok(run.requests[0]!.prompt.includes('\u200b@docs/x.md'));
+    assert.ok(first.includes('Also see \\u200b@docs/x.md') || first.includes('Also see \u200b@docs/x.md'));
+    assertWorked(run.outcomes[0]!, /SRC-CONTENT-5521/);
+
+    const follow = await h.fetch(`/v1/tasks/${run.task.id}/messages`, {
+      method: 'POST',
+      json: { prompt: 'Now @docs/x.md please' },
+    });
+    assert.ok(follow.ok, await follow.clone().text());
+    const done = (await (await h.fetch(`/v1/tasks/${run.task.id}?wait=60`)).json()) as {
+      status: string;
+      error: unknown;
+    };
+    assert.equal(done.status, 'completed', JSON.stringify(done.error));
+    const last = h.model.requests.at(-1)!;
+    assert.match(unmark(last.lastUserText), /Now @docs\/x\.md please/);
+    assert.ok(!JSON.stringify(last.body).includes('DOCS-CONTENT-3317'), 'the follow-up mention was read');
+  } finally {
+    await h.close();
+  }
+});
+
+test('defusing alone stops Claude Code reading mentions (its own switch off); the raw prompt is read (control)', async () => {
+  const model = await startScriptedModel(() => ({ text: 'done' }));
+  const ws = tempDir('switchyard-mentions-');
+  try {
+    fs.mkdirSync(path.join(ws, 'docs'));
+    fs.writeFileSync(path.join(ws, 'docs/x.md'), 'DOCS-CONTENT-6620');
+    fs.writeFileSync(path.join(ws, 'user'), 'USER-FILE-4410');
+    const prompt = 'Summarise @docs/x.md and @"docs/x.md" for @user, cc ops@example.com';
+    /** What Claude Code sent the model for `text`, with mentions enabled (no CLAUDE_CODE_DISABLE_FILE_MENTIONS). */
+    const sent = async (text: string): Promise<string> => {
+      const before = model.requests.length;
+      const config = path.join(ws, `.config-${before}`);
+      const env = {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: config,
+        CLAUDE_CONFIG_DIR: config,
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+        ANTHROPIC_BASE_URL: model.url,
+        ANTHROPIC_API_KEY: 'sk-ant-test-key-not-secret',
+      };
+      const options = {
+        cwd: ws,
+        tools: [],
+        allowedTools: [],
+        settingSources: [],
+        env,
+        permissionMode: 'default' as const,
+      };
+      for await (const message of query({ prompt: text, options })) if (message.type === 'result') break;
+      return JSON.stringify(model.requests[before]!.body.messages);
+    };
+    const raw = await sent(prompt);
+    assert.ok(raw.includes('DOCS-CONTENT-6620') && raw.includes('USER-FILE-4410'), 'control: mentions are read');
+    const defused = await sent(defuseMentions(prompt));
+    assert.ok(!defused.includes('DOCS-CONTENT-6620'), 'a defused @docs/x.md was read');
+    assert.ok(!defused.includes('USER-FILE-4410'), 'a defused @user was read');
+    assert.ok(defused.includes('ops@example.com'));
+  } finally {
+    await model.close();
+    fs.rmSync(ws, { recursive: true, force: true });
+  }
+});
+
+test('a workflow claude step: an @ in a rendered value is text, not a file read; a cwd inside .git/ fails the step', async () => {
+  const h = await startBoundaryHarness();
+  try {
+    fs.mkdirSync(path.join(h.workspace, 'docs'));
+    fs.mkdirSync(path.join(h.workspace, '.git'));
+    fs.writeFileSync(path.join(h.workspace, 'docs/x.md'), 'DOCS-CONTENT-7782');
+    const workflow = (name: string, extra: string) =>
+      `name: ${name}\ninputs:\n  note: { type: string }\nsteps:\n  ask:\n    worker: claude\n` +
+      `    prompt: "Handle this for ops@example.com: {{ inputs.note }}"\n${extra}`;
+    const runOf = async (name: string, extra: string) => {
+      const registered = await h.fetch('/v1/workflows', {
+        method: 'POST',
+        body: workflow(name, extra),
+        headers: { 'content-type': 'application/yaml' },
+      });
+      assert.equal(registered.status, 201, await registered.text());
+      const started = await h.fetch(`/v1/workflows/${name}/runs`, {
+        method: 'POST',
+        json: { inputs: { note: 'summarise @docs/x.md' } },
+      });
+      assert.equal(started.status, 201, await started.clone().text());
+      const { id } = (await started.json()) as { id: string };
+      return (await (await h.fetch(`/v1/runs/${id}?wait=60`)).json()) as {
+        status: string;
+        steps: Array<{ error?: { kind: string; message: string; field?: string } }>;
+      };
+    };
+    const done = await runOf('mention', '');
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    const request = h.model.requests.find((r) => unmark(r.prompt).includes('summarise @docs/x.md'));
+    assert.ok(request, 'the rendered prompt reached the model, readable (positive control)');
+    assert.match(unmark(request.prompt), /ops@example\.com: summarise @docs\/x\.md/);
+    assert.ok(!JSON.stringify(request.body).includes('DOCS-CONTENT-7782'), 'the mentioned file was read');
+
+    const failed = await runOf('in-git', '    cwd: .git\n');
+    assert.equal(failed.status, 'failed', JSON.stringify(failed));
+    const error = failed.steps[0]!.error!;
+    assert.equal(error.kind, 'validation');
+    assert.match(error.message, /steps\.ask\.cwd ".git" is inside a \.git or \.claude directory/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('every Bash call starts in the task cwd, so a cd cannot carry the next call past the argument checks', async () => {
+  const h = await startBoundaryHarness();
+  try {
+    fs.mkdirSync(path.join(h.workspace, 'docs'));
+    const run = await h.run({ prompt: 'cd probe', allowed_tools: ['Bash(cd *)', 'Bash(pwd)'] }, [
+      { name: 'Bash', input: { command: 'cd docs && pwd' } },
+      { name: 'Bash', input: { command: 'pwd' } },
+      { name: 'Bash', input: { command: 'cd ..' } },
+    ]);
+    // Positive control: within one command the cd holds.
+    assertWorked(run.outcomes[0]!, new RegExp(`^${h.workspace}/docs$`));
+    assertWorked(run.outcomes[1]!, new RegExp(`^${h.workspace}$`));
+    assertRefused(run.outcomes[2]!, /"\.\." reaches outside the workspace/);
   } finally {
     await h.close();
   }

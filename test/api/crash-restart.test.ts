@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { SwitchyardClient } from '../../src/client/client.ts';
 import { type Script, startScriptedModel } from '../../src/model/scripted-model.ts';
-import { tempDir } from '../fixtures/harness.ts';
+import { fileAppears, tempDir } from '../fixtures/harness.ts';
 import { spawnServer } from '../fixtures/server-process.ts';
 
 function processesOwnedBy(dataDir: string): number[] {
@@ -25,7 +25,7 @@ function processesOwnedBy(dataDir: string): number[] {
   return out;
 }
 
-test('kill -9 mid-run, restart: nothing accepted is lost', async () => {
+test('kill -9 mid-run, restart: nothing accepted is lost', { timeout: 120_000 }, async () => {
   // Before the crash the two "hang" tasks start a long Bash command and then never hear back; after
   // the restart every request is answered.
   let restarted = false;
@@ -34,7 +34,10 @@ test('kill -9 mid-run, restart: nothing accepted is lost', async () => {
     if (!restarted && req.prompt.startsWith('hang')) {
       if (req.turnIndex > 0) return { hang: true };
       startedBeforeCrash.add(req.prompt);
-      return { tool_use: { name: 'Bash', input: { command: 'timeout 3999 tail -f /dev/null' } } };
+      const name = req.prompt.replace(' ', '-');
+      return {
+        tool_use: { name: 'Bash', input: { command: `touch ${name}.started && timeout 3999 tail -f /dev/null` } },
+      };
     }
     return { text: `answered ${req.prompt}` };
   };
@@ -54,20 +57,20 @@ test('kill -9 mid-run, restart: nothing accepted is lost', async () => {
   let server = await spawnServer(env);
   try {
     let client = new SwitchyardClient({ baseUrl: server.url });
-    const tools = ['Bash(timeout *)'];
+    const tools = ['Bash(touch *)', 'Bash(timeout *)'];
+    const bashStarted = Promise.all(['hang-plain.started', 'hang-safe.started'].map((f) => fileAppears(workspace, f)));
     const plain = await client.submit({ prompt: 'hang plain', allowed_tools: tools, timeout: 120000 });
     const safe = await client.submit({ prompt: 'hang safe', allowed_tools: tools, timeout: 120000, retry_safe: true });
     const queued = [];
     for (let i = 0; i < 3; i++) queued.push(await client.submit({ prompt: `queued ${i}` }));
-    // Both hanging tasks reached the model and started their Bash command; the rest wait.
-    for (let i = 0; i < 600 && (startedBeforeCrash.size < 2 || processesOwnedBy(dataDir).length < 8); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    // Both hanging tasks reached the model and their Bash command is running; the rest wait.
+    await bashStarted;
     assert.equal(startedBeforeCrash.size, 2);
     assert.equal((await client.get(plain.id)).status, 'running');
     assert.equal((await client.get(queued[0]!.id)).status, 'queued');
+    // At least each task's Claude Code and the shell running its Bash command.
     const leftBehind = processesOwnedBy(dataDir);
-    assert.ok(leftBehind.length > 0);
+    assert.ok(leftBehind.length >= 4, `processes of the tasks: ${leftBehind.length}`);
 
     restarted = true;
     server.child.kill('SIGKILL');
@@ -102,8 +105,13 @@ test('kill -9 mid-run, restart: nothing accepted is lost', async () => {
   }
 });
 
-test('SIGTERM drains: the running task finishes, then the process exits 0', async () => {
-  const model = await startScriptedModel((req) => ({ text: `ok ${req.prompt}`, delay_ms: 800 }));
+test('SIGTERM drains: the running task finishes, then the process exits 0', { timeout: 60_000 }, async () => {
+  let modelCalled: () => void = () => {};
+  const reachedModel = new Promise<void>((r) => (modelCalled = r));
+  const model = await startScriptedModel((req) => {
+    modelCalled();
+    return { text: `ok ${req.prompt}`, delay_ms: 800 };
+  });
   const root = tempDir();
   const workspace = path.join(root, 'ws');
   fs.mkdirSync(workspace);
@@ -117,8 +125,9 @@ test('SIGTERM drains: the running task finishes, then the process exits 0', asyn
   try {
     const client = new SwitchyardClient({ baseUrl: server.url });
     const t = await client.submit({ prompt: 'slow' });
-    for (let i = 0; i < 100 && (await client.get(t.id)).status !== 'running'; i++)
-      await new Promise((r) => setTimeout(r, 20));
+    // The model holds its answer for 800 ms: SIGTERM lands while the task is mid-turn.
+    await reachedModel;
+    assert.equal((await client.get(t.id)).status, 'running');
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
     const db = execFileSync(

@@ -3,11 +3,14 @@
  * adds itself to IMPLEMENTATIONS and must pass unchanged.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import readline from 'node:readline';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { listMigrations } from '../../src/store/sqlite/migrate.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../src/store/store.ts';
 import { tempDir } from '../fixtures/harness.ts';
@@ -49,7 +52,7 @@ const now = () => new Date().toISOString();
 
 for (const impl of IMPLEMENTATIONS) {
   describe(`Store contract: ${impl.name}`, () => {
-    test('tasks are claimed FIFO, once each, even when claims race', async () => {
+    test('tasks are claimed FIFO, once each, by claims issued together', async () => {
       const { store, cleanup } = await impl.open();
       try {
         const ids = [];
@@ -217,15 +220,81 @@ test('sqlite: two processes migrating the same new database at once both succeed
   const run = promisify(execFile);
   try {
     await Promise.all([1, 2, 3].map(() => run(process.execPath, ['--input-type=module', '-e', script, dir])));
-    const store = openSqliteStore(dir);
-    const versions = store.db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
+    // Every process succeeded, so none applied a migration twice (each CREATE TABLE would fail the
+    // second time). Now check that every migration was applied, and that its tables exist.
+    // Read with a bare connection: opening a store would apply whatever the race left out.
+    const db = new DatabaseSync(path.join(dir, 'switchyard.db'), { readOnly: true });
+    const recorded = db.prepare('SELECT version, name FROM schema_migrations ORDER BY version').all();
     assert.deepEqual(
-      versions.map((v) => v.version),
-      [...new Set(versions.map((v) => v.version))],
+      recorded.map((r) => ({ version: r.version, name: r.name })),
+      listMigrations().map((m) => ({ version: m.version, name: m.name })),
     );
-    assert.ok(versions.length >= 1);
-    await store.close();
+    assert.ok(recorded.length >= 2, 'the tasks and the workflows migrations');
+    const tables = new Set(
+      db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all()
+        .map((r) => r.name),
+    );
+    for (const m of listMigrations()) {
+      for (const [, table] of m.sql.matchAll(/CREATE TABLE (\w+)/g))
+        assert.ok(tables.has(table!), `${m.name}: ${table}`);
+    }
+    db.close();
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('sqlite: three processes claiming from one database at once claim every task once, in FIFO order', async () => {
+  const dir = tempDir('claim-race-');
+  const store = openSqliteStore(dir);
+  const ids: string[] = [];
+  for (let i = 0; i < 60; i++) ids.push((await store.createTask(newTask())).task.id);
+  // Each process opens its own connection and claims one task per "claim" line. Every round sends the
+  // line to all three before reading any answer, so three connections race for the same next task.
+  const script = `
+    import readline from 'node:readline';
+    import { openSqliteStore } from ${JSON.stringify(path.resolve('src/store/sqlite/sqlite-store.ts'))};
+    const s = openSqliteStore(process.argv[1]);
+    console.log('ready');
+    for await (const line of readline.createInterface({ input: process.stdin })) {
+      console.log(JSON.stringify((await s.claimNextTask(new Date().toISOString()))?.id ?? null));
+    }
+    await s.close();`;
+  const children = [1, 2, 3].map(() => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, dir], { stdio: 'pipe' });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { child, exited, lines: readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]() };
+  });
+  const next = async (c: (typeof children)[number]) => {
+    const line = await c.lines.next();
+    if (line.done) throw new Error(`a claiming process ended early: exit ${await c.exited}`);
+    return line.value;
+  };
+  try {
+    for (const c of children) assert.equal(await next(c), 'ready');
+    const rounds: string[][] = [];
+    for (let r = 0; r <= ids.length; r++) {
+      for (const c of children) c.child.stdin.write('claim\n');
+      const got = (await Promise.all(children.map(next))).map((l) => JSON.parse(l) as string | null);
+      if (got.every((id) => id === null)) break;
+      rounds.push(got.filter((id): id is string => id !== null));
+    }
+    const all = rounds.flat();
+    assert.equal(all.length, ids.length, 'each task claimed once');
+    assert.deepEqual([...all].sort(), [...ids].sort());
+    // FIFO across connections: each round took the three oldest tasks still queued.
+    assert.deepEqual(
+      rounds.map((round) => [...round].sort()),
+      rounds.map((_, r) => ids.slice(3 * r, 3 * r + 3).sort()),
+    );
+    for (const c of children) c.child.stdin.end();
+    assert.deepEqual(await Promise.all(children.map((c) => c.exited)), [0, 0, 0]);
+    assert.equal(await store.countByStatus('running'), ids.length);
+  } finally {
+    for (const c of children) c.child.kill();
+    await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { bashEnv } from '../../src/runners/claude/bash-env.ts';
 import { decideToolCall, type GateDecision, type GateOptions } from '../../src/runners/claude/gate.ts';
+import { defuseMentions } from '../../src/runners/claude/mentions.ts';
 import { compilePolicy } from '../../src/runners/claude/policy.ts';
 import { parseAllowList } from '../../src/runners/ssrf.ts';
 
@@ -382,12 +386,12 @@ describe('decideToolCall: WebFetch', () => {
     assert.ok(!decision.allow && !decision.reason.includes('10.1.2.3'));
   });
 
-  test('localhost is refused through the system resolver (it answers from /etc/hosts)', async () => {
-    for (const url of ['http://localhost:7847/v1/tasks', 'http://LOCALHOST./']) {
-      const decision = await decideToolCall(compilePolicy(['WebFetch']), ws, 'WebFetch', { url });
-      assert.equal(decision.allow, false, url);
-      assert.match((decision as { reason: string }).reason, internal);
-    }
+  test('localhost is refused however it is spelled, by what it resolves to', async () => {
+    // The injected resolver answers for localhost as /etc/hosts does, so the host's own file does not matter.
+    for (const url of ['http://localhost:7847/v1/tasks', 'http://LOCALHOST./'])
+      await denied(['WebFetch'], url, internal);
+    // The control: admitted once the operator allows the loopback addresses it resolves to.
+    await allowed(['WebFetch'], 'http://LOCALHOST./', { httpAllow: parseAllowList('127.0.0.1/32, ::1/128') });
   });
 
   test('the guard also holds under a domain scope that names an internal host', async () => {
@@ -437,5 +441,260 @@ test('files that make code run later are never writable, whatever the rule', asy
     assert.deepEqual(await decideToolCall(policy, ws, 'Read', { file_path: '.mcp.json' }), { allow: true });
   } finally {
     await rm(ws, { recursive: true, force: true });
+  }
+});
+
+test('control files are judged on real paths: a link into .git/, a workspace inside .git/ or .claude/', async () => {
+  const top = await mkdtemp(path.join(tmpdir(), 'gate-control-real-'));
+  try {
+    // repo/.git is a real git dir beside the workspace; a link in the workspace points into it.
+    await mkdir(path.join(top, 'repo/.git/hooks'), { recursive: true });
+    await mkdir(path.join(top, 'ws/docs'), { recursive: true });
+    await symlink(path.join(top, 'repo/.git'), path.join(top, 'ws/docs/gitdir'));
+    await mkdir(path.join(top, 'repo/.git/ws'), { recursive: true });
+    await mkdir(path.join(top, 'home/.claude/ws'), { recursive: true });
+    const policy = compilePolicy(['Write']);
+    const write = (ws: string, file: string) =>
+      decideToolCall(policy, path.join(top, ws), 'Write', { file_path: file });
+    // The link resolves outside the workspace anyway; a workspace that itself lies in .git/ or .claude/
+    // (the control directory is above the cwd) has no writable file at all.
+    assert.equal((await write('ws', 'docs/gitdir/hooks/pre-commit')).allow, false);
+    assert.match(
+      JSON.stringify(await write('repo/.git/ws', 'a.txt')),
+      /\.claude\/, \.git\/ and \.mcp\.json are never writable/,
+    );
+    assert.equal((await write('home/.claude/ws', 'settings.json')).allow, false);
+    // Positive control: an ordinary file in an ordinary workspace.
+    assert.deepEqual(await write('ws', 'docs/a.md'), { allow: true });
+  } finally {
+    await rm(top, { recursive: true, force: true });
+  }
+});
+
+describe('decideToolCall: what a Bash rule lets its arguments reach', () => {
+  const rules = ['Bash(git diff *)', 'Bash(git log*)', 'Bash(cat *)', 'Bash(find *)', 'Bash(touch *)'];
+
+  test('plain git and in-workspace arguments still work (the positive controls)', async () => {
+    for (const command of [
+      'git diff',
+      'git diff -- docs/a.md',
+      'git log -n 1',
+      'git log --oneline -5',
+      'git diff HEAD~1 --stat',
+      'git diff HEAD@{1}..HEAD',
+      'git diff --text --no-ext-diff --no-textconv',
+      'git diff --output-indicator-new=+ --color=never',
+      'git diff -C -M -- docs',
+      'cat docs/a.md src/a.ts',
+      'cat manual/a.md',
+      'cat docs/api/*.md',
+      'cat docs/api/b.md >/dev/null',
+      'git diff -- /dev/null docs/a.md 2>/dev/null',
+      'find . -name "*.md"',
+      'touch docs/new.md',
+    ]) {
+      await assertAllowed(rules, 'Bash', { command });
+    }
+  });
+
+  test('git options that leave the workspace or run programs are refused unless the rule names them', async () => {
+    const cases: [string[], string, RegExp][] = [
+      [rules, 'git diff --no-index /dev/null /etc/passwd', /option "--no-index" of git is not allowed/],
+      [rules, 'git diff --no-index docs/a.md src/a.ts', /"--no-index"/],
+      [rules, 'git diff --output=/tmp/x', /"--output=\/tmp\/x"/],
+      [rules, 'git diff --output docs/out.txt', /"--output"/],
+      [rules, 'git diff --out=docs/x', /"--out=docs\/x"/], // git takes unambiguous abbreviations
+      [rules, 'git diff --ext-diff', /"--ext-diff"/],
+      [rules, 'git diff --textconv', /"--textconv"/],
+      [rules, 'git log --output=x', /"--output=x"/],
+      [['Bash(git *)'], 'git -C /etc diff', /option "-C" of git/],
+      [['Bash(git *)'], 'git -c core.pager=sh log', /option "-c" of git/],
+      [['Bash(git *)'], 'git --git-dir=sub diff', /"--git-dir=sub"/],
+      [['Bash(git *)'], 'git --work-tree=docs diff', /"--work-tree=docs"/],
+      [['Bash(git *)'], 'git --exec-path=docs diff', /"--exec-path=docs"/],
+      [['Bash(git *)'], 'git -p log', /"-p"/],
+      [['Bash(git *)'], 'git config core.fsmonitor "touch x"', /git config runs programs or rewrites configuration/],
+      [['Bash(git *)'], 'git difftool --extcmd=sh', /git difftool runs programs/],
+      [['Bash(git *)'], 'git grep -O/bin/sh x', /option "-O\/bin\/sh" of git grep/],
+      [['Bash(git *)'], 'git grep -nOsh x', /"-nOsh"/],
+      [['Bash(git *)'], 'git rebase -x "sh x" HEAD~1', /"-x" of git rebase/],
+      [['Bash(git *)'], 'git fetch --upload-pack=sh origin', /"--upload-pack=sh"/],
+      [['Bash(git *)'], 'git clone -u sh origin d', /"-u" of git clone/],
+      [['Bash(git *)'], 'git -c core.fsmonitor=x status', /option "-c" of git/],
+      [['Bash(git -C docs *)'], 'git -C docs config core.fsmonitor x', /git config runs programs/],
+      [['Bash(git *)'], 'git format-patch -o.. HEAD~1', /"-o\.\." reaches outside/],
+      [['Bash(rg *)'], 'rg --pre=sh x', /option "--pre=sh" of rg/],
+      [['Bash(rg *)'], 'rg --pre sh x', /"--pre"/],
+      [['Bash(tar *)'], 'tar --to-command=sh -xf docs/a.tar', /"--to-command=sh" of tar/],
+      [['Bash(tar *)'], 'tar -I sh -xf docs/a.tar', /"-I" of tar/],
+      [['Bash(find *)'], 'find . -exec sh -c x ;', /option "-exec" of find/],
+      [['Bash(find *)'], 'find . -delete', /"-delete"/],
+    ];
+    for (const [allowed, command, reason] of cases) await assertDenied(allowed, 'Bash', { command }, reason);
+    // Positive controls: the rule names the option or subcommand, so the client asked for it.
+    await assertAllowed(['Bash(git diff --no-index *)'], 'Bash', { command: 'git diff --no-index docs/a.md src/a.ts' });
+    await assertAllowed(['Bash(git -C docs diff *)'], 'Bash', { command: 'git -C docs diff --stat' });
+    await assertAllowed(['Bash(git config --get *)'], 'Bash', { command: 'git config --get user.name' });
+    await assertAllowed(['Bash(git *)'], 'Bash', { command: 'git --no-pager log -n 1' });
+    await assertAllowed(['Bash(git *)'], 'Bash', { command: 'git grep -n x -- docs' });
+    await assertAllowed(['Bash(git *)'], 'Bash', { command: 'git -c user.name=t -c user.email=t@x commit -m m' });
+    await assertAllowed(['Bash(git -C docs *)'], 'Bash', { command: 'git -C docs log -n 1' });
+    await assertAllowed(['Bash(rg *)', 'Bash(tar *)'], 'Bash', { command: 'rg -n x docs && tar -tf docs/a.tar' });
+    await assertAllowed(['Bash(git diff *)', 'Bash(git diff --output *)'], 'Bash', {
+      command: 'git diff --output docs/x.patch',
+    });
+  });
+
+  test('a glob in a command is expanded in linear time: the model writes it, so it must not backtrack', {
+    timeout: 60_000,
+  }, async () => {
+    // picomatch's RegExp tries C(n, 12) ways to place the a's in this n-letter name: it never returns.
+    const name = `${'a'.repeat(200)}.txt`;
+    await writeFile(path.join(ws, 'docs', name), 'x');
+    try {
+      await assertAllowed(['Bash(cat *)'], 'Bash', { command: 'cat docs/*a*a*a*a*a*a*a*a*a*a*a*a*b' });
+      // The control: a glob that reaches outside through a match is still found and refused.
+      await assertDenied(['Bash(cat *)'], 'Bash', { command: 'cat docs/secret*' }, /outside/);
+    } finally {
+      await rm(path.join(ws, 'docs', name));
+    }
+  });
+
+  test('arguments that reach outside the workspace or its control files are refused for any program', async () => {
+    const cases: [string, RegExp][] = [
+      ['cat /etc/passwd', /argument "\/etc\/passwd" reaches outside the workspace/],
+      ['cat ../outside/secret', /"\.\.\/outside\/secret" reaches outside/],
+      ['cat docs/../../outside/secret', /reaches outside/],
+      ['cat escape/secret', /"escape\/secret" reaches outside/], // a directory link out
+      ['cat docs/secret.md', /"docs\/secret\.md" reaches outside/], // a file link out
+      ['cat ~/x', /names the home directory/],
+      ['cat ~root/.ssh/id_rsa', /home directory/],
+      ['git diff --stat=1 -- ~/x', /home directory/],
+      ['git diff -- ../outside', /reaches outside/],
+      ['git diff HEAD -- /etc', /reaches outside/],
+      ['git log --format=%H -- ..', /reaches outside/],
+      ['cat esc*/secret', /"escape\/secret" reaches outside the workspace \(matched by "esc\*\/secret"\)/],
+      ['cat docs/*.md', /reaches outside the workspace \(matched by "docs\/\*\.md"\)/], // docs/secret.md links out
+      ['cat /etc/pass*', /pattern that may reach outside/],
+      ['cat .*', /pattern that may reach outside/],
+      ['cat {/etc/passwd,docs/a.md}', /brace expansion/],
+      ['cat docs/{a,b}.md', /brace expansion/],
+      ['cat {..,docs}/x', /brace expansion/],
+      ['touch .claude/settings.json', /names \.claude\/, \.git\/ or \.mcp\.json/],
+      ['touch .mcp.json', /\.mcp\.json/],
+      ['touch docs/.git/config', /\.git\//],
+      ['git diff -- file:///etc/passwd', /reaches outside/],
+    ];
+    for (const [command, reason] of cases) await assertDenied(rules, 'Bash', { command }, reason);
+    // Positive controls beside them: the same programs on paths inside.
+    await assertAllowed(rules, 'Bash', { command: 'cat docs/api/b.md' });
+    await assertAllowed(rules, 'Bash', { command: 'git diff -- docs' });
+    await assertAllowed(rules, 'Bash', { command: 'touch docs/b.md' });
+    // The rule's own words are checked too: a rule confines to the workspace, it cannot open a path out.
+    await assertDenied(['Bash(cat /etc/hostname)'], 'Bash', { command: 'cat /etc/hostname' }, /reaches outside/);
+    await assertDenied(
+      ['Bash(git diff --no-index *)'],
+      'Bash',
+      { command: 'git diff --no-index /dev/null /etc/passwd' },
+      /"\/etc\/passwd" reaches outside/,
+    );
+    // `cat docs/*` is the rule's own prefix word: what the model appends to it is still checked.
+    await assertAllowed(['Bash(cat docs/*)'], 'Bash', { command: 'cat docs/a.md' });
+    await assertDenied(['Bash(cat docs/*)'], 'Bash', { command: 'cat docs/../../outside/secret' }, /reaches outside/);
+  });
+
+  test('a command with more words than any real one is refused rather than checked word by word', async () => {
+    await assertDenied(rules, 'Bash', { command: `cat ${'docs/a.md '.repeat(1001)}` }, /more than 1000 words/);
+    await assertAllowed(rules, 'Bash', { command: `cat ${'docs/a.md '.repeat(999)}` });
+  });
+
+  test('an unscoped Bash rule (Bash, Bash(*)) is not argument-checked: the sandbox is its confinement', async () => {
+    await assertAllowed(['Bash'], 'Bash', { command: 'cat /etc/hostname' });
+    await assertAllowed(['Bash(*)'], 'Bash', { command: 'git diff --no-index /dev/null /etc/hostname' });
+  });
+});
+
+test('defuseMentions marks every @ that could begin a mention and leaves e-mail addresses alone', () => {
+  const Z = '\u200b';
+  assert.equal(defuseMentions('@docs/x.md'), `${Z}@docs/x.md`);
+  assert.equal(defuseMentions('Summarise @/etc/passwd and @"a b.md"'), `Summarise ${Z}@/etc/passwd and ${Z}@"a b.md"`);
+  assert.equal(
+    defuseMentions('line\n@src/a.ts\t@x\u3000@y\u3002@z'),
+    `line\n${Z}@src/a.ts\t${Z}@x\u3000${Z}@y\u3002${Z}@z`,
+  );
+  assert.equal(defuseMentions('(@agent-x) "@server:res"'), `(${Z}@agent-x) "${Z}@server:res"`);
+  assert.equal(defuseMentions('x@[doc](claude-ref:a "t")'), `x@${Z}[doc](claude-ref:a "t")`);
+  // Already defused text is left as it is, so defusing twice changes nothing.
+  assert.equal(defuseMentions(defuseMentions('@a @b')), `${Z}@a ${Z}@b`);
+  // Positive controls: an @ inside a word is never a mention; text without @ is returned as is.
+  assert.equal(
+    defuseMentions('mail ops@example.com or git show HEAD@{1}'),
+    'mail ops@example.com or git show HEAD@{1}',
+  );
+  assert.equal(defuseMentions('no mentions'), 'no mentions');
+});
+
+test('a cd within a command moves where its relative arguments are read; cd out, cd -, bare cd and popd are refused', async () => {
+  const rules = ['Bash(cd *)', 'Bash(cat *)', 'Bash(pushd *)', 'Bash(popd)', 'Bash(cd)'];
+  // docs/secret.md links out: named from docs/ it is `secret.md`, which from the workspace is nothing.
+  await assertDenied(rules, 'Bash', { command: 'cd docs && cat secret.md' }, /"secret\.md" reaches outside/);
+  await assertDenied(rules, 'Bash', { command: 'cd docs; cat code/../../outside/secret' }, /reaches outside/);
+  await assertDenied(rules, 'Bash', { command: 'pushd escape && cat secret' }, /"escape" reaches outside/);
+  await assertDenied(rules, 'Bash', { command: 'cd ..' }, /"\.\." reaches outside/);
+  await assertDenied(rules, 'Bash', { command: 'cd - && cat x' }, /cd needs exactly one directory/);
+  await assertDenied(rules, 'Bash', { command: 'cd' }, /cd needs exactly one directory/);
+  await assertDenied(rules, 'Bash', { command: 'popd' }, /popd is not allowed/);
+  // Positive controls: moving inside the workspace and reading from there.
+  await assertAllowed(rules, 'Bash', { command: 'cd docs && cat a.md api/b.md' });
+  await assertAllowed(rules, 'Bash', { command: 'cd docs/api; cat ../a.md' });
+  await assertAllowed(rules, 'Bash', { command: 'cd manual && cat a.md' });
+});
+
+test('bashEnv: real git ignores a planted repository, finds no repository above the cwd, and still works in its own', async () => {
+  const top = await mkdtemp(path.join(tmpdir(), 'gate-git-'));
+  const run = (cwd: string, env: Record<string, string>, ...args: string[]) =>
+    spawnSync('git', args, {
+      cwd,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        ...env,
+      },
+    });
+  try {
+    // planted/: HEAD, objects/, refs/ and a config naming an fsmonitor, all writable with Write alone.
+    const planted = path.join(top, 'planted');
+    const marker = path.join(top, 'PWNED');
+    await mkdir(path.join(planted, 'objects'), { recursive: true });
+    await mkdir(path.join(planted, 'refs'), { recursive: true });
+    await writeFile(path.join(planted, 'HEAD'), 'ref: refs/heads/main\n');
+    await writeFile(
+      path.join(planted, 'config'),
+      `[core]\n\trepositoryformatversion = 0\n\tbare = false\n\tworktree = ${planted}\n\tfsmonitor = "touch ${marker}; false"\n`,
+    );
+    const guarded = run(planted, bashEnv(planted), 'status');
+    assert.match(guarded.stderr, /cannot use bare repository/);
+    assert.equal(existsSync(marker), false, 'the planted fsmonitor ran under bashEnv');
+    // Control: without bashEnv the same git runs the planted program.
+    run(planted, {}, 'status');
+    assert.equal(existsSync(marker), true, 'the planted repository should be live without bashEnv');
+
+    // outer/ is a repository; outer/ws is a task's cwd inside it: git must not find outer/.git.
+    const outer = path.join(top, 'outer');
+    const ws = path.join(outer, 'ws');
+    await mkdir(ws, { recursive: true });
+    run(outer, {}, 'init', '-q');
+    assert.match(run(ws, bashEnv(ws), 'status').stderr, /not a git repository/);
+    assert.equal(run(ws, {}, 'status').status, 0, 'control: without the ceiling git finds outer/.git');
+    // Positive control: a repository at the cwd works, with its own config's programs off.
+    run(ws, {}, 'init', '-q');
+    run(ws, {}, 'config', 'core.fsmonitor', `touch ${marker}-own`);
+    const own = run(ws, bashEnv(ws), 'status');
+    assert.equal(own.status, 0, own.stderr);
+    assert.equal(existsSync(`${marker}-own`), false);
+  } finally {
+    await rm(top, { recursive: true, force: true });
   }
 });

@@ -202,6 +202,45 @@ describe('output_schema', () => {
     assert.deepEqual([err.envelope.usage?.input_tokens, err.envelope.usage?.output_tokens], [7, 2]);
   });
 
+  // `^(a+)+$` backtracks exponentially in JavaScript's RegExp: against 40 a's and a "!" a native
+  // validator would not return for hours, holding the event loop. RE2 answers in one pass.
+  test('a backtracking pattern against a crafted reply fails as output_invalid; a matching reply passes', async () => {
+    const patterned = { type: 'object', properties: { v: { type: 'string', pattern: '^(a+)+$' } }, required: ['v'] };
+    const crafted = JSON.stringify({ v: `${'a'.repeat(5000)}!` });
+    llm.reply({ text: crafted }, { text: crafted });
+    const err = await failsWith({ prompt: 'x', output_schema: patterned }, openai, 'output_invalid');
+    assert.match(err.message, /must match pattern/);
+    llm.reply({ text: JSON.stringify({ v: 'a'.repeat(5000) }) });
+    const out = await runLlm({ prompt: 'x', output_schema: patterned }, ctx(), openai);
+    assert.deepEqual(out.data, { v: 'a'.repeat(5000) });
+  });
+
+  test('a pattern RE2 cannot run (a backreference) is a validation error naming output_schema', async () => {
+    const backref = { type: 'string', pattern: '^(a)\\1$' };
+    const err = await failsWith({ prompt: 'x', output_schema: backref }, openai, 'validation');
+    assert.equal(err.field, 'output_schema');
+    assert.match(err.message, /not supported.*linear time/);
+    assert.equal(llm.requests.length, 0);
+  });
+
+  test('a reply of an open fence and a long run of spaces is simply not JSON; a fenced reply still parses', async () => {
+    llm.reply({ text: `\`\`\`${' '.repeat(500_000)}x` }, { text: 'still not json' });
+    await failsWith({ prompt: 'x', output_schema: { type: 'object' } }, openai, 'output_invalid');
+    llm.reply({ text: 'Here:\n```json\n{"ok":true}\n```\nDone.' });
+    const out = await runLlm({ prompt: 'x', output_schema: { type: 'object' } }, ctx(), openai);
+    assert.deepEqual(out.data, { ok: true });
+  });
+
+  test('a string too long for its pattern is output_invalid, saying so', async () => {
+    const wide = { type: 'object', properties: { v: { type: 'string', pattern: '^[\\s\\S]{1000}' } } };
+    const long = JSON.stringify({ v: 'x'.repeat(10_000) });
+    llm.reply({ text: long }, { text: long });
+    const err = await failsWith({ prompt: 'x', output_schema: wide }, openai, 'output_invalid');
+    assert.match(err.message, /too long to check against pattern/);
+    llm.reply({ text: JSON.stringify({ v: 'x'.repeat(1000) }) });
+    assert.deepEqual((await runLlm({ prompt: 'x', output_schema: wide }, ctx(), openai)).data, { v: 'x'.repeat(1000) });
+  });
+
   test('a schema that is not a schema is a validation error', async () => {
     const err = await failsWith({ prompt: 'x', output_schema: { type: 'no-such-type' } }, openai, 'validation');
     assert.equal(err.field, 'output_schema');

@@ -208,6 +208,31 @@ describe('compilePolicy with an operator cap', () => {
     }
   });
 
+  test('a Bash cap does not admit a rule that names options or subcommands the gate refuses under the cap', () => {
+    const cap = ['Bash(git *)', 'Bash(git diff *)', 'Bash(find *)', 'Bash(rg *)'];
+    for (const entry of [
+      'Bash(git diff --no-index *)',
+      'Bash(git diff --output *)',
+      'Bash(git -C /etc diff *)',
+      'Bash(git -c core.pager=sh log)',
+      'Bash(git config *)',
+      'Bash(git grep -O *)',
+      'Bash(find . -exec *)',
+      'Bash(rg --pre *)',
+    ]) {
+      assertRejected(() => formatted([entry], cap), 'allowed_tools[0]', /exceeds what the operator allows/);
+    }
+    // Positive controls: narrower rules whose extra words unlock nothing, and a cap that names the option.
+    assert.deepEqual(formatted(['Bash(git diff --stat)', 'Bash(git log -n 1)', 'Bash(find . -name *)'], cap), [
+      'Bash(git diff --stat)',
+      'Bash(git log -n 1)',
+      'Bash(find . -name *)',
+    ]);
+    assert.deepEqual(formatted(['Bash(git diff --no-index *)'], ['Bash(git diff --no-index *)']), [
+      'Bash(git diff --no-index *)',
+    ]);
+  });
+
   test('a domain cap admits the domain and its subdomains', () => {
     const cap = ['WebFetch(domain:example.com)'];
     assert.deepEqual(formatted(['WebFetch(domain:example.com)', 'WebFetch(domain:api.example.com)'], cap), [

@@ -109,6 +109,9 @@ function preScan(command: string): { text: string } | { reason: string } {
   let out = '';
   let quote: "'" | '"' | null = null;
   let wordStart = true;
+  // Unquoted `{` still open in the current word: an unquoted `,` or `..` inside makes Bash expand the
+  // braces (`{/etc/passwd,x}`), turning one checked word into others.
+  let braceDepth = 0;
   for (let i = 0; i < command.length; i++) {
     const c = command[i]!;
     if (quote === "'") {
@@ -139,6 +142,12 @@ function preScan(command: string): { text: string } | { reason: string } {
         i += redirection.length - 1;
         continue;
       }
+    }
+    if (wordStart) braceDepth = 0;
+    if (c === '{') braceDepth++;
+    else if (c === '}') braceDepth = Math.max(0, braceDepth - 1);
+    else if (braceDepth > 0 && (c === ',' || (c === '.' && command[i + 1] === '.'))) {
+      return { reason: 'brace expansion ({a,b} or {a..b})' };
     }
     if (c === "'" || c === '"') quote = c;
     else if (c === '#') return { reason: 'a comment (#)' };
@@ -175,21 +184,35 @@ export function splitCommand(command: string): { commands: Word[][] } | { reason
   return { commands: commands.filter((words) => words.length > 0) };
 }
 
+/** One simple command and the patterns it matches (empty when it matches none). */
+export interface MatchedCommand {
+  words: Word[];
+  patterns: BashPattern[];
+}
+
 /**
- * Decides a whole command: null when every simple command in it matches a pattern (`'any'` for an
- * unscoped Bash rule, which still refuses substitutions and redirections), else the reason.
+ * Splits a command and matches each simple command against the patterns (`'any'` for an unscoped Bash
+ * rule, which still refuses substitutions and redirections). Returns the reason when the command cannot
+ * be checked or a piece matches no pattern; else each piece with the patterns it matches, for the
+ * argument checks (bash-arguments.ts).
  */
-export function checkBashCommand(command: string, patterns: BashPattern[] | 'any'): string | null {
+export function matchBashCommand(
+  command: string,
+  patterns: BashPattern[] | 'any',
+): { commands: MatchedCommand[] } | { reason: string } {
   const split = splitCommand(command);
-  if ('reason' in split) return `Bash command refused: ${split.reason}.`;
-  if (split.commands.length === 0) return 'Bash command refused: the command is empty.';
-  if (patterns === 'any') return null;
+  if ('reason' in split) return { reason: `Bash command refused: ${split.reason}.` };
+  if (split.commands.length === 0) return { reason: 'Bash command refused: the command is empty.' };
+  if (patterns === 'any') return { commands: split.commands.map((words) => ({ words, patterns: [] })) };
+  const commands: MatchedCommand[] = [];
   for (const words of split.commands) {
-    if (!patterns.some((pattern) => matchesPattern(words, pattern))) {
+    const matching = patterns.filter((pattern) => matchesPattern(words, pattern));
+    if (matching.length === 0) {
       const shown = words.map((word) => word.text).join(' ');
       const allowed = patterns.map(formatBashPattern).join(', ');
-      return `Bash command refused: "${shown.slice(0, 200)}" matches no allowed Bash rule (${allowed}).`;
+      return { reason: `Bash command refused: "${shown.slice(0, 200)}" matches no allowed Bash rule (${allowed}).` };
     }
+    commands.push({ words, patterns: matching });
   }
-  return null;
+  return { commands };
 }

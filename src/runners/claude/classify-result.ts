@@ -2,10 +2,15 @@
  * Turns the SDK's final result message into our envelope or a typed failure. A result whose model
  * call failed is never "completed": the SDK marks it with is_error, api_error_status and
  * terminal_reason, and each maps to one kind of the failure vocabulary.
+ *
+ * Usage and cost are the model proxy's figures when it metered the task: they count every call made
+ * with the task's token, a script's included, where the SDK's count only Claude Code's own. The
+ * SDK's figures are kept in `detail` beside them, and stand alone when no proxy saw the task.
  */
 import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { ErrorKind } from '../../errors.ts';
-import { type OutputEnvelope, RunnerError } from '../runner.ts';
+import type { MeteredUsage } from '../../model/model-proxy.ts';
+import { type OutputEnvelope, RunnerError, type Usage } from '../runner.ts';
 
 function apiErrorKind(status: number | null | undefined, text: string): ErrorKind {
   if (status === 429 || status === 402) {
@@ -15,23 +20,41 @@ function apiErrorKind(status: number | null | undefined, text: string): ErrorKin
   return 'model_error';
 }
 
-export function classifyResult(result: SDKResultMessage, filesChanged: string[]): OutputEnvelope {
+/** The proxy's figures as the envelope's usage. */
+export function meteredUsage(metered: MeteredUsage): Usage {
+  return {
+    input_tokens: metered.input_tokens,
+    output_tokens: metered.output_tokens,
+    cache_read_input_tokens: metered.cache_read_input_tokens,
+    cache_creation_input_tokens: metered.cache_creation_input_tokens,
+    cost_usd: metered.cost_usd,
+  };
+}
+
+export function classifyResult(
+  result: SDKResultMessage,
+  filesChanged: string[],
+  metered?: MeteredUsage,
+): OutputEnvelope {
   const usage = result.usage as unknown as Record<string, number | undefined>;
+  const sdkUsage: Usage = {
+    input_tokens: usage.input_tokens ?? 0,
+    output_tokens: usage.output_tokens ?? 0,
+    cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+    cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+    cost_usd: result.total_cost_usd,
+  };
+  const byProxy = metered !== undefined && metered.calls > 0;
   const envelope: OutputEnvelope = {
     response: result.subtype === 'success' ? result.result : '',
-    usage: {
-      input_tokens: usage.input_tokens ?? 0,
-      output_tokens: usage.output_tokens ?? 0,
-      cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
-      cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
-      cost_usd: result.total_cost_usd,
-    },
+    usage: byProxy ? meteredUsage(metered) : sdkUsage,
     detail: {
       agent_session_id: result.session_id,
       num_turns: result.num_turns,
       duration_ms: result.duration_ms,
       duration_api_ms: result.duration_api_ms,
-      total_cost_usd: result.total_cost_usd,
+      total_cost_usd: byProxy ? metered.cost_usd : result.total_cost_usd,
+      ...(byProxy ? { model_calls: metered.calls, sdk_usage: sdkUsage } : {}),
       model_usage: result.modelUsage,
       permission_denials: result.permission_denials,
       files_changed: filesChanged,
@@ -56,10 +79,11 @@ export function classifyResult(result: SDKResultMessage, filesChanged: string[])
       kind = 'output_invalid';
       break;
     case 'success':
-      kind = apiErrorKind(result.api_error_status, text);
+      // A call the model proxy refused ends the task for the limit it hit, not as a model error.
+      kind = metered?.refused ?? apiErrorKind(result.api_error_status, text);
       break;
     default:
-      kind = result.terminal_reason === 'max_turns' ? 'max_turns' : 'model_error';
+      kind = result.terminal_reason === 'max_turns' ? 'max_turns' : (metered?.refused ?? 'model_error');
   }
   // The envelope (turns, cost, denials) still goes on the task record and into the step's usage.
   throw new RunnerError(kind, text || `Claude Code ended with ${result.subtype}`, envelope);

@@ -5,12 +5,14 @@
  * addresses (the SSRF guard). Reasons are shown to the model, so they name only what the model itself
  * asked for.
  */
-import { lstat, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.ts';
 import { type AllowList, emptyAllowList, type ResolveAll, resolveChecked } from '../ssrf.ts';
-import { type BashPattern, checkBashCommand, parseBashPattern } from './bash-command.ts';
+import { checkArguments, directoryChange } from './bash-arguments.ts';
+import { type BashPattern, matchBashCommand, parseBashPattern } from './bash-command.ts';
 import { pathScopeMatches, subtreeBase, type ToolPolicy, type ToolRule, toolKind } from './policy.ts';
+import { isControlPath, realPathsInside } from './workspace-paths.ts';
 
 export type GateDecision = { allow: true } | { allow: false; reason: string };
 
@@ -37,16 +39,6 @@ const REQUIRED_FIELD: Record<string, string> = {
 const SEARCH_TOOLS = new Set(['Glob', 'Grep']);
 const WRITE_TOOLS = new Set(['Edit', 'Write', 'NotebookEdit']);
 /**
- * Files that make code run later: Claude Code settings and hooks (`.claude/`), MCP server commands
- * (`.mcp.json`) and git hooks and config (`.git/`). An agent allowed to write them could plant code
- * that runs in the next task or in the operator's own git commands, so no rule grants them.
- */
-function isControlFile(relative: string): boolean {
-  const segments = relative.split('/');
-  return segments.includes('.claude') || segments.includes('.git') || segments.at(-1) === '.mcp.json';
-}
-
-/**
  * Decides one tool call. `workspace` is the task's working directory (the SDK's cwd).
  *
  * @example
@@ -70,13 +62,17 @@ export async function decideToolCall(
     case 'domain':
       return decideUrl(rules, input.url, options);
     case 'bash':
-      return decideBash(rules, input.command);
+      return decideBash(rules, workspace, input.command);
     case 'path':
       return decidePaths(rules, workspace, toolName, input);
   }
 }
 
-function decideBash(rules: ToolRule[], command: unknown): GateDecision {
+/**
+ * Every simple command must match a rule, and, for a rule that names a program, keep its arguments
+ * inside the workspace (bash-arguments.ts); with two matching rules, either one admitting it is enough.
+ */
+async function decideBash(rules: ToolRule[], workspace: string, command: unknown): Promise<GateDecision> {
   if (typeof command !== 'string') return deny('Bash needs a command string.');
   let patterns: BashPattern[] | 'any' = 'any';
   if (rules.every((rule) => rule.scope !== undefined)) {
@@ -84,8 +80,30 @@ function decideBash(rules: ToolRule[], command: unknown): GateDecision {
       .map((rule) => parseBashPattern(rule.scope!))
       .filter((p): p is BashPattern => typeof p !== 'string');
   }
-  const reason = checkBashCommand(command, patterns);
-  return reason === null ? ALLOW : deny(reason);
+  const matched = matchBashCommand(command, patterns);
+  if ('reason' in matched) return deny(matched.reason);
+  if (patterns === 'any') return ALLOW;
+  const root = path.resolve(workspace);
+  let workspaceReal: string;
+  try {
+    workspaceReal = await realpath(root);
+  } catch {
+    return deny('Bash is not available: the workspace is missing.');
+  }
+  // Relative arguments are read from where the command stands, which a `cd` earlier in it moves.
+  let dir = root;
+  for (const { words, patterns: matching } of matched.commands) {
+    let reason: string | null = null;
+    for (const pattern of matching) {
+      reason = await checkArguments(words, pattern, dir, workspaceReal);
+      if (reason === null) break;
+    }
+    if (reason !== null) return deny(`Bash command refused: ${reason}.`);
+    const moved = await directoryChange(words, dir, workspaceReal);
+    if (moved !== null && 'reason' in moved) return deny(`Bash command refused: ${moved.reason}.`);
+    if (moved !== null) dir = moved.dir;
+  }
+  return ALLOW;
 }
 
 async function decideUrl(rules: ToolRule[], url: unknown, options: GateOptions): Promise<GateDecision> {
@@ -179,21 +197,14 @@ async function checkPath(
   scopes: string[] | undefined,
 ): Promise<string | null> {
   const shown = show(requested);
-  // Claude Code expands a leading ~ to the home directory, which path.resolve would not.
-  if (requested.startsWith('~') || requested.includes('\0')) return `${tool} of ${shown} is outside the workspace.`;
-  // Read `..` both ways: lexically (path.resolve) and as the kernel does, after symlinks; both must pass.
-  const candidates = [path.resolve(workspace, requested)];
-  if (requested.split('/').includes('..')) {
-    candidates.push(path.isAbsolute(requested) ? requested : `${workspace}/${requested}`);
-  }
-  for (const candidate of candidates) {
-    const real = await resolveReal(candidate);
-    if (real === null || !isInside(workspaceReal, real)) return `${tool} of ${shown} is outside the workspace.`;
-    const relative = path.relative(workspaceReal, real).split(path.sep).join('/');
-    if (WRITE_TOOLS.has(tool) && isControlFile(relative)) {
+  const reals = await realPathsInside(workspace, workspaceReal, requested);
+  if (reals === null) return `${tool} of ${shown} is outside the workspace.`;
+  for (const real of reals) {
+    if (WRITE_TOOLS.has(tool) && isControlPath(real)) {
       return `${tool} of ${shown} is not allowed: .claude/, .git/ and .mcp.json are never writable by a task.`;
     }
     if (scopes === undefined) continue;
+    const relative = path.relative(workspaceReal, real).split(path.sep).join('/');
     const searchesTree = SEARCH_TOOLS.has(tool) && !(await isFile(real));
     const allowed = scopes.some((scope) =>
       searchesTree ? coversTree(scope, relative) : pathScopeMatches(scope, relative),
@@ -201,38 +212,6 @@ async function checkPath(
     if (!allowed) return `${tool} of ${shown} is outside the allowed scope (${scopes.join(', ')}).`;
   }
   return null;
-}
-
-/**
- * The real path a tool would touch. For a path that does not exist yet (a new file), the deepest
- * existing ancestor is resolved and the rest appended; a dangling symlink or a `..` below a missing
- * directory cannot be followed safely, so it yields null.
- */
-async function resolveReal(absolute: string): Promise<string | null> {
-  const parts = absolute.split('/');
-  for (let n = parts.length; n >= 1; n--) {
-    const head = parts.slice(0, n).join('/') || '/';
-    try {
-      await lstat(head);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      return null;
-    }
-    const tail = parts.slice(n);
-    if (tail.includes('..')) return null;
-    try {
-      return path.join(await realpath(head), ...tail);
-    } catch {
-      return null; // a dangling symlink or a loop: a write would land wherever it points
-    }
-  }
-  return null;
-}
-
-function isInside(root: string, candidate: string): boolean {
-  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
-  return candidate === root || candidate.startsWith(prefix);
 }
 
 async function isFile(real: string): Promise<boolean> {

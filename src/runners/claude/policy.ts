@@ -8,9 +8,10 @@
  * policy.tools; // ['Read', 'Edit'] → the SDK's `tools` option
  * policy.rules.map(formatRule); // ['Read', 'Edit(docs/**)'] → stored on the task and shown
  */
-import picomatch from 'picomatch';
 import { AppError } from '../../errors.ts';
+import { unlocksMoreThan } from './bash-arguments.ts';
 import { bashPatternCovers, formatBashPattern, parseBashPattern } from './bash-command.ts';
+import { compilePathGlob, UnsupportedGlobError } from './path-glob.ts';
 
 /** `scope`: a workspace-relative glob for path tools, a command pattern for Bash, `domain:host` for WebFetch. */
 export interface ToolRule {
@@ -57,11 +58,15 @@ const DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z
 
 const matcherCache = new Map<string, (path: string) => boolean>();
 
-/** Tests a workspace-relative POSIX path against a path scope; dot files included. */
+/**
+ * Tests a workspace-relative POSIX path against a path scope; dot files included. Linear in the path's
+ * length whatever the scope (path-glob.ts), since both come from outside: the scope from the client, the
+ * path from the model.
+ */
 export function pathScopeMatches(scope: string, relativePath: string): boolean {
   let matcher = matcherCache.get(scope);
   if (matcher === undefined) {
-    matcher = picomatch(scope, { dot: true });
+    matcher = compilePathGlob(scope);
     if (matcherCache.size > 1000) matcherCache.clear();
     matcherCache.set(scope, matcher);
   }
@@ -100,7 +105,10 @@ function scopeCovers(kind: ToolKind, outer: string, inner: string): boolean {
   if (kind === 'bash') {
     const o = parseBashPattern(outer);
     const i = parseBashPattern(inner);
-    return typeof o !== 'string' && typeof i !== 'string' && bashPatternCovers(o, i);
+    // Words the inner rule adds may name options the gate refuses under the outer one.
+    return (
+      typeof o !== 'string' && typeof i !== 'string' && bashPatternCovers(o, i) && !unlocksMoreThan(i.words, o.words)
+    );
   }
   return false;
 }
@@ -135,9 +143,10 @@ function normalizeScope(tool: string, kind: ToolKind, raw: string): { scope: str
   }
   if (DOT_DOT.test(scope)) return { error: 'scope must not contain ".." segments' };
   try {
-    picomatch.makeRe(scope);
-  } catch {
-    return { error: 'scope is not a valid glob' };
+    compilePathGlob(scope);
+  } catch (err) {
+    if (!(err instanceof UnsupportedGlobError)) throw err;
+    return { error: `scope ${err.message}` };
   }
   return { scope };
 }

@@ -87,18 +87,30 @@ export function killOrphans(owner: string): number {
   return pids.length;
 }
 
-export class ProcessTree {
-  readonly mark = randomUUID();
-  readonly #owner: string;
-  #child: ChildProcess | undefined;
+/** Turns the command the SDK wants to run into the one actually started (the sandbox's bwrap). */
+export type CommandWrapper = (command: string, args: string[]) => { command: string; args: string[] };
 
-  constructor(owner: string) {
+export class ProcessTree {
+  readonly mark: string;
+  readonly #owner: string;
+  readonly #wrap: CommandWrapper | undefined;
+  #child: ChildProcess | undefined;
+  #exit: () => void = () => {};
+  /** Settles when the spawned root process exits. */
+  readonly exited = new Promise<void>((resolve) => {
+    this.#exit = resolve;
+  });
+
+  constructor(owner: string, wrap?: CommandWrapper, mark = randomUUID()) {
     this.#owner = owner;
+    this.#wrap = wrap;
+    this.mark = mark;
   }
 
   /** Passed to the SDK as `spawnClaudeCodeProcess`. */
   readonly spawn = (options: SpawnOptions): SpawnedProcess => {
-    const child = spawn(options.command, options.args, {
+    const { command, args } = this.#wrap?.(options.command, options.args) ?? options;
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...options.env, [MARK_VAR]: this.mark, [OWNER_VAR]: this.#owner },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -106,6 +118,8 @@ export class ProcessTree {
       signal: options.signal,
     });
     this.#child = child;
+    child.once('exit', () => this.#exit());
+    child.once('error', () => this.#exit());
     // Without a reader the pipe fills and the child blocks; stderr is diagnostics only.
     child.stderr?.resume();
     return child as unknown as SpawnedProcess;

@@ -2,16 +2,16 @@
  * The claude worker: one Claude Code session through the Agent SDK, under our tool boundary and
  * watchdogs. Input envelope in, output envelope out; failures are thrown as typed AppErrors.
  */
-import fs from 'node:fs';
-import { type Options, query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { performance } from 'node:perf_hooks';
+import { query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { AppError, type ErrorKind } from '../../errors.ts';
-import type { ModelAccess } from '../../model/model-proxy.ts';
-import { abortReasonError, type OutputEnvelope, type RunContext } from '../runner.ts';
-import type { AllowList } from '../ssrf.ts';
-import { classifyResult } from './classify-result.ts';
-import { decideToolCall } from './gate.ts';
+import { abortReasonError, type OutputEnvelope, type RunContext, RunnerError } from '../runner.ts';
+import type { Semaphore } from './admission.ts';
+import { classifyResult, meteredUsage } from './classify-result.ts';
+import { type ClaudeProcess, endProcess, type ProcessOptions, prepareProcess } from './claude-process.ts';
 import type { ToolPolicy } from './policy.ts';
-import { ProcessTree } from './process-tree.ts';
+import { scrubDir } from './transcripts.ts';
+import type { WarmPool } from './warm-pool.ts';
 
 export interface ClaudeInput {
   prompt: string;
@@ -33,65 +33,33 @@ export interface ClaudeInput {
   configDir: string;
 }
 
-export interface ClaudeRunnerOptions {
-  /** Model endpoint, credentials and proxies: the only server variables Claude Code sees. */
-  passThroughEnv: Record<string, string>;
-  /**
-   * Per-task model credentials (the loopback model proxy). When given, the real ANTHROPIC_* values
-   * never enter the agent's environment, where its Bash tool could read them.
-   */
-  modelAccess?: () => ModelAccess;
+export interface ClaudeRunnerOptions extends ProcessOptions {
   startupTimeout: number;
-  /** The server's data dir: marks the task's processes so a restart after a crash can find them. */
-  owner: string;
-  /** Read settings, hooks, CLAUDE.md and .mcp.json from the workspace (operator opt-in). */
-  projectSettings: boolean;
-  /** Internal hosts and networks WebFetch may reach (`SWITCHYARD_HTTP_ALLOW`); none when omitted. */
-  httpAllow?: AllowList;
-  claudePath?: string;
   onAgentSession?: (agentSessionId: string) => void;
   /** Given a promise that settles once Claude Code and everything it started are gone. */
   onExit?: (exited: Promise<void>) => void;
+  /** Limits how many Claude Code processes start at once (admission.ts); held until its init message. */
+  startGate?: Semaphore | undefined;
+  /** Parked spares a task may claim instead of starting Claude Code (warm-pool.ts). */
+  warm?: WarmPool | undefined;
+  /** Redacts secrets from what Claude Code wrote into the config dir, once it is gone (transcripts.ts). */
+  redact?: ((text: string) => string) | undefined;
 }
 
 /** How long Claude Code may take to exit after its result before its process tree is killed. */
 const EXIT_GRACE_MS = 5000;
 
-const WRITE_TOOLS = new Set(['Edit', 'Write', 'MultiEdit', 'NotebookEdit']);
-
-const MODEL_VARS = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
-
-function childEnv(
-  input: ClaudeInput,
-  options: ClaudeRunnerOptions,
-  access: ModelAccess | undefined,
-): Record<string, string> {
-  const passed = { ...options.passThroughEnv };
-  if (access) for (const name of MODEL_VARS) delete passed[name];
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    LANG: process.env.LANG ?? 'C.UTF-8',
-    HOME: input.configDir,
-    CLAUDE_CONFIG_DIR: input.configDir,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_AUTOUPDATER: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_ERROR_REPORTING: '1',
-    // Retries belong to the caller (the workflow engine's policy), so a model error surfaces quickly.
-    CLAUDE_CODE_MAX_RETRIES: '0',
-    ...passed,
-    ...access?.env,
-  };
-}
+const SYSTEM_PROMPT = 'claude_code';
 
 export async function runClaude(
   input: ClaudeInput,
   ctx: RunContext,
   options: ClaudeRunnerOptions,
 ): Promise<OutputEnvelope> {
-  fs.mkdirSync(input.configDir, { recursive: true, mode: 0o700 });
-  const tree = new ProcessTree(options.owner);
-  const abort = new AbortController();
+  // A parked spare when one fits (the same boundary, started ahead); otherwise a process of its own.
+  const warm = await options.warm?.claim(input);
+  const proc: ClaudeProcess = warm?.proc ?? (await prepareProcess(input, options));
+  const { tree, abort, access } = proc;
   let stopKind: ErrorKind | undefined;
   const stop = (kind: ErrorKind) => {
     if (stopKind) return;
@@ -104,71 +72,23 @@ export async function runClaude(
   if (ctx.signal.aborted) onCallerAbort();
   ctx.signal.addEventListener('abort', onCallerAbort, { once: true });
   const wallClock = setTimeout(() => stop('timeout'), input.timeout);
-  let idle = setTimeout(() => stop('startup'), options.startupTimeout);
+  // Armed once the start gate lets the process start: waiting for a start is not a slow start.
+  let idle: NodeJS.Timeout | undefined;
   const touch = () => {
     clearTimeout(idle);
     idle = setTimeout(() => stop('idle_timeout'), input.idle_timeout);
   };
-
-  const access = options.modelAccess?.();
-  const gate = (toolName: string, toolInput: unknown) =>
-    toolInput !== null && typeof toolInput === 'object' && !Array.isArray(toolInput)
-      ? decideToolCall(input.policy, input.cwd, toolName, toolInput as Record<string, unknown>, {
-          httpAllow: options.httpAllow,
-        })
-      : Promise.resolve({ allow: false, reason: `${toolName.slice(0, 100)} needs an object input.` } as const);
-  const filesChanged = new Set<string>();
-  const sdkOptions: Options = {
-    cwd: input.cwd,
-    tools: input.policy.tools,
-    allowedTools: [],
-    permissionMode: 'default',
-    settingSources: options.projectSettings ? ['project', 'local'] : [],
-    env: childEnv(input, options, access),
-    abortController: abort,
-    spawnClaudeCodeProcess: tree.spawn,
-    // Claude Code pre-approves read-only tools (Read, Glob, Grep) inside its cwd without asking
-    // canUseTool (measured), which would skip a rule's scope; a PreToolUse hook sees every call.
-    hooks: {
-      PreToolUse: [
-        {
-          onFailure: 'block',
-          hooks: [
-            async (hookInput) => {
-              if (hookInput.hook_event_name !== 'PreToolUse') return {};
-              // Claude Code's own tool that carries the output_schema answer; it touches nothing.
-              if (input.output_schema && hookInput.tool_name === 'StructuredOutput') return {};
-              const decision = await gate(hookInput.tool_name, hookInput.tool_input);
-              if (decision.allow) return {};
-              return {
-                hookSpecificOutput: {
-                  hookEventName: 'PreToolUse',
-                  permissionDecision: 'deny',
-                  permissionDecisionReason: decision.reason,
-                },
-              };
-            },
-          ],
-        },
-      ],
-    },
-    canUseTool: async (toolName, toolInput) => {
-      const decision = await gate(toolName, toolInput);
-      if (!decision.allow) return { behavior: 'deny', message: decision.reason };
-      if (WRITE_TOOLS.has(toolName)) {
-        const file = toolInput.file_path ?? toolInput.notebook_path;
-        if (typeof file === 'string') filesChanged.add(file);
-      }
-      return { behavior: 'allow', updatedInput: toolInput };
-    },
-    systemPrompt: { type: 'preset', preset: 'claude_code', append: input.system_prompt_append },
-  };
-  if (input.model) sdkOptions.model = input.model;
-  if (input.max_turns) sdkOptions.maxTurns = input.max_turns;
-  if (input.max_budget_usd) sdkOptions.maxBudgetUsd = input.max_budget_usd;
-  if (input.output_schema) sdkOptions.outputFormat = { type: 'json_schema', schema: input.output_schema };
-  if (input.resume) sdkOptions.resume = input.resume;
-  if (options.claudePath) sdkOptions.pathToClaudeCodeExecutable = options.claudePath;
+  const coldStart = () =>
+    query({
+      prompt: input.prompt,
+      options: {
+        ...proc.sdkOptions,
+        cwd: input.cwd,
+        systemPrompt: { type: 'preset', preset: SYSTEM_PROMPT, append: input.system_prompt_append },
+        ...(input.model ? { model: input.model } : {}),
+        ...(input.resume ? { resume: input.resume } : {}),
+      },
+    });
 
   let result: SDKResultMessage | undefined;
   let lastError: unknown;
@@ -179,11 +99,27 @@ export async function runClaude(
   });
   // The result message is the end of the task. Claude Code then still flushes its transcript and
   // exits, which takes ~50 ms; the caller is answered at once and told when the process is gone.
+  const admission = { warm: warm !== undefined, start_wait_ms: 0, startup_ms: 0 };
+  let starting = false;
+  const started = () => {
+    if (!starting) return;
+    starting = false;
+    options.startGate?.release();
+  };
   const exited = (async () => {
     try {
-      for await (const message of query({ prompt: input.prompt, options: sdkOptions }) as AsyncIterable<SDKMessage>) {
+      // A spare has started already: only a cold start waits at the gate.
+      const waitFrom = performance.now();
+      if (!warm) await options.startGate?.acquire(abort.signal);
+      starting = !warm;
+      const startFrom = performance.now();
+      admission.start_wait_ms = Math.round(startFrom - waitFrom);
+      idle = setTimeout(() => stop('startup'), options.startupTimeout);
+      for await (const message of (warm?.messages ?? coldStart()) as AsyncIterable<SDKMessage>) {
         if (result) continue; // after the result: nothing more belongs to the task
         touch();
+        if (starting) admission.startup_ms = Math.round(performance.now() - startFrom);
+        started();
         if (message.type === 'system' && message.subtype === 'init') options.onAgentSession?.(message.session_id);
         ctx.emit({ type: message.type, data: message });
         if (message.type === 'result') {
@@ -198,29 +134,35 @@ export async function runClaude(
     } catch (err) {
       lastError = err;
     } finally {
+      started();
       clearTimeout(wallClock);
       clearTimeout(idle);
       clearTimeout(exitDeadline);
       ctx.signal.removeEventListener('abort', onCallerAbort);
-      access?.release();
       // The agent may leave children behind (a backgrounded Bash command): end the whole tree.
-      tree.kill();
+      await endProcess(proc);
+      if (options.redact) await scrubDir(input.configDir, options.redact).catch(() => undefined);
     }
   })();
   options.onExit?.(exited);
   await Promise.race([gotResult, exited]);
 
-  if (stopKind) throw new AppError(stopKind, stopMessage(stopKind, input, options));
+  const metered = access?.usage();
+  // A task stopped early still spent what the proxy metered: the failure carries it.
+  const spent = (error: AppError) =>
+    metered?.calls ? RunnerError.carrying(error, { response: '', usage: meteredUsage(metered) }) : error;
+  if (stopKind) throw spent(new AppError(stopKind, stopMessage(stopKind, input, options)));
   if (!result) {
-    throw new AppError(
-      'startup',
-      `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`,
-      {
+    throw spent(
+      new AppError('startup', `Claude Code ended without a result: ${(lastError as Error)?.message ?? 'no output'}`, {
         cause: lastError,
-      },
+      }),
     );
   }
-  return classifyResult(result, [...filesChanged]);
+  const envelope = classifyResult(result, [...proc.filesChanged], metered);
+  // Where the task's time went before the agent ran: waiting for a start, then Claude Code starting.
+  envelope.detail = { ...envelope.detail, admission };
+  return envelope;
 }
 
 function stopMessage(kind: ErrorKind, input: ClaudeInput, options: ClaudeRunnerOptions): string {

@@ -22,11 +22,14 @@ test('kill -9 mid-run and resume: no completed step runs twice', async (t) => {
   const root = tempDir();
   const workflows = path.join(root, 'workflows');
   fs.mkdirSync(workflows);
+  // The workspace root must not hold the data dir (loadConfig refuses the overlap).
+  const workspace = path.join(root, 'workspace');
+  fs.mkdirSync(workspace);
   fs.writeFileSync(path.join(workflows, 'crash-resume.yaml'), workflowText(import.meta.dirname, { API: api.url }));
   const env = {
     SWITCHYARD_PORT: '0',
     SWITCHYARD_DATA_DIR: path.join(root, 'data'),
-    SWITCHYARD_WORKSPACE_ROOTS: root,
+    SWITCHYARD_WORKSPACE_ROOTS: workspace,
     SWITCHYARD_WORKFLOWS_DIR: workflows,
     SWITCHYARD_HTTP_ALLOW: '127.0.0.1',
     SWITCHYARD_LOG_LEVEL: 'warn',

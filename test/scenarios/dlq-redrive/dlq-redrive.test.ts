@@ -46,6 +46,12 @@ test('exhausted retries go to the DLQ; redrive resumes the run', async (t) => {
     steps: { fetch: failed.steps[0]!.output },
   });
   assert.ok(!JSON.stringify(entry).includes('s3cret-token'));
+  // The control: the token was really sent on every attempt, so the DLQ hides it rather than never having it.
+  const publishes = api.requests.filter((r) => r.path.startsWith('/publish'));
+  assert.deepEqual(
+    publishes.map((r) => r.headers.authorization),
+    ['Bearer s3cret-token', 'Bearer s3cret-token'],
+  );
 
   broken = false;
   const resumed = await wf.retryDlq(entry.id);

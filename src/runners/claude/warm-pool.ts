@@ -1,0 +1,213 @@
+/**
+ * Warm spares: Claude Code processes started ahead of the task they will serve (the SDK's prewarm()),
+ * so a task skips the ~1 s start. A spare is a process prepared exactly as a cold one is
+ * (claude-process.ts: same sandbox, token, tools and gate), keyed by everything fixed at spawn, and
+ * claimed by one task only; its config dir becomes that task's. Spares are parked where demand was
+ * seen (a cold start, or a claim that used one up), up to a cap and while memory allows, and retired
+ * when they idle too long.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { prewarm, type Query, type SpareProcess } from '@anthropic-ai/claude-agent-sdk';
+import type { Semaphore } from './admission.ts';
+import {
+  type ClaudeProcess,
+  endProcess,
+  type ProcessOptions,
+  type ProcessSpec,
+  prepareProcess,
+} from './claude-process.ts';
+import { formatRule } from './policy.ts';
+
+/** A parked Claude Code process holds about this much memory (measured: 169–260 MiB). */
+const MEMORY_PER_SPARE = 260 * 1024 * 1024;
+
+export interface WarmPoolOptions {
+  /** Most spares parked or starting at once; 0 turns the pool off. */
+  cap: number;
+  /** A spare unclaimed this long is retired (ms). */
+  idleMs: number;
+  /** Where spares' config dirs live (the data dir's `claude/`). */
+  configRoot: string;
+  process: ProcessOptions;
+  /** Spares start through the same gate as cold starts, so prewarming never thrashes a burst. */
+  startGate?: Semaphore | undefined;
+  /** Free memory now, in bytes (a test can pretend the machine is full). */
+  freeMemory?: () => number;
+  onError?: (err: unknown) => void;
+}
+
+/** What a task asks of its process; `resume` and an existing config dir mean it cannot use a spare. */
+export interface WarmRequest extends ProcessSpec {
+  prompt: string;
+  system_prompt_append?: string | undefined;
+  resume?: string | undefined;
+}
+
+export interface WarmClaim {
+  proc: ClaudeProcess;
+  messages: Query;
+}
+
+interface Spare {
+  key: string;
+  proc: ClaudeProcess;
+  sdk: SpareProcess;
+  configDir: string;
+  retire: NodeJS.Timeout;
+}
+
+const SYSTEM_PROMPT = { type: 'preset', preset: 'claude_code' } as const;
+
+/** Everything a process is fixed to at spawn, apart from its own config dir. */
+function keyOf(spec: ProcessSpec): string {
+  return JSON.stringify([
+    spec.cwd,
+    spec.policy.rules.map(formatRule),
+    spec.model ?? null,
+    spec.max_turns ?? null,
+    spec.max_budget_usd ?? null,
+    spec.output_schema ?? null,
+  ]);
+}
+
+export class WarmPool {
+  readonly #options: WarmPoolOptions;
+  readonly #parked: Spare[] = [];
+  #starting = 0;
+  #settled: Array<() => void> = [];
+  #closed = false;
+  #counter = 0;
+
+  constructor(options: WarmPoolOptions) {
+    this.#options = options;
+  }
+
+  get parked(): number {
+    return this.#parked.length;
+  }
+
+  /**
+   * A parked spare for this request, bound to it and sent its prompt; undefined when none fits or the
+   * spare refused the claim (then start cold). Either way, demand for this key is noted.
+   */
+  async claim(request: WarmRequest): Promise<WarmClaim | undefined> {
+    if (this.#options.cap === 0 || request.resume || fs.existsSync(request.configDir)) return undefined;
+    const key = keyOf(request);
+    const at = this.#parked.findIndex((spare) => spare.key === key);
+    if (at < 0) {
+      this.#replenish(request);
+      return undefined;
+    }
+    const [spare] = this.#parked.splice(at, 1);
+    clearTimeout(spare!.retire);
+    this.#replenish(request);
+    // The spare's config dir becomes the task's, so a follow-up resumes from it like any task.
+    try {
+      fs.symlinkSync(spare!.configDir, request.configDir);
+    } catch (err) {
+      await endProcess(spare!.proc);
+      this.#options.onError?.(err);
+      return undefined;
+    }
+    const messages = spare!.sdk.claim({
+      prompt: request.prompt,
+      options: {
+        cwd: request.cwd,
+        ...(request.model ? { model: request.model } : {}),
+        ...(request.system_prompt_append ? { appendSystemPrompt: request.system_prompt_append } : {}),
+      },
+    });
+    try {
+      await spare!.sdk.claimed;
+    } catch (err) {
+      // `option_not_applied` alone means the prompt runs anyway (without a model it refused).
+      if (!String((err as Error).message).startsWith('option_not_applied')) {
+        fs.rmSync(request.configDir, { force: true });
+        await endProcess(spare!.proc);
+        return undefined;
+      }
+    }
+    return { proc: spare!.proc, messages };
+  }
+
+  /** Parks one spare for this request's key when the cap and memory allow. */
+  #replenish(spec: ProcessSpec): void {
+    const { cap, freeMemory = os.freemem } = this.#options;
+    if (this.#closed || this.#parked.length + this.#starting >= cap) return;
+    if (freeMemory() < 2 * MEMORY_PER_SPARE) return;
+    this.#starting++;
+    void this.#park(spec)
+      .catch((err) => this.#options.onError?.(err))
+      .finally(() => {
+        if (--this.#starting === 0) for (const resolve of this.#settled.splice(0)) resolve();
+      });
+  }
+
+  /** Resolves once no spare is starting (every one asked for is parked, or failed). */
+  settled(): Promise<void> {
+    return this.#starting === 0 ? Promise.resolve() : new Promise((resolve) => this.#settled.push(resolve));
+  }
+
+  async #park(spec: ProcessSpec): Promise<void> {
+    const configDir = path.join(this.#options.configRoot, `spare-${process.pid}-${Date.now()}-${this.#counter++}`);
+    const proc = await prepareProcess(
+      {
+        policy: spec.policy,
+        cwd: spec.cwd,
+        configDir,
+        model: spec.model,
+        max_turns: spec.max_turns,
+        max_budget_usd: spec.max_budget_usd,
+        output_schema: spec.output_schema,
+      },
+      this.#options.process,
+    );
+    const gate = this.#options.startGate;
+    await gate?.acquire();
+    let sdk: SpareProcess;
+    try {
+      sdk = await prewarm({ options: { ...proc.sdkOptions, systemPrompt: SYSTEM_PROMPT } });
+    } catch (err) {
+      await endProcess(proc);
+      throw err;
+    } finally {
+      gate?.release();
+    }
+    if (this.#closed) {
+      await endProcess(proc);
+      return;
+    }
+    const spare: Spare = {
+      key: keyOf(spec),
+      proc,
+      sdk,
+      configDir,
+      retire: setTimeout(() => void this.#retire(spare), this.#options.idleMs),
+    };
+    spare.retire.unref();
+    this.#parked.push(spare);
+    // A spare that dies while parked is dropped, so a claim never finds a dead one.
+    void proc.tree.exited.then(() => {
+      const at = this.#parked.indexOf(spare);
+      if (at >= 0) {
+        this.#parked.splice(at, 1);
+        clearTimeout(spare.retire);
+      }
+    });
+  }
+
+  async #retire(spare: Spare): Promise<void> {
+    const at = this.#parked.indexOf(spare);
+    if (at >= 0) this.#parked.splice(at, 1);
+    await endProcess(spare.proc);
+    fs.rmSync(spare.configDir, { recursive: true, force: true });
+  }
+
+  /** Ends every parked spare; none is started afterwards. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#parked].map((spare) => this.#retire(spare)));
+  }
+}
