@@ -76,10 +76,7 @@ test("the render budget is the step's: items that together pass it fail; a cheap
   const each = slow.steps[0]!;
   assert.equal(each.status, 'failed');
   assert.equal(each.error?.kind, 'validation');
-  assert.match(
-    each.error?.message ?? '',
-    /steps\.each: rendering took more than the step's budget of 500 ms/,
-  );
+  assert.match(each.error?.message ?? '', /steps\.each: rendering took more than the step's budget of 500 ms/);
   const failed = (each.items ?? []).filter((i) => i.status === 'failed');
   assert.ok(failed.length > 0);
   assert.ok(
