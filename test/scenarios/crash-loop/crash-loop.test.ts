@@ -34,10 +34,12 @@ async function setup(t: import('node:test').TestContext) {
   const root = tempDir();
   const workflows = path.join(root, 'workflows');
   fs.mkdirSync(workflows);
+  const workspace = path.join(root, 'workspace'); // beside the data dir, never around it
+  fs.mkdirSync(workspace);
   fs.writeFileSync(path.join(workflows, 'crash-loop.yaml'), workflowText(import.meta.dirname, { API: api.url }));
   const env = {
     SWITCHYARD_DATA_DIR: path.join(root, 'data'),
-    SWITCHYARD_WORKSPACE_ROOTS: root,
+    SWITCHYARD_WORKSPACE_ROOTS: workspace,
     SWITCHYARD_WORKFLOWS_DIR: workflows,
     SWITCHYARD_HTTP_ALLOW: '127.0.0.1',
     SWITCHYARD_LOG_LEVEL: 'warn',

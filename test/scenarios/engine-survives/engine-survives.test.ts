@@ -33,12 +33,14 @@ test('a RangeError while recording a step fails the run, not the server; a resta
   const root = tempDir();
   const workflows = path.join(root, 'workflows');
   fs.mkdirSync(workflows);
+  const workspace = path.join(root, 'workspace'); // beside the data dir, never around it
+  fs.mkdirSync(workspace);
   for (const file of ['deep.yaml', 'ok.yaml']) {
     fs.writeFileSync(path.join(workflows, file), workflowText(import.meta.dirname, { API: api.url }, file));
   }
   const env = {
     SWITCHYARD_DATA_DIR: path.join(root, 'data'),
-    SWITCHYARD_WORKSPACE_ROOTS: root,
+    SWITCHYARD_WORKSPACE_ROOTS: workspace,
     SWITCHYARD_WORKFLOWS_DIR: workflows,
     SWITCHYARD_HTTP_ALLOW: '127.0.0.1',
     SWITCHYARD_LOG_LEVEL: 'warn',
