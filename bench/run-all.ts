@@ -13,6 +13,7 @@ const SCRIPTS = [
   'submit-throughput.ts',
   'workflow-dispatch.ts',
   'workflow-1000.ts',
+  'event-loop-delay.ts',
 ];
 
 let failed = 0;

@@ -71,6 +71,12 @@ const schema = z.object({
   SWITCHYARD_CONCURRENT_STARTS: int(1, 256).optional(),
   SWITCHYARD_QUEUE_LIMIT: int(1, 10_000_000).default(10_000),
   SWITCHYARD_MAX_PROMPT_BYTES: int(1, 100 * 1024 * 1024).default(1024 * 1024),
+  /** The largest output one workflow step (or for_each item, or fan-in) may keep. */
+  SWITCHYARD_MAX_STEP_OUTPUT_BYTES: int(1024, 256 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
+  /** The most a run's step outputs may total: what templates and the DLQ carry around. */
+  SWITCHYARD_MAX_RUN_CONTEXT_BYTES: int(1024, 256 * 1024 * 1024, ' (bytes)').default(64 * 1024 * 1024),
+  /** The time one workflow step's template renders may take in all (every attempt and for_each item). */
+  SWITCHYARD_STEP_RENDER_BUDGET: int(10, 3_600_000, ' (ms)').default(30_000),
   SWITCHYARD_DEFAULT_TIMEOUT: int(1000, 86_400_000, ' (ms)').default(600_000),
   SWITCHYARD_MAX_TIMEOUT: int(1000, 86_400_000, ' (ms)').default(86_400_000),
   SWITCHYARD_STARTUP_TIMEOUT: int(1000, 3_600_000, ' (ms)').default(60_000),
@@ -104,6 +110,9 @@ export interface Config {
   warmIdle: number;
   queueLimit: number;
   maxPromptBytes: number;
+  maxStepOutputBytes: number;
+  maxRunContextBytes: number;
+  stepRenderBudget: number;
   defaultTimeout: number;
   maxTimeout: number;
   startupTimeout: number;
@@ -214,6 +223,9 @@ export function loadConfig(
     warmIdle: c.SWITCHYARD_WARM_IDLE,
     queueLimit: c.SWITCHYARD_QUEUE_LIMIT,
     maxPromptBytes: c.SWITCHYARD_MAX_PROMPT_BYTES,
+    maxStepOutputBytes: c.SWITCHYARD_MAX_STEP_OUTPUT_BYTES,
+    maxRunContextBytes: c.SWITCHYARD_MAX_RUN_CONTEXT_BYTES,
+    stepRenderBudget: c.SWITCHYARD_STEP_RENDER_BUDGET,
     defaultTimeout: c.SWITCHYARD_DEFAULT_TIMEOUT,
     maxTimeout: c.SWITCHYARD_MAX_TIMEOUT,
     startupTimeout: c.SWITCHYARD_STARTUP_TIMEOUT,

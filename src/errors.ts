@@ -21,6 +21,8 @@ export const ERROR_KINDS = {
   http_status: { status: 502, retryable: true },
   network: { status: 502, retryable: true },
   output_invalid: { status: 422, retryable: true },
+  // The same output would be as large again on a retry.
+  output_too_large: { status: 422, retryable: false },
   internal: { status: 500, retryable: false },
   // Raised by the API only.
   unauthorized: { status: 401, retryable: false },

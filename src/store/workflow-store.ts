@@ -41,10 +41,15 @@ export interface RunRecord {
   finished_at: string | null;
   error: ErrorInfo | null;
   usage: Usage;
+  /**
+   * Engine processes that have taken this run on (created or resumed it) since one last set it down
+   * with a clean shutdown (0). Found above 0 by a starting engine, the earlier holders crashed.
+   */
+  holders: number;
 }
 
 /** The fields of a run that change while it runs. */
-export type RunPatch = Pick<RunRecord, 'id' | 'status' | 'started_at' | 'finished_at' | 'error' | 'usage'>;
+export type RunPatch = Pick<RunRecord, 'id' | 'status' | 'started_at' | 'finished_at' | 'error' | 'usage' | 'holders'>;
 
 export interface StepRecord {
   run_id: string;

@@ -4,9 +4,10 @@
  * failed for good and none is left running. Items live in `run.items` and are written like steps.
  */
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
-import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
+import { addUsage, emptyUsage, type OutputEnvelope, type Usage } from '../runners/runner.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
 import type { StepDefinition } from './definition-schema.ts';
+import { fanInTooLarge } from './output-bounds.ts';
 import { type ActiveRun, fanInOutput, IN_FLIGHT, newStep, type Transition, upstreamOutputs } from './run-state.ts';
 import { renderList, templateScope } from './template.ts';
 
@@ -21,8 +22,12 @@ export interface ItemMoves {
   setStatus(tx: Transition, run: ActiveRun, unit: StepRecord, status: StepRecord['status']): void;
   tryStart(tx: Transition, run: ActiveRun, unit: StepRecord): void;
   attemptFailed(tx: Transition, run: ActiveRun, unit: StepRecord, error: ErrorInfo): void;
+  /** Records an output, under the output limits. */
+  complete(tx: Transition, run: ActiveRun, unit: StepRecord, output: OutputEnvelope): void;
   /** False once the engine is shutting down: nothing new starts. */
   mayStart(): boolean;
+  /** SWITCHYARD_MAX_STEP_OUTPUT_BYTES: a fan-in is a step output too. */
+  stepLimit: number;
 }
 
 /** Starts a for_each step: its list is rendered and becomes pending items (or the step's attempt fails). */
@@ -76,9 +81,10 @@ export function settleItems(
     return true;
   }
   if (items.every((i) => i.status === 'completed')) {
-    parent.output = fanInOutput(items);
-    parent.error = null;
-    moves.setStatus(tx, run, parent, 'completed');
+    // Measured before it is built: the JSON list of thousands of responses could pass V8's string limit.
+    const tooLarge = fanInTooLarge(parent, items, moves.stepLimit);
+    if (tooLarge) moves.attemptFailed(tx, run, parent, tooLarge.toInfo());
+    else moves.complete(tx, run, parent, fanInOutput(items));
     return true;
   }
   const limit = ('parallelism' in def ? def.parallelism : undefined) ?? Number.POSITIVE_INFINITY;

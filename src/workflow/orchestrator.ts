@@ -14,16 +14,20 @@
  */
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
-import type { StepRecord, WorkflowStore } from '../store/workflow-store.ts';
+import type { StepRecord } from '../store/workflow-store.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
+import type { OrchestratorDeps } from './engine-deps.ts';
 import { fanOut, type ItemMoves, itemUsage, settleItems } from './for-each.ts';
+import { checkOutput, keepOutput, type OutputLimits, outputLimits } from './output-bounds.ts';
 import { Pools } from './pools.ts';
 import { backoffDelay, retryPolicy, shouldRetry } from './retry.ts';
+import { endRun, endRunOnly, failureInfo, writeEnd } from './run-failure.ts';
 import {
   type ActiveRun,
   dlqEntry,
   hasForEach,
+  stepBudget,
   stepDef,
   TERMINAL_STEP,
   Transition,
@@ -31,27 +35,18 @@ import {
   upstreamOutputs,
 } from './run-state.ts';
 import { type Attempt, RunningAttempts, workerEventEntry } from './running-attempts.ts';
-import { attemptStep, renderStep, type StepRunnerDeps, stepReads } from './step-runner.ts';
+import { SlicedRender, takeTurnBytes } from './sliced-render.ts';
+import {
+  type AttemptOutcome,
+  type RenderedStep,
+  renderAndAttempt,
+  renderApproval,
+  renderStep,
+  stepReads,
+} from './step-runner.ts';
 import { approvalDelay, StepTimers } from './step-timers.ts';
 import { TransitionWriter } from './transition-writer.ts';
 import type { RunEvent } from './workflow-api.ts';
-
-export interface Logger {
-  error(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
-export interface OrchestratorDeps {
-  store: WorkflowStore;
-  runner: StepRunnerDeps;
-  /** Built-in pool capacities (claude, llm, http) and the operator's overrides. */
-  pools: { builtin: Record<string, number>; operator: Record<string, number> };
-  logger: Logger;
-  /** Applied to everything stored from a worker (outputs, errors, agent messages). */
-  redact?: <T>(value: T) => T;
-  /** Backoff jitter source; injectable for tests. */
-  random?: () => number;
-}
 
 interface Waiter {
   run: ActiveRun;
@@ -66,6 +61,7 @@ export class Orchestrator {
   readonly #timers = new StepTimers();
   readonly #writer: TransitionWriter;
   readonly #itemMoves: ItemMoves;
+  readonly #limits: OutputLimits;
   /** No new attempts start (shutting down); attempts already running may still finish and be recorded. */
   #draining = false;
   /** Results are no longer recorded: the steps stay running in the store and the next start retries them. */
@@ -74,6 +70,7 @@ export class Orchestrator {
   constructor(deps: OrchestratorDeps) {
     this.deps = deps;
     this.#writer = new TransitionWriter(deps.store, deps.logger);
+    this.#limits = outputLimits(deps.runner.config);
     this.pools = new Pools<Waiter>(
       deps.pools.builtin,
       deps.pools.operator,
@@ -83,7 +80,9 @@ export class Orchestrator {
       setStatus: (tx, run, unit, status) => this.setStatus(tx, run, unit, status),
       tryStart: (tx, run, unit) => this.tryStart(tx, run, unit),
       attemptFailed: (tx, run, unit, error) => this.attemptFailed(tx, run, unit, error),
+      complete: (tx, run, unit, output) => this.complete(tx, run, unit, output),
       mayStart: () => !this.#draining,
+      stepLimit: this.#limits.step,
     };
   }
 
@@ -97,11 +96,10 @@ export class Orchestrator {
 
   /** Takes on a run just created in the store. */
   async adopt(run: ActiveRun): Promise<void> {
+    run.record.holders = 1; // written with its first transition
     this.active.set(run.record.id, run);
     this.pools.declare(run.def.pools);
-    const tx = new Transition();
-    this.settle(tx, run);
-    await this.commit(tx);
+    await this.transition(run, (tx) => this.settle(tx, run));
   }
 
   /** Stops starting work, lets running attempts finish for `graceMs`, then aborts what is left. */
@@ -112,11 +110,67 @@ export class Orchestrator {
     this.#stopped = true;
     await this.#attempts.abortAll(new AppError('interrupted', 'the server is shutting down'));
     await this.#writer.settled();
+    // A clean stop sets the runs still in flight down: the next start takes them on afresh, not after a crash.
+    const tx = new Transition();
+    for (const run of this.active.values()) {
+      if (run.record.holders === 0) continue;
+      run.record.holders = 0;
+      tx.touch(run);
+    }
+    await this.#writer.commit(tx).catch(() => undefined);
   }
 
-  /** Writes a transition, then carries out its effects (TransitionWriter). */
-  protected commit(tx: Transition): Promise<void> {
-    return this.#writer.commit(tx);
+  /**
+   * Writes a transition, then carries out its effects (TransitionWriter). A transition that cannot be
+   * written leaves its runs ahead of the store: they are failed (failRun), not left to diverge.
+   */
+  protected async commit(tx: Transition): Promise<void> {
+    try {
+      await this.#writer.commit(tx);
+    } catch (err) {
+      if (!this.#stopped) for (const run of tx.runs) this.failRun(run, err);
+      throw err;
+    }
+  }
+
+  /**
+   * One move of the state machine for `run`, built by `build` and written. An exception while
+   * building it (a bug, a RangeError on some outsized value) fails that run; the rest of the
+   * transition, which may hold other runs' moves, is still written. Never rejects.
+   */
+  protected async transition(run: ActiveRun, build: (tx: Transition) => void): Promise<void> {
+    const tx = new Transition();
+    try {
+      build(tx);
+    } catch (err) {
+      tx.drop(run);
+      this.failRun(run, err);
+    }
+    await this.commit(tx).catch(() => undefined);
+  }
+
+  /**
+   * Fails a run the engine cannot carry on (run-failure.ts): its attempts are aborted and their slots
+   * given back, and it ends failed with `error` (default: `internal`, naming `cause`). Never throws.
+   */
+  protected failRun(run: ActiveRun, cause: unknown, error?: ErrorInfo): void {
+    if (this.active.get(run.record.id) !== run) return;
+    this.active.delete(run.record.id);
+    const info = error ?? failureInfo(cause);
+    this.deps.logger.error({ err: cause, run: run.record.id }, 'workflow engine: failing a run');
+    this.#attempts.abortRun(run, new AppError(info.kind, info.message));
+    const tx = new Transition();
+    for (const attempt of this.#attempts.dropUnstarted(run)) this.#release(tx, attempt.pool);
+    try {
+      endRun(tx, run, info, {
+        setStatus: (t, r, u, status) => this.setStatus(t, r, u, status),
+        fail: (t, r, u, e, dlq) => this.fail(t, r, u, e, dlq),
+      });
+    } catch (err) {
+      this.deps.logger.error({ err, run: run.record.id }, 'workflow engine: recording only the end of a failed run');
+      endRunOnly(tx, run, info);
+    }
+    writeEnd(this.#writer, tx, run, info);
   }
 
   /** Moves a run forward as far as it goes now: skips, starts, fan-in, and the run's own status. */
@@ -169,7 +223,7 @@ export class Orchestrator {
       step.attempts++;
       step.started_at = tx.at;
       try {
-        step.inputs = renderStep(step.name, def, this.#scope(run, step), this.deps.runner.config).shown;
+        step.inputs = renderApproval(step.name, def, this.#scope(run, step));
       } catch (err) {
         this.attemptFailed(tx, run, step, toErrorInfo(err));
         return;
@@ -195,28 +249,43 @@ export class Orchestrator {
     this.#launch(tx, run, unit);
   }
 
-  /** The unit holds its pool slot (if any): render, mark running, and start the worker once that is durable. */
+  /**
+   * The unit holds its pool slot (if any): render its inputs, mark it running, and start the worker
+   * once that is durable. A quick render finishes right here (SlicedRender.runNow), so
+   * the inputs are stored with the attempt and a transform completes in this same write; a slower
+   * one goes on in slices as part of the attempt (#execute), never holding the event loop.
+   */
   #launch(tx: Transition, run: ActiveRun, unit: StepRecord): void {
     const def = stepDef(run, unit.name);
     unit.attempts++;
     unit.started_at ??= tx.at;
     unit.finished_at = null;
-    let rendered: ReturnType<typeof renderStep>;
+    const budget = stepBudget(run, unit.name, this.deps.runner.config.stepRenderBudget);
+    const scope = this.#scope(run, unit);
+    const render = new SlicedRender(
+      renderStep(unit.name, def, scope, this.deps.runner.config),
+      budget,
+      `steps.${unit.name}`,
+    );
     try {
-      rendered = renderStep(unit.name, def, this.#scope(run, unit), this.deps.runner.config);
+      render.runNow();
     } catch (err) {
       this.#release(tx, unit.pool);
       this.attemptFailed(tx, run, unit, toErrorInfo(err));
       return;
     }
-    unit.inputs = rendered.shown;
+    if (render.done) unit.inputs = render.value.shown;
     this.setStatus(tx, run, unit, 'running');
-    if (def.worker === 'transform') {
-      this.complete(tx, run, unit, rendered.input.output as OutputEnvelope);
-      return;
+    if (render.done && def.worker === 'transform') {
+      const output = render.value.input.output as OutputEnvelope;
+      // A fan-out of large transforms would otherwise all be measured, redacted and written in this one turn.
+      if (takeTurnBytes(output.response.length)) {
+        this.complete(tx, run, unit, output);
+        return;
+      }
     }
     const attempt = this.#attempts.start(run, unit);
-    tx.after.push(() => void this.#execute(attempt, def, rendered.input));
+    tx.after.push(() => void this.#execute(attempt, def, render));
   }
 
   #scope(run: ActiveRun, unit: StepRecord) {
@@ -225,50 +294,89 @@ export class Orchestrator {
     return unit.item_index === null ? base : { ...base, item: unit.item, itemIndex: unit.item_index };
   }
 
+  /** Gives a slot back; the waiters it starts belong to other runs, each failed alone if its move throws. */
   #release(tx: Transition, pool: string | null): void {
     if (pool === null) return;
     for (const waiter of this.pools.release(pool)) {
       if (this.#draining) continue;
-      this.#launch(tx, waiter.run, waiter.unit);
-      this.settle(tx, waiter.run);
+      try {
+        this.#launch(tx, waiter.run, waiter.unit);
+        this.settle(tx, waiter.run);
+      } catch (err) {
+        tx.drop(waiter.run);
+        this.failRun(waiter.run, err);
+      }
     }
   }
 
-  async #execute(attempt: Attempt, def: StepDefinition, input: Record<string, unknown>): Promise<void> {
-    const { run, unit, controller } = attempt;
-    const ctx: RunContext = { signal: controller.signal, emit: (e) => this.#workerEvent(attempt, def, e) };
-    const meta = { runId: run.record.id, step: unit.name, itemIndex: unit.item_index, attempt: attempt.number };
-    const { output, error, usage } = await attemptStep(def, input, ctx, this.deps.runner, meta);
-    this.#attempts.finished(attempt);
-    const tx = new Transition();
-    this.#release(tx, attempt.pool);
-    const current =
+  #isCurrent(attempt: Attempt): boolean {
+    const { run, unit } = attempt;
+    return (
       !this.#stopped &&
       unit.status === 'running' &&
       unit.attempts === attempt.number &&
-      this.active.get(run.record.id) === run;
-    if (current) {
-      if (output) this.complete(tx, run, unit, output);
-      else this.attemptFailed(tx, run, unit, this.#redact(error!), usage);
-      this.settle(tx, run);
+      this.active.get(run.record.id) === run
+    );
+  }
+
+  /** Runs one attempt and records its outcome. Never rejects: it is started as a bare effect. */
+  async #execute(attempt: Attempt, def: StepDefinition, render: SlicedRender<RenderedStep>): Promise<void> {
+    const { run, unit } = attempt;
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await this.#attempt(attempt, def, render);
+    } catch (err) {
+      outcome = { error: toErrorInfo(err) };
     }
-    await this.commit(tx).catch(() => undefined);
+    this.#attempts.finished(attempt);
+    await this.transition(run, (tx) => {
+      this.#release(tx, attempt.pool);
+      if (!this.#isCurrent(attempt)) return;
+      if (outcome.output) this.complete(tx, run, unit, outcome.output);
+      else this.attemptFailed(tx, run, unit, this.#redact(outcome.error!), outcome.usage);
+      this.settle(tx, run);
+    });
+  }
+
+  async #attempt(attempt: Attempt, def: StepDefinition, render: SlicedRender<RenderedStep>): Promise<AttemptOutcome> {
+    const { run, unit, controller } = attempt;
+    attempt.started = true;
+    if (!this.#isCurrent(attempt)) return { error: new AppError('interrupted', 'the attempt was stopped').toInfo() };
+    const ctx: RunContext = { signal: controller.signal, emit: (e) => this.#workerEvent(attempt, def, e) };
+    const meta = { runId: run.record.id, step: unit.name, itemIndex: unit.item_index, attempt: attempt.number };
+    return renderAndAttempt(def, render, ctx, this.deps.runner, meta, (shown) => {
+      if (this.#isCurrent(attempt)) unit.inputs = shown;
+    });
   }
 
   #workerEvent(attempt: Attempt, def: StepDefinition, event: RunnerEvent): void {
     if (this.#stopped) return;
-    const [type, data] = workerEventEntry(def, attempt, event);
-    const tx = new Transition();
-    tx.event(attempt.run.record.id, type, this.#redact(data));
-    void this.commit(tx).catch(() => undefined);
+    try {
+      const [type, data] = workerEventEntry(def, attempt, event);
+      const tx = new Transition();
+      tx.event(attempt.run.record.id, type, this.#redact(data));
+      void this.commit(tx).catch(() => undefined);
+    } catch (err) {
+      // A worker's event that cannot be recorded is dropped; the worker goes on.
+      this.deps.logger.warn({ err, run: attempt.run.record.id }, 'workflow engine: a worker event was dropped');
+    }
   }
 
+  /**
+   * Records a unit's output, or fails the attempt `output_too_large` when the output, or the run's
+   * outputs with it, would pass their limits (output-bounds.ts).
+   */
   protected complete(tx: Transition, run: ActiveRun, unit: StepRecord, out: OutputEnvelope): void {
     const output: StepRecord['output'] = { response: out.response };
     if (out.data !== undefined) output.data = out.data;
     if (out.usage !== undefined) output.usage = out.usage;
     if (out.detail !== undefined) output.detail = out.detail;
-    unit.output = this.#redact(output);
+    const checked = checkOutput(run, unit, output, this.#limits);
+    if ('error' in checked) {
+      this.attemptFailed(tx, run, unit, checked.error.toInfo(), out.usage);
+      return;
+    }
+    keepOutput(run, unit, this.#redact(output)!, checked);
     unit.error = null;
     unit.usage = addUsage(unit.usage ?? emptyUsage(), out.usage);
     this.setStatus(tx, run, unit, 'completed');
@@ -315,10 +423,10 @@ export class Orchestrator {
     if (this.#draining) return;
     this.#timers.set(unit, delay, () => {
       if (unit.status !== 'retry_wait' || this.active.get(run.record.id) !== run || this.#draining) return;
-      const tx = new Transition();
-      this.tryStart(tx, run, unit);
-      this.settle(tx, run);
-      void this.commit(tx).catch(() => undefined);
+      void this.transition(run, (tx) => {
+        this.tryStart(tx, run, unit);
+        this.settle(tx, run);
+      });
     });
   }
 
@@ -328,12 +436,12 @@ export class Orchestrator {
     if (def.worker !== 'approval' || def.timeout === undefined || this.#draining) return;
     this.#timers.set(unit, approvalDelay(unit.started_at, def.timeout), () => {
       if (unit.status !== 'awaiting_approval' || this.active.get(run.record.id) !== run) return;
-      const tx = new Transition();
-      const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
-      unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
-      this.fail(tx, run, unit, error, true);
-      this.settle(tx, run);
-      void this.commit(tx).catch(() => undefined);
+      void this.transition(run, (tx) => {
+        const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
+        unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
+        this.fail(tx, run, unit, error, true);
+        this.settle(tx, run);
+      });
     });
   }
 

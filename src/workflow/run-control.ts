@@ -10,6 +10,9 @@ import { Orchestrator } from './orchestrator.ts';
 import { type ActiveRun, hasForEach, loadRun, stepDef, TERMINAL_STEP, Transition, units } from './run-state.ts';
 import type { DlqEntry } from './workflow-api.ts';
 
+/** Crashes in a row a run may be in flight for: the start after the second does not resume it. */
+export const MAX_CRASHES = 2;
+
 export class RunControl extends Orchestrator {
   /**
    * People's actions, one at a time. Each checks a run's state and then changes it, with awaits in
@@ -24,9 +27,13 @@ export class RunControl extends Orchestrator {
     return result;
   }
 
-  /** Resumes every run the store shows active: interrupted attempts are retried under their policy. */
+  /**
+   * Resumes every run the store shows active: interrupted attempts are retried under their policy.
+   * A run whose last MAX_CRASHES holders all died with it in flight is failed (DLQ) instead, so a run
+   * whose resumption takes the process down cannot do it forever. The others are taken on durably
+   * (holders + 1) before any of their work starts again.
+   */
   async start(): Promise<void> {
-    const tx = new Transition();
     const runs: ActiveRun[] = [];
     for (const record of await this.deps.store.listActiveRuns()) {
       const run = loadRun(record, await this.deps.store.getSteps(record.id));
@@ -34,28 +41,46 @@ export class RunControl extends Orchestrator {
       this.pools.declare(run.def.pools);
       runs.push(run);
     }
+    const crashed = runs.filter((run) => run.record.holders >= MAX_CRASHES);
+    const resumed = runs.filter((run) => run.record.holders < MAX_CRASHES);
+    const taken = new Transition();
+    for (const run of resumed) {
+      run.record.holders++;
+      taken.touch(run);
+    }
+    await this.commit(taken);
+    for (const run of crashed) {
+      this.failRun(run, 'crash loop', {
+        kind: 'internal',
+        message:
+          `the server died ${run.record.holders} times in a row while this run was in flight; it is not ` +
+          'resumed again (redrive its DLQ entry to try once more)',
+        retryable: false,
+      });
+    }
+    for (const run of resumed) await this.transition(run, (tx) => this.#resumeUnits(tx, run));
+  }
+
+  #resumeUnits(tx: Transition, run: ActiveRun): void {
     const interrupted: ErrorInfo = {
       kind: 'interrupted',
       message: 'the server stopped while this step was running',
       retryable: true,
     };
-    for (const run of runs) {
-      for (const unit of units(run)) {
-        const def = stepDef(run, unit.name);
-        if (unit.status === 'running' && !(unit.item_index === null && hasForEach(def))) {
-          this.attemptFailed(tx, run, unit, interrupted);
-        } else if (unit.status === 'waiting_pool') {
-          this.tryStart(tx, run, unit);
-        } else if (unit.status === 'retry_wait') {
-          const delay = Math.max(0, Date.parse(unit.next_attempt_at ?? '') - Date.now()) || 0;
-          tx.after.push(() => this.armRetry(run, unit, delay));
-        } else if (unit.status === 'awaiting_approval') {
-          tx.after.push(() => this.armApproval(run, unit));
-        }
+    for (const unit of units(run)) {
+      const def = stepDef(run, unit.name);
+      if (unit.status === 'running' && !(unit.item_index === null && hasForEach(def))) {
+        this.attemptFailed(tx, run, unit, interrupted);
+      } else if (unit.status === 'waiting_pool') {
+        this.tryStart(tx, run, unit);
+      } else if (unit.status === 'retry_wait') {
+        const delay = Math.max(0, Date.parse(unit.next_attempt_at ?? '') - Date.now()) || 0;
+        tx.after.push(() => this.armRetry(run, unit, delay));
+      } else if (unit.status === 'awaiting_approval') {
+        tx.after.push(() => this.armApproval(run, unit));
       }
-      this.settle(tx, run);
     }
-    await this.commit(tx);
+    this.settle(tx, run);
   }
 
   /** The active run, or the stored one loaded again (a failed run being resumed). */
@@ -77,7 +102,7 @@ export class RunControl extends Orchestrator {
     if (!run || run.record.status === 'completed' || run.record.status === 'failed') return;
     const tx = new Transition();
     const error: ErrorInfo = { kind: 'cancelled', message: 'the run was cancelled', retryable: false };
-    run.cancelled = error;
+    run.endedBy = error;
     for (const unit of units(run)) {
       if (TERMINAL_STEP.has(unit.status)) continue;
       if (unit.status === 'running') {
@@ -87,7 +112,7 @@ export class RunControl extends Orchestrator {
         this.setStatus(tx, run, unit, 'skipped');
       }
     }
-    this.settle(tx, run);
+    this.#settleOrFail(tx, run);
     tx.after.push(() => this.abortRun(run, new AppError('cancelled', 'the run was cancelled')));
     await this.commit(tx);
   }
@@ -118,7 +143,7 @@ export class RunControl extends Orchestrator {
       unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
       this.fail(tx, run, unit, error, false);
     }
-    this.settle(tx, run);
+    this.#settleOrFail(tx, run);
     await this.commit(tx);
   }
 
@@ -209,6 +234,16 @@ export class RunControl extends Orchestrator {
     await this.commit(tx);
   }
 
+  /** settle, or failRun when it throws: an action of a person must not leave the run half moved. */
+  #settleOrFail(tx: Transition, run: ActiveRun): void {
+    try {
+      this.settle(tx, run);
+    } catch (err) {
+      tx.drop(run);
+      this.failRun(run, err);
+    }
+  }
+
   /** Back to pending with a fresh retry budget; the attempt count and error history stay. */
   #reset(tx: Transition, run: ActiveRun, unit: StepRecord, full: boolean): void {
     unit.attempt_base = unit.attempts;
@@ -229,10 +264,15 @@ export class RunControl extends Orchestrator {
   }
 
   async #resume(tx: Transition, run: ActiveRun): Promise<void> {
-    run.cancelled = undefined;
+    run.endedBy = undefined;
+    // A person chose to run it again: earlier crashes no longer count (this process holds it now),
+    // and outputs a rerun cleared no longer weigh.
+    run.record.holders = 1;
+    run.outputBytes = undefined;
+    run.renderBudgets = undefined;
     this.active.set(run.record.id, run);
     this.pools.declare(run.def.pools);
-    this.settle(tx, run);
+    this.#settleOrFail(tx, run);
     await this.commit(tx);
   }
 }

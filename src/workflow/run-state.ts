@@ -9,6 +9,7 @@ import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
 import type { RunRecord, StepRecord, WorkflowBatch } from '../store/workflow-store.ts';
 import { ancestry, topologicalOrder, upstreamSteps } from './dag.ts';
 import type { StepDefinition, WorkflowDefinition } from './definition-schema.ts';
+import { RenderBudget } from './sliced-render.ts';
 import type { StepOutput } from './template.ts';
 import type { DlqEntry, RunEvent, RunStatus, StepStatus } from './workflow-api.ts';
 
@@ -19,8 +20,15 @@ export interface ActiveRun {
   steps: Map<string, StepRecord>;
   /** for_each items by step name, in item order. */
   items: Map<string, StepRecord[]>;
-  /** Set by cancelRun: the run's error once it ends. */
-  cancelled?: ErrorInfo | undefined;
+  /**
+   * Set by a cancel, or when the engine fails the run (failRun): the run's error once it ends, which
+   * fails it even if every step it still had was merely skipped.
+   */
+  endedBy?: ErrorInfo | undefined;
+  /** The bytes its step and item outputs total (output-bounds.ts), once first needed. */
+  outputBytes?: number | undefined;
+  /** Each step's render budget (template.ts RenderBudget), shared by its attempts and items. */
+  renderBudgets?: Map<string, RenderBudget>;
   /** Which steps are upstream of which (dag.ts ancestry), built when first needed. */
   isUpstream?: (name: string, up: string) => boolean;
 }
@@ -72,6 +80,17 @@ export function loadRun(record: RunRecord, rows: StepRecord[]): ActiveRun {
 
 export function stepDef(run: ActiveRun, name: string): StepDefinition {
   return run.def.steps[name] as StepDefinition;
+}
+
+/** The step's render budget (SWITCHYARD_STEP_RENDER_BUDGET), shared by all its attempts and items. */
+export function stepBudget(run: ActiveRun, step: string, limitMs: number): RenderBudget {
+  run.renderBudgets ??= new Map();
+  let budget = run.renderBudgets.get(step);
+  if (!budget) {
+    budget = new RenderBudget(limitMs);
+    run.renderBudgets.set(step, budget);
+  }
+  return budget;
 }
 
 export function hasForEach(step: StepDefinition): boolean {
@@ -129,14 +148,14 @@ export function updateRunRecord(tx: Transition, run: ActiveRun): boolean {
   const computed = runStatusOf(run);
   const finished = computed.status === 'completed' || computed.status === 'failed';
   // A cancelled run fails as cancelled, even if every step it still had was merely skipped.
-  const status = finished && run.cancelled ? 'failed' : computed.status;
+  const status = finished && run.endedBy ? 'failed' : computed.status;
   r.usage = sumUsage(run.steps.values());
   tx.touch(run);
   if (status === r.status) return false;
   r.status = status;
   r.started_at ??= tx.at;
   r.finished_at = finished ? tx.at : null;
-  r.error = finished ? (run.cancelled ?? computed.error) : null;
+  r.error = finished ? (run.endedBy ?? computed.error) : null;
   tx.event(r.id, 'run', { status, error: r.error });
   return finished;
 }
@@ -195,6 +214,23 @@ export class Transition {
     this.events.push({ run_id: runId, type, data, created_at: this.at });
   }
 
+  /**
+   * Takes a run out of this transition: the engine is failing it (failRun writes all of it), and
+   * what was built for it here must neither overwrite that nor keep the other runs' part from being written.
+   */
+  drop(run: ActiveRun): void {
+    const id = run.record.id;
+    this.runs.delete(run);
+    for (const step of this.steps) if (step.run_id === id) this.steps.delete(step);
+    const keep = <T extends { run_id: string }>(list: T[]) => {
+      const rest = list.filter((x) => x.run_id !== id);
+      list.splice(0, list.length, ...rest);
+    };
+    keep(this.events);
+    keep(this.dlq);
+    keep(this.deleteItems);
+  }
+
   get empty(): boolean {
     return this.runs.size === 0 && this.steps.size === 0 && this.events.length === 0 && this.dlq.length === 0;
   }
@@ -209,6 +245,7 @@ export class Transition {
         finished_at: r.finished_at,
         error: r.error,
         usage: r.usage,
+        holders: r.holders,
       })),
       deleteItems: [...this.deleteItems],
       steps: [...this.steps].map((s) => ({ ...s, errors: [...s.errors] })),

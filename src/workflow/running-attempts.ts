@@ -15,6 +15,8 @@ export interface Attempt {
   controller: AbortController;
   /** The pool slot it holds, given back when it returns. */
   pool: string | null;
+  /** Its work (render, then worker) has begun; until then only dropUnstarted gives its slot back. */
+  started: boolean;
 }
 
 const POLL_MS = 20;
@@ -25,7 +27,14 @@ export class RunningAttempts {
 
   /** Records the unit's current attempt (its `attempts` count) as running. */
   start(run: ActiveRun, unit: StepRecord): Attempt {
-    const attempt = { run, unit, number: unit.attempts, controller: new AbortController(), pool: unit.pool };
+    const attempt = {
+      run,
+      unit,
+      number: unit.attempts,
+      controller: new AbortController(),
+      pool: unit.pool,
+      started: false,
+    };
     this.#running.add(attempt);
     return attempt;
   }
@@ -33,6 +42,16 @@ export class RunningAttempts {
   /** The attempt's worker has returned. */
   finished(attempt: Attempt): void {
     this.#running.delete(attempt);
+  }
+
+  /**
+   * Forgets the run's attempts whose work never began (their start was in a transition that was not
+   * written, or the run failed first) and returns them: their slots are the caller's to give back.
+   */
+  dropUnstarted(run: ActiveRun): Attempt[] {
+    const dropped = [...this.#running].filter((a) => a.run === run && !a.started);
+    for (const attempt of dropped) this.#running.delete(attempt);
+    return dropped;
   }
 
   abortRun(run: ActiveRun, reason: AppError): void {

@@ -1,8 +1,9 @@
 /**
  * One attempt of one step (or for_each item): its inputs rendered from the run's inputs and upstream
  * outputs with the escaping each destination needs (template.ts), then handed to the worker.
- * Rendering is synchronous and pure, so the orchestrator can store the rendered inputs in the same
- * write that marks the attempt running; running is the only part with I/O.
+ * The render is a generator (sliced-render.ts): the orchestrator runs it for a few milliseconds in
+ * the transition that starts the attempt, which is where a quick template finishes and its inputs
+ * are stored; a slow one finishes in slices that yield to the event loop once the attempt has begun.
  */
 import path from 'node:path';
 import type { Config } from '../config.ts';
@@ -18,15 +19,18 @@ import { resolveWorkspace } from '../tasks/request.ts';
 import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
+import { nextTurn, type SlicedRender, takeTurnBytes } from './sliced-render.ts';
 import {
   isSingleExpression,
-  renderJson,
-  renderJsonText,
+  jsonRender,
+  jsonTextRender,
   renderText,
-  renderUrl,
   type StepOutput,
   scopeReads,
+  type TemplateOptions,
   templateScope,
+  textRender,
+  urlRender,
 } from './template.ts';
 
 export type ClaudeStepRunner = (input: ClaudeInput, ctx: RunContext) => Promise<OutputEnvelope>;
@@ -57,17 +61,22 @@ export interface RenderedStep {
   shown: Record<string, unknown>;
 }
 
-/** Renders a step's inputs; a template error is an AppError 'validation' naming the field. */
-export function renderStep(name: string, step: StepDefinition, s: RenderScope, config: Config): RenderedStep {
+/** Renders a step's inputs (a generator: run it with SlicedRender); a template error is an AppError 'validation' naming the field. */
+export function* renderStep(
+  name: string,
+  step: StepDefinition,
+  s: RenderScope,
+  config: Config,
+): Generator<unknown, RenderedStep> {
   const scope = templateScope({
     inputs: s.inputs,
     outputs: s.outputs,
     ...(s.itemIndex === undefined ? {} : { item: s.item, itemIndex: s.itemIndex }),
   });
-  const at = (field: string) => ({ field: `steps.${name}.${field}` });
+  const at = (field: string): TemplateOptions => ({ field: `steps.${name}.${field}` });
   switch (step.worker) {
     case 'claude': {
-      const prompt = buildPrompt(step, renderText(step.prompt, scope, at('prompt')), s.direct);
+      const prompt = buildPrompt(step, yield* textRender(step.prompt, scope, at('prompt')), s.direct);
       const input: Record<string, unknown> = {
         prompt,
         allowed_tools: step.allowed_tools ?? [],
@@ -79,8 +88,8 @@ export function renderStep(name: string, step: StepDefinition, s: RenderScope, c
       return { input, shown: input };
     }
     case 'llm': {
-      const system = step.system === undefined ? undefined : renderText(step.system, scope, at('system'));
-      const prompt = buildPrompt(step, renderText(step.prompt, scope, at('prompt')), s.direct);
+      const system = step.system === undefined ? undefined : yield* textRender(step.system, scope, at('system'));
+      const prompt = buildPrompt(step, yield* textRender(step.prompt, scope, at('prompt')), s.direct);
       const input: Record<string, unknown> = { prompt };
       if (system !== undefined) input.system = system;
       for (const key of [
@@ -97,10 +106,10 @@ export function renderStep(name: string, step: StepDefinition, s: RenderScope, c
       return { input, shown: input };
     }
     case 'http': {
-      const input: Record<string, unknown> = { url: renderUrl(step.url, scope, at('url')) };
+      const input: Record<string, unknown> = { url: yield* urlRender(step.url, scope, at('url')) };
       if (step.method !== undefined) input.method = step.method;
-      if (step.headers !== undefined) input.headers = renderJson(step.headers, scope, at('headers'));
-      if (step.body !== undefined) input.body = renderBody(step.body, scope, at('body'));
+      if (step.headers !== undefined) input.headers = yield* jsonRender(step.headers, scope, at('headers'));
+      if (step.body !== undefined) input.body = yield* renderBody(step.body, scope, at('body'));
       if (step.expect_status !== undefined) input.expect_status = step.expect_status;
       if (step.timeout !== undefined) input.timeout = step.timeout;
       const headers = input.headers as Record<string, string> | undefined;
@@ -117,15 +126,25 @@ export function renderStep(name: string, step: StepDefinition, s: RenderScope, c
     case 'transform': {
       // A single {{ expression }} keeps its value (object, list …) as `data`; anything else is text.
       const output: StepOutput = isSingleExpression(step.template)
-        ? dataOutput(renderJson(step.template, scope, at('template')))
-        : { response: renderText(step.template, scope, at('template')) };
+        ? dataOutput(yield* jsonRender(step.template, scope, at('template')))
+        : { response: yield* textRender(step.template, scope, at('template')) };
       return { input: { output }, shown: {} };
     }
     case 'approval': {
-      const input = { message: renderText(step.message, scope, at('message')) };
+      const input = { message: yield* textRender(step.message, scope, at('message')) };
       return { input, shown: input };
     }
   }
+}
+
+/**
+ * An approval step's message, rendered at once under the synchronous render limit (template.ts):
+ * one short message, no worker, no slot to hold.
+ */
+export function renderApproval(name: string, step: StepDefinition, s: RenderScope): { message: string } {
+  if (step.worker !== 'approval') throw new AppError('internal', `step "${name}" is not an approval step`);
+  const scope = templateScope({ inputs: s.inputs, outputs: s.outputs });
+  return { message: renderText(step.message, scope, { field: `steps.${name}.message` }) };
 }
 
 const readsCache = new WeakMap<StepDefinition, ReadonlySet<string> | null>();
@@ -160,9 +179,9 @@ function dataOutput(value: unknown): StepOutput {
  * A string body that looks like JSON text is rendered with JSON-string escaping, so a value can never
  * close the quotes it sits in; a whole-string `{{ expr }}` or an object/list body is built as data.
  */
-function renderBody(body: unknown, scope: object, options: { field: string }): unknown {
-  if (typeof body !== 'string' || isSingleExpression(body)) return renderJson(body, scope, options);
-  return /^\s*[{[]/.test(body) ? renderJsonText(body, scope, options) : renderText(body, scope, options);
+function* renderBody(body: unknown, scope: object, options: TemplateOptions): Generator<unknown, unknown> {
+  if (typeof body !== 'string' || isSingleExpression(body)) return yield* jsonRender(body, scope, options);
+  return /^\s*[{[]/.test(body) ? yield* jsonTextRender(body, scope, options) : yield* textRender(body, scope, options);
 }
 
 export interface AttemptMeta {
@@ -212,6 +231,35 @@ export async function attemptStep(
   } finally {
     clearTimeout(timeoutId);
   }
+}
+
+/**
+ * One whole attempt: its render finished (in slices, if the transition that began the attempt did not
+ * finish it; `ctx.signal` stops it), the inputs shown through `rendered`, then the worker run under
+ * the step's timeout (attemptStep). Failures, render errors included, are the outcome's error.
+ */
+export async function renderAndAttempt(
+  step: StepDefinition,
+  render: SlicedRender<RenderedStep>,
+  ctx: RunContext,
+  deps: StepRunnerDeps,
+  meta: AttemptMeta,
+  rendered: (shown: Record<string, unknown>) => void,
+): Promise<AttemptOutcome> {
+  let inputs: RenderedStep;
+  try {
+    inputs = render.done ? render.value : await render.finish(ctx.signal);
+  } catch (err) {
+    const reason: unknown = ctx.signal.reason;
+    return { error: toErrorInfo(ctx.signal.aborted && reason instanceof AppError ? reason : err) };
+  }
+  rendered(inputs.shown);
+  if (step.worker === 'transform') {
+    const output = inputs.input.output as OutputEnvelope;
+    while (!takeTurnBytes(output.response.length)) await nextTurn();
+    return { output };
+  }
+  return attemptStep(step, inputs.input, ctx, deps, meta);
 }
 
 /** Runs one attempt with the worker of the step; failures are thrown as AppErrors. */

@@ -12,8 +12,11 @@ import { AppError } from '../errors.ts';
 
 export const MAX_TEMPLATE_CHARS = 100 * 1024;
 export const MAX_RENDERED_CHARS = 10 * 1024 * 1024;
-// Rendering is synchronous and runs on the orchestrator's event loop: a `for` over a huge range must
-// stop quickly. LiquidJS charges ranges, joins and appends against memoryLimit; time bounds the rest.
+// A synchronous render (approval messages, for_each lists, validation) holds the event loop for its
+// whole length: a `for` over a huge range must stop quickly. LiquidJS charges ranges, joins and
+// appends against memoryLimit; its renderLimit (a wall-clock deadline per render) bounds the rest.
+// Steps render through generators instead (textRender …), which sliced-render.ts drives in slices
+// that yield to the event loop, against a budget of the step's.
 const RENDER_TIME_LIMIT_MS = 1000;
 const MEMORY_LIMIT = 64 * 1024 * 1024;
 const CACHE_ENTRIES = 1000;
@@ -153,10 +156,47 @@ function renderWith(eng: Engine, tpl: string, scope: object, options?: TemplateO
   try {
     toValueSync(eng.liquid.renderer.renderTemplates(templates, newContext(eng.liquid, scope), emitter));
   } catch (err) {
-    if (emitter.overflowed) throw fail(`rendered output exceeds ${MAX_RENDERED_CHARS} characters`, options, err);
-    throw fail(`template error: ${(err as Error).message}`, options, err);
+    throw renderError(err, emitter, options);
   }
   return emitter.buffer;
+}
+
+function renderError(err: unknown, emitter: BoundedEmitter | undefined, options: TemplateOptions | undefined) {
+  if (err instanceof AppError) return err;
+  if (emitter?.overflowed) return fail(`rendered output exceeds ${MAX_RENDERED_CHARS} characters`, options, err);
+  return fail(`template error: ${(err as Error).message}`, options, err);
+}
+
+/** A generator render's time is the step budget's to bound: a wall-clock renderLimit would count the waits. */
+function slicedContext(liquid: Liquid, scope: object): Context {
+  return new Context(scope, liquid.options, { sync: true, renderLimit: Number.POSITIVE_INFINITY }, { liquid });
+}
+
+/** A render as a generator (see sliced-render.ts): what LiquidJS renders, with our bounds and errors. */
+function* templateRender(eng: Engine, tpl: string, scope: object, options?: TemplateOptions) {
+  const templates = parse(eng, tpl, options);
+  const emitter = new BoundedEmitter();
+  try {
+    yield eng.liquid.renderer.renderTemplates(templates, slicedContext(eng.liquid, scope), emitter);
+  } catch (err) {
+    throw renderError(err, emitter, options);
+  }
+  return emitter.buffer;
+}
+
+/** Generator form of renderText, for SlicedRender. */
+export function textRender(tpl: string, scope: object, options?: TemplateOptions): Generator<unknown, string> {
+  return templateRender(textEngine, tpl, scope, options);
+}
+
+/** Generator form of renderUrl, for SlicedRender. */
+export function urlRender(tpl: string, scope: object, options?: TemplateOptions): Generator<unknown, string> {
+  return templateRender(urlEngine, tpl, scope, options);
+}
+
+/** Generator form of renderJsonText, for SlicedRender. */
+export function jsonTextRender(tpl: string, scope: object, options?: TemplateOptions): Generator<unknown, string> {
+  return templateRender(jsonEngine, tpl, scope, options);
 }
 
 /** Renders a prompt or transform template. Objects and arrays render as JSON. */
@@ -207,6 +247,20 @@ function evaluate(output: Output, scope: object, options?: TemplateOptions): unk
   } catch (err) {
     throw fail(`template error: ${(err as Error).message}`, options, err);
   }
+  return plainCopy(value, options);
+}
+
+function* evaluateRender(output: Output, scope: object, options?: TemplateOptions): Generator<unknown, unknown> {
+  let value: unknown;
+  try {
+    value = yield output.value.value(slicedContext(textEngine.liquid, scope), false);
+  } catch (err) {
+    throw renderError(err, undefined, options);
+  }
+  return plainCopy(value, options);
+}
+
+function plainCopy(value: unknown, options: TemplateOptions | undefined): unknown {
   try {
     // A copy, so the caller can never mutate a stored step output through the rendered request.
     return value === undefined ? null : structuredClone(value);
@@ -233,6 +287,29 @@ export function renderJson(value: unknown, scope: object, options?: TemplateOpti
     return Object.fromEntries(
       Object.entries(value).map(([k, v]) => [k, renderJson(v, scope, { field: field ? `${field}.${k}` : k })]),
     );
+  }
+  return value;
+}
+
+/** Generator form of renderJson, for SlicedRender. */
+export function* jsonRender(value: unknown, scope: object, options?: TemplateOptions): Generator<unknown, unknown> {
+  const field = options?.field ?? '';
+  if (typeof value === 'string') {
+    const output = singleOutput(value, options);
+    return output ? yield* evaluateRender(output, scope, options) : yield* textRender(value, scope, options);
+  }
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const [i, v] of value.entries()) out.push(yield* jsonRender(v, scope, { field: `${field}[${i}]` }));
+    return out;
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries: Array<[string, unknown]> = [];
+    for (const [k, v] of Object.entries(value)) {
+      entries.push([k, yield* jsonRender(v, scope, { field: field ? `${field}.${k}` : k })]);
+    }
+    // fromEntries defines own properties, so a "__proto__" key stays a key and never sets a prototype.
+    return Object.fromEntries(entries);
   }
   return value;
 }

@@ -32,8 +32,21 @@ export class TransitionWriter {
           throw err;
         }
       }
-      for (const event of saved) this.#emitter.emit(`event:${event.run_id}`, event);
-      for (const effect of tx.after) effect();
+      for (const event of saved) {
+        try {
+          this.#emitter.emit(`event:${event.run_id}`, event);
+        } catch (err) {
+          this.#logger.error({ err }, 'workflow engine: a run event listener failed');
+        }
+      }
+      // The transition is durable: one failing effect (or listener) must not keep the others from happening.
+      for (const effect of tx.after) {
+        try {
+          effect();
+        } catch (err) {
+          this.#logger.error({ err }, 'workflow engine: an effect of a transition failed');
+        }
+      }
     })();
     this.#writes.add(done);
     void done.catch(() => undefined).finally(() => this.#writes.delete(done));

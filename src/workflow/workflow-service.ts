@@ -18,7 +18,7 @@ import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
 import { topologicalOrder } from './dag.ts';
 import { parseWorkflow, validateInputs } from './definition.ts';
 import type { WorkflowDefinition } from './definition-schema.ts';
-import type { Logger } from './orchestrator.ts';
+import type { Logger } from './engine-deps.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
 import { RunControl } from './run-control.ts';
 import { loadRun, newStep } from './run-state.ts';

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.ts';
-import type { Logger } from './orchestrator.ts';
+import type { Logger } from './engine-deps.ts';
 
 const WORKFLOW_FILE = /\.(ya?ml|json)$/i;
 const DEBOUNCE_MS = 200;

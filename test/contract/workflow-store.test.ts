@@ -131,6 +131,7 @@ for (const [name, open] of Object.entries(factories)) {
               finished_at: null,
               error: null,
               usage: { input_tokens: 1, output_tokens: 2, cost_usd: 0.5 },
+              holders: 0,
             },
           ],
           steps: [step, item],
@@ -169,6 +170,22 @@ for (const [name, open] of Object.entries(factories)) {
 
         await store.apply({ deleteItems: [{ run_id: 'r1', name: 'b' }] });
         assert.equal((await store.getSteps('r1')).length, 2);
+      }),
+    );
+
+    it(
+      "counts a run's holders durably, from 0, and sets them back",
+      withStore(async (subject) => {
+        const { run } = await subject.store.createRun(newRun('r1'), []);
+        assert.equal(run.holders, 0);
+        const patch = { ...run, status: 'running' as const, holders: 2 };
+        await subject.store.apply({ runs: [patch] });
+        let reopened = await subject.reopen();
+        assert.equal((await reopened.getRun('r1'))?.holders, 2);
+        assert.equal((await reopened.listActiveRuns())[0]?.holders, 2);
+        await reopened.apply({ runs: [{ ...patch, holders: 0 }] });
+        reopened = await subject.reopen();
+        assert.equal((await reopened.getRun('r1'))?.holders, 0);
       }),
     );
 

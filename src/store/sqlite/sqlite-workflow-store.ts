@@ -51,6 +51,7 @@ function toRun(row: Row): RunRecord {
     finished_at: text(row.finished_at),
     error: parse<ErrorInfo>(row.error),
     usage: parse<Usage>(row.usage)!,
+    holders: Number(row.holders ?? 0),
   };
 }
 
@@ -251,12 +252,13 @@ export class SqliteWorkflowStore implements WorkflowStore {
     return this.#base.write(() => {
       for (const r of batch.runs ?? []) {
         this.#run(
-          'UPDATE workflow_runs SET status = ?, started_at = ?, finished_at = ?, error = ?, usage = ? WHERE id = ?',
+          'UPDATE workflow_runs SET status = ?, started_at = ?, finished_at = ?, error = ?, usage = ?, holders = ? WHERE id = ?',
           r.status,
           r.started_at,
           r.finished_at,
           json(r.error),
           JSON.stringify(r.usage),
+          r.holders,
           r.id,
         );
       }

@@ -1,0 +1,20 @@
+/** What the workflow engine (Orchestrator, RunControl, WorkflowService) is built from. */
+import type { WorkflowStore } from '../store/workflow-store.ts';
+import type { StepRunnerDeps } from './step-runner.ts';
+
+export interface Logger {
+  error(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface OrchestratorDeps {
+  store: WorkflowStore;
+  runner: StepRunnerDeps;
+  /** Built-in pool capacities (claude, llm, http) and the operator's overrides. */
+  pools: { builtin: Record<string, number>; operator: Record<string, number> };
+  logger: Logger;
+  /** Applied to everything stored from a worker (outputs, errors, agent messages). */
+  redact?: <T>(value: T) => T;
+  /** Backoff jitter source; injectable for tests. */
+  random?: () => number;
+}
