@@ -44,9 +44,27 @@ let metaValidator: Ajv2020 | undefined;
  * Throws an Error whose message says what is wrong (ajv's words, or the pattern RE2 refused).
  */
 export function compileUserSchema(schema: object, options: UserSchemaOptions = {}): ValidateFunction {
+  // The same schema comes back on every run of a workflow and every task of a pipeline: compile once.
+  const key = JSON.stringify([options, schema]);
+  const cached = compiled.get(key);
+  if (cached) {
+    compiled.delete(key);
+    compiled.set(key, cached); // most recently used last
+    return cached;
+  }
   metaValidator ??= newAjv({ strict: false });
   if (!metaValidator.validateSchema(schema)) {
     throw new Error(`schema is invalid: ${metaValidator.errorsText(metaValidator.errors)}`);
   }
-  return newAjv({ ...options, validateSchema: false, meta: false }).compile(schema);
+  const validate = newAjv({ ...options, validateSchema: false, meta: false }).compile(schema);
+  compiled.set(key, validate);
+  if (compiled.size > MAX_CACHED) compiled.delete(compiled.keys().next().value!);
+  return validate;
 }
+
+/**
+ * Compiled validators by content, least recently used first. Bounded, so distinct schemas from many
+ * clients never grow the heap; a validator is only called synchronously, so sharing one is safe.
+ */
+const compiled = new Map<string, ValidateFunction>();
+const MAX_CACHED = 256;

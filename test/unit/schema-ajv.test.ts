@@ -101,3 +101,18 @@ describe('compileUserSchema', () => {
     );
   });
 });
+
+describe('compileUserSchema cache', () => {
+  test('the same schema and options compile once; a bounded number of schemas is kept', () => {
+    const schema = { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } };
+    const first = compileUserSchema(structuredClone(schema));
+    assert.equal(compileUserSchema(structuredClone(schema)), first, 'an equal schema compiled again');
+    assert.notEqual(compileUserSchema(schema, { allErrors: true }), first, 'other options share a validator');
+    // The control that the bound is real: after many distinct schemas, the first is compiled anew.
+    for (let i = 0; i < 300; i++) compileUserSchema({ type: 'string', maxLength: i });
+    const again = compileUserSchema(structuredClone(schema));
+    assert.notEqual(again, first);
+    assert.equal(again({ n: 1 }), true);
+    assert.equal(again({ n: 'x' }), false);
+  });
+});
