@@ -63,6 +63,6 @@ try {
   );
   console.log(`  growth ${(((after - before) / before) * 100).toFixed(1)} % (target: within 10 %)`);
 } finally {
-  await bench.close(1000);
+  await bench.close();
   await model.close();
 }
