@@ -14,6 +14,11 @@ const SCRIPTS = [
   'workflow-dispatch.ts',
   'workflow-1000.ts',
   'event-loop-delay.ts',
+  'sandbox-start.ts',
+  'warm-start.ts',
+  'burst.ts',
+  'workflow-run.ts',
+  'schema-heap.ts',
 ];
 
 let failed = 0;
