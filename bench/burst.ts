@@ -4,6 +4,7 @@
  *
  *   default:  SWITCHYARD_CONCURRENCY=8, the start gate (one start per core) and warm spares at their defaults
  *   gate:     the same without warm spares (SWITCHYARD_WARM=0)
+ *   gate of 1: the same with one start at a time
  *   no gate:  SWITCHYARD_CONCURRENCY=8, starts unlimited, no spares (the admission before this change)
  *   N=2:      SWITCHYARD_CONCURRENCY=2, no spares (the throughput a burst must not fall below)
  *
@@ -22,6 +23,7 @@ const ROUNDS = intArg('rounds', 2);
 const ADMISSIONS: Record<string, Record<string, string>> = {
   default: { SWITCHYARD_CONCURRENCY: '8' },
   gate: { SWITCHYARD_CONCURRENCY: '8', SWITCHYARD_WARM: '0' },
+  'gate of 1': { SWITCHYARD_CONCURRENCY: '8', SWITCHYARD_WARM: '0', SWITCHYARD_CONCURRENT_STARTS: '1' },
   'no gate': { SWITCHYARD_CONCURRENCY: '8', SWITCHYARD_CONCURRENT_STARTS: '256', SWITCHYARD_WARM: '0' },
   'N=2': { SWITCHYARD_CONCURRENCY: '2', SWITCHYARD_WARM: '0' },
 };

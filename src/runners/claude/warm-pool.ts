@@ -79,9 +79,12 @@ export class WarmPool {
   #settled: Array<() => void> = [];
   #closed = false;
   #counter = 0;
+  /** Shapes in demand while other starts were under way, by key: parked once starting is idle. */
+  readonly #pending = new Map<string, ProcessSpec>();
 
   constructor(options: WarmPoolOptions) {
     this.#options = options;
+    options.startGate?.onFree(() => this.#parkPending());
   }
 
   get parked(): number {
@@ -97,7 +100,10 @@ export class WarmPool {
     const key = keyOf(request);
     const at = this.#parked.findIndex((spare) => spare.key === key);
     if (at < 0) {
-      this.#replenish(request);
+      // The task starts cold now: its own start goes first, and the spare follows once the start
+      // gate is free again (or at once where there is no gate).
+      if (this.#options.startGate) this.#defer(key, request);
+      else this.#replenish(request);
       return undefined;
     }
     const [spare] = this.#parked.splice(at, 1);
@@ -132,17 +138,40 @@ export class WarmPool {
     return { proc: spare!.proc, messages };
   }
 
-  /** Parks one spare for this request's key when the cap and memory allow. */
+  /**
+   * Parks one spare for this request's key when the cap and memory allow. A start costs ~1.5 CPU-s:
+   * while tasks are starting (a burst), a spare would only take CPU from them, so it waits until
+   * nothing else is starting.
+   */
   #replenish(spec: ProcessSpec): void {
-    const { cap, freeMemory = os.freemem } = this.#options;
+    const { cap, freeMemory = os.freemem, startGate } = this.#options;
     if (this.#closed || this.#parked.length + this.#starting >= cap) return;
     if (freeMemory() < 2 * MEMORY_PER_SPARE) return;
+    if (startGate && (startGate.inUse > 0 || startGate.waiting > 0)) {
+      this.#defer(keyOf(spec), spec);
+      return;
+    }
     this.#starting++;
     void this.#park(spec)
       .catch((err) => this.#options.onError?.(err))
       .finally(() => {
         if (--this.#starting === 0) for (const resolve of this.#settled.splice(0)) resolve();
       });
+  }
+
+  /** Remembers a shape in demand, the most recent few (no more than could be parked). */
+  #defer(key: string, spec: ProcessSpec): void {
+    this.#pending.delete(key);
+    this.#pending.set(key, spec);
+    if (this.#pending.size > this.#options.cap) this.#pending.delete(this.#pending.keys().next().value!);
+  }
+
+  #parkPending(): void {
+    const gate = this.#options.startGate;
+    const next = this.#pending.entries().next().value;
+    if (!next || (gate && (gate.inUse > 0 || gate.waiting > 0))) return;
+    this.#pending.delete(next[0]);
+    this.#replenish(next[1]);
   }
 
   /** Resolves once no spare is starting (every one asked for is parked, or failed). */
