@@ -86,11 +86,15 @@ function forwarderScript(forwards: Array<[port: number, socket: string]>): strin
   const lines: string[] = [];
   for (const [port, socket] of forwards) {
     const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+    // Shell builtins only (no grep per try): each try costs microseconds, not a fork.
     lines.push(
       `socat TCP-LISTEN:${port},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${socket} &`,
       'i=0',
-      `until grep -q ":${portHex} 00000000:0000 0A" /proc/net/tcp; do`,
-      '  i=$((i+1)); [ "$i" -gt 100000 ] && { echo "switchyard: forwarder did not start" >&2; exit 70; }',
+      'until',
+      `  l=0; while read -r line; do case $line in *":${portHex} 00000000:0000 0A"*) l=1; break;; esac; done </proc/net/tcp`,
+      '  [ "$l" = 1 ]',
+      'do',
+      '  i=$((i+1)); [ "$i" -gt 1000000 ] && { echo "switchyard: forwarder did not start" >&2; exit 70; }',
       'done',
     );
   }
