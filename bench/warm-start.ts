@@ -111,5 +111,28 @@ try {
 } finally {
   await warm.close();
   await cold.close();
+}
+
+// The pool full: a task of each of four shapes starts cold and leaves a spare of its shape parked.
+const full = await startBenchServer(model.url, { SWITCHYARD_WARM: '4' });
+try {
+  const shapes = [['Read'], ['Read', 'Grep'], ['Glob'], ['Read', 'Glob', 'Grep']];
+  for (const tools of shapes) {
+    const res = await fetch(`${full.url}/v1/tasks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt: 'fill', allowed_tools: tools }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    await fetch(`${full.url}/v1/tasks/${id}?wait=60`);
+    await full.server.warm.settled();
+  }
+  const server = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
+  console.log(
+    `  pool full (${full.server.warm.parked} spares): spares ${ownedRssMib(full.dataDir).toFixed(0)} MiB RSS, ` +
+      `this process (server, model, bench) ${server.toFixed(0)} MiB`,
+  );
+} finally {
+  await full.close();
   await model.close();
 }
