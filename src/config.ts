@@ -263,6 +263,15 @@ function checkWorkspaceRoots(
       throw new AppError('validation', `SWITCHYARD_WORKSPACE_ROOTS entry ${root} does not exist`, { field });
     }
     const real = realPathOf(root);
+    // The install first: a root that holds the server holds nearly everything else too.
+    if (overlapsInstall(real)) {
+      throw new AppError(
+        'validation',
+        `SWITCHYARD_WORKSPACE_ROOTS entry ${root} overlaps Switchyard's own install (${INSTALL_DIR}): ` +
+          'a task could rewrite the server. Use a dedicated directory',
+        { field: 'SWITCHYARD_WORKSPACE_ROOTS' },
+      );
+    }
     if (overlaps(real, data)) {
       throw new AppError(
         'validation',
@@ -282,14 +291,6 @@ function checkWorkspaceRoots(
           { field: name },
         );
       }
-    }
-    if (overlapsInstall(real)) {
-      throw new AppError(
-        'validation',
-        `SWITCHYARD_WORKSPACE_ROOTS entry ${root} overlaps Switchyard's own install (${INSTALL_DIR}): ` +
-          'a task could rewrite the server. Use a dedicated directory',
-        { field: 'SWITCHYARD_WORKSPACE_ROOTS' },
-      );
     }
   }
 }
