@@ -96,7 +96,12 @@ export class ProcessTree {
   readonly #wrap: CommandWrapper | undefined;
   #child: ChildProcess | undefined;
   #exit: () => void = () => {};
-  /** Settles when the spawned root process exits. */
+  /** True once the root process was spawned. */
+  get started(): boolean {
+    return this.#child !== undefined;
+  }
+
+  /** Settles when the spawned root process exits (never, if none was spawned: see `started`). */
   readonly exited = new Promise<void>((resolve) => {
     this.#exit = resolve;
   });

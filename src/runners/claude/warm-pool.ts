@@ -199,13 +199,13 @@ export class WarmPool {
     try {
       sdk = await prewarm({ options: { ...proc.sdkOptions, systemPrompt: SYSTEM_PROMPT } });
     } catch (err) {
-      await endProcess(proc);
+      await this.#discard(proc, configDir);
       throw err;
     } finally {
       gate?.release();
     }
     if (this.#closed) {
-      await endProcess(proc);
+      await this.#discard(proc, configDir);
       return;
     }
     const spare: Spare = {
@@ -230,13 +230,21 @@ export class WarmPool {
   async #retire(spare: Spare): Promise<void> {
     const at = this.#parked.indexOf(spare);
     if (at >= 0) this.#parked.splice(at, 1);
-    await endProcess(spare.proc);
-    fs.rmSync(spare.configDir, { recursive: true, force: true });
+    await this.#discard(spare.proc, spare.configDir);
   }
 
-  /** Ends every parked spare; none is started afterwards. */
+  async #discard(proc: ClaudeProcess, configDir: string): Promise<void> {
+    await endProcess(proc);
+    // Claude Code writes into its config dir until it is gone.
+    if (proc.tree.started) await proc.tree.exited;
+    fs.rmSync(configDir, { recursive: true, force: true });
+  }
+
+  /** Ends every spare, parked or still starting; none is started afterwards. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#pending.clear();
+    await this.settled();
     await Promise.all([...this.#parked].map((spare) => this.#retire(spare)));
   }
 }
