@@ -113,29 +113,30 @@ export class WarmPool {
     try {
       fs.symlinkSync(spare!.configDir, request.configDir);
     } catch (err) {
-      await endProcess(spare!.proc);
+      await this.#discard(spare!.proc, spare!.configDir);
       this.#options.onError?.(err);
       return undefined;
     }
-    const messages = spare!.sdk.claim({
-      prompt: request.prompt,
-      options: {
-        cwd: request.cwd,
-        ...(request.model ? { model: request.model } : {}),
-        ...(request.system_prompt_append ? { appendSystemPrompt: request.system_prompt_append } : {}),
-      },
-    });
+    let messages: Query | undefined;
     try {
+      messages = spare!.sdk.claim({
+        prompt: request.prompt,
+        options: {
+          cwd: request.cwd,
+          ...(request.model ? { model: request.model } : {}),
+          ...(request.system_prompt_append ? { appendSystemPrompt: request.system_prompt_append } : {}),
+        },
+      });
       await spare!.sdk.claimed;
     } catch (err) {
       // `option_not_applied` alone means the prompt runs anyway (without a model it refused).
-      if (!String((err as Error).message).startsWith('option_not_applied')) {
+      if (messages === undefined || !String((err as Error).message).startsWith('option_not_applied')) {
         fs.rmSync(request.configDir, { force: true });
-        await endProcess(spare!.proc);
+        await this.#discard(spare!.proc, spare!.configDir);
         return undefined;
       }
     }
-    return { proc: spare!.proc, messages };
+    return messages && { proc: spare!.proc, messages };
   }
 
   /**
