@@ -84,8 +84,9 @@ async function startCost(): Promise<void> {
 async function taskCost(): Promise<void> {
   const model = await startScriptedModel(() => ({ text: 'Done.' }));
   const servers = {
-    sandboxed: await startBenchServer(model.url, { SWITCHYARD_SANDBOX: 'required' }),
-    unconfined: await startBenchServer(model.url, { SWITCHYARD_SANDBOX: 'off' }),
+    // Cold starts both: a warm spare would hide the start this measures.
+    sandboxed: await startBenchServer(model.url, { SWITCHYARD_SANDBOX: 'required', SWITCHYARD_WARM: '0' }),
+    unconfined: await startBenchServer(model.url, { SWITCHYARD_SANDBOX: 'off', SWITCHYARD_WARM: '0' }),
   };
   const samples: Record<keyof typeof servers, number[]> = { sandboxed: [], unconfined: [] };
   const once = async (name: keyof typeof servers): Promise<number> => {
