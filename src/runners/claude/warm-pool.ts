@@ -60,6 +60,17 @@ interface Spare {
 
 const SYSTEM_PROMPT = { type: 'preset', preset: 'claude_code' } as const;
 
+/** A parked process answers a claim in one round trip; one that does not is discarded, the task starts cold. */
+const CLAIM_TIMEOUT_MS = 10_000;
+
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`claim_timeout: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** Everything a process is fixed to at spawn, apart from its own config dir. */
 function keyOf(spec: ProcessSpec): string {
   return JSON.stringify([
@@ -127,7 +138,7 @@ export class WarmPool {
           ...(request.system_prompt_append ? { appendSystemPrompt: request.system_prompt_append } : {}),
         },
       });
-      await spare!.sdk.claimed;
+      await withDeadline(spare!.sdk.claimed, CLAIM_TIMEOUT_MS);
     } catch (err) {
       // `option_not_applied` alone means the prompt runs anyway (without a model it refused).
       if (messages === undefined || !String((err as Error).message).startsWith('option_not_applied')) {
