@@ -12,6 +12,7 @@ import { dlqRoutes } from './api/routes/dlq.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
 import { type Config, isLoopback } from './config.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
@@ -101,6 +102,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
         'allowed_tools is then enforced by the gate alone.',
     );
   }
+  // Before anything that assumes the data dir is ours alone: the orphan kill, the model socket.
+  const unlockDataDir = lockDataDir(config.dataDir);
   const store = openSqliteStore(config.dataDir);
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
@@ -220,6 +223,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
         await store.close();
         await modelProxy.close();
         await demoModel?.close();
+        unlockDataDir();
       })();
       return closing;
     },
