@@ -24,7 +24,14 @@ export function lockDataDir(dataDir: string): () => void {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
       return () => {
-        if (fs.readFileSync(file, 'utf8').trim() === String(process.pid)) fs.rmSync(file, { force: true });
+        // Only our own pid file: a data dir removed meanwhile, or taken over, is left as it is.
+        let holder: string | undefined;
+        try {
+          holder = fs.readFileSync(file, 'utf8').trim();
+        } catch {
+          return;
+        }
+        if (holder === String(process.pid)) fs.rmSync(file, { force: true });
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
