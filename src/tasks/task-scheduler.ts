@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { toErrorInfo } from '../errors.ts';
 import type { Semaphore } from '../runners/claude/admission.ts';
-import { defuseMentions } from '../runners/claude/mentions.ts';
 import type { ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
 import type { SandboxStatus } from '../runners/claude/sandbox.ts';
@@ -147,7 +146,7 @@ export class TaskScheduler {
     };
     emit('status', { status: 'running', attempt: task.attempts });
     const input: ClaudeInput = {
-      prompt: defuseMentions(task.pending_message ?? request.prompt),
+      prompt: task.pending_message ?? request.prompt,
       policy: task.policy as unknown as ToolPolicy,
       cwd: request.cwd,
       timeout: request.timeout,
@@ -157,7 +156,7 @@ export class TaskScheduler {
     if (request.model) input.model = request.model;
     if (request.max_turns) input.max_turns = request.max_turns;
     if (request.max_budget_usd) input.max_budget_usd = request.max_budget_usd;
-    if (request.system_prompt_append) input.system_prompt_append = defuseMentions(request.system_prompt_append);
+    if (request.system_prompt_append) input.system_prompt_append = request.system_prompt_append;
     if (request.output_schema) input.output_schema = request.output_schema;
     if (task.pending_message && task.agent_session_id) input.resume = task.agent_session_id;
 

@@ -8,7 +8,6 @@
 import path from 'node:path';
 import type { Config } from '../config.ts';
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
-import { defuseMentions } from '../runners/claude/mentions.ts';
 import { compilePolicy, type ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
 import { type HttpStepInput, runHttp } from '../runners/http.ts';
@@ -304,8 +303,7 @@ export function stepPolicy(allowedTools: unknown, config: Config, field: string)
 function claudeInput(input: Record<string, unknown>, config: Config, meta: AttemptMeta): ClaudeInput {
   const field = `steps.${meta.step}.allowed_tools`;
   const out: ClaudeInput = {
-    // The rendered prompt carries upstream outputs and inputs: an `@` in them is data, never a file to read.
-    prompt: defuseMentions(input.prompt as string),
+    prompt: input.prompt as string,
     policy: stepPolicy(input.allowed_tools, config, field),
     cwd: resolveWorkspace(input.cwd as string | undefined, config, `steps.${meta.step}.cwd`),
     timeout: input.timeout as number,

@@ -9,6 +9,7 @@ import { abortReasonError, type OutputEnvelope, type RunContext, RunnerError } f
 import type { Semaphore } from './admission.ts';
 import { classifyResult, meteredUsage } from './classify-result.ts';
 import { type ClaudeProcess, endProcess, type ProcessOptions, prepareProcess } from './claude-process.ts';
+import { defuseMentions } from './mentions.ts';
 import type { ToolPolicy } from './policy.ts';
 import { scrubDir } from './transcripts.ts';
 import type { WarmPool } from './warm-pool.ts';
@@ -52,10 +53,17 @@ const EXIT_GRACE_MS = 5000;
 const SYSTEM_PROMPT = 'claude_code';
 
 export async function runClaude(
-  input: ClaudeInput,
+  request: ClaudeInput,
   ctx: RunContext,
   options: ClaudeRunnerOptions,
 ): Promise<OutputEnvelope> {
+  // Every prompt Claude Code reads passes here (tasks, follow-ups, workflow steps, cold or warm): an `@`
+  // in it is text, never a file Claude Code reads by itself (mentions.ts).
+  const input: ClaudeInput = {
+    ...request,
+    prompt: defuseMentions(request.prompt),
+    ...(request.system_prompt_append ? { system_prompt_append: defuseMentions(request.system_prompt_append) } : {}),
+  };
   // A parked spare when one fits (the same boundary, started ahead); otherwise a process of its own.
   const warm = await options.warm?.claim(input);
   const proc: ClaudeProcess = warm?.proc ?? (await prepareProcess(input, options));
