@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 import { isWithin, overlaps, realPathOf } from './paths.ts';
+import { SecretStore } from './secrets/secret-store.ts';
 import { parsePools } from './workflow/pools.ts';
 
 /** The directory holding Switchyard's own package.json and src/: never a place a task may write. */
@@ -130,6 +131,8 @@ export interface Config {
   sandbox: 'auto' | 'required' | 'off';
   /** The variables passed through to Claude Code (model endpoint, credentials, proxies). */
   passThroughEnv: Record<string, string>;
+  /** Workflow secrets (`{{ secrets.NAME }}`); never passed to Claude Code. */
+  secrets: SecretStore;
 }
 
 /** Variables of the server's environment that Claude Code may see; nothing else is passed. */
@@ -241,6 +244,7 @@ export function loadConfig(
     claudePath: c.SWITCHYARD_CLAUDE_PATH,
     sandbox: c.SWITCHYARD_SANDBOX,
     passThroughEnv,
+    secrets: SecretStore.fromEnv(merged, cwd),
   };
 }
 

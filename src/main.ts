@@ -25,7 +25,7 @@ import { prepareSandboxHost, probeSandbox, type SandboxStatus } from './runners/
 import { WarmPool } from './runners/claude/warm-pool.ts';
 import type { OutputEnvelope, RunContext } from './runners/runner.ts';
 import { parseAllowList } from './runners/ssrf.ts';
-import { Redactor } from './secrets.ts';
+import { Redactor } from './secrets/redactor.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import { SqliteWorkflowStore } from './store/sqlite/sqlite-workflow-store.ts';
 import type { TaskRecord } from './store/store.ts';

@@ -10,7 +10,7 @@ import type { ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
 import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
-import type { Redactor } from '../secrets.ts';
+import type { Redactor } from '../secrets/redactor.ts';
 import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
 import type { NormalizedRequest } from './request.ts';
 import { announceTerminal, type TaskNotifier } from './task-events.ts';

@@ -131,6 +131,50 @@ export const stepSchema = z.discriminatedUnion('worker', [
   approvalStepSchema,
 ]);
 
+const triggerInputs = z
+  .record(z.string().regex(STEP_NAME), z.unknown())
+  .optional()
+  .meta({ description: 'Input name → value or template; the run starts with these inputs.' });
+
+/** `cron: "0 0 * * *"`: starts a run at each fire time (croner syntax, 5 or 6 fields). */
+export const cronTriggerSchema = z.strictObject({
+  cron: z.string().min(1).max(200).meta({ description: 'Cron expression (minute hour day month weekday).' }),
+  name: z
+    .string()
+    .regex(STEP_NAME)
+    .max(MAX_NAME_LENGTH)
+    .optional()
+    .meta({ description: 'Identifies the schedule (default: the cron expression).' }),
+  timezone: z.string().max(100).optional().meta({ description: 'IANA time zone, e.g. Europe/Berlin (default UTC).' }),
+  inputs: triggerInputs,
+  misfire: z
+    .enum(['skip', 'run_once'])
+    .optional()
+    .meta({ description: 'Fires missed while no server ran: skip them (default), or run once.' }),
+  overlap: z
+    .enum(['skip', 'allow'])
+    .optional()
+    .meta({ description: 'When the previous run of this schedule still runs: skip the fire (default) or allow.' }),
+});
+
+/** `webhook: {name: github-pr, …}`: `POST /v1/hooks/github-pr` starts a run. */
+export const webhookTriggerSchema = z.strictObject({
+  webhook: z.strictObject({
+    name: z.string().regex(WORKFLOW_NAME).max(100).meta({ description: 'The hook is POST /v1/hooks/{name}.' }),
+    provider: z
+      .enum(['github', 'standard'])
+      .meta({ description: 'Signature scheme: GitHub X-Hub-Signature-256 or Standard Webhooks.' }),
+    secret: z.string().min(1).meta({ description: 'Signing secret, as {{ secrets.NAME }}.' }),
+    events: z
+      .array(z.string().min(1).max(200))
+      .optional()
+      .meta({ description: 'Accepted events, e.g. pull_request.opened (GitHub: event or event.action).' }),
+    inputs: triggerInputs,
+  }),
+});
+
+export const triggerSchema = z.union([cronTriggerSchema, webhookTriggerSchema]);
+
 export const workflowSchema = z.strictObject({
   name: z.string().regex(WORKFLOW_NAME).max(100),
   description: z.string().max(10_000).optional(),
@@ -143,6 +187,11 @@ export const workflowSchema = z.strictObject({
     .optional()
     .meta({ description: 'Pool name → capacity (steps of that pool running at once).' }),
   steps: z.record(stepName, stepSchema).meta({ description: 'Step name → step.' }),
+  triggers: z
+    .array(triggerSchema)
+    .max(100)
+    .optional()
+    .meta({ description: 'What starts runs without a client: schedules (cron) and inbound webhooks.' }),
 });
 
 export type ClaudeStep = z.output<typeof claudeStepSchema>;
@@ -150,6 +199,9 @@ export type LlmStep = z.output<typeof llmStepSchema>;
 export type HttpStep = z.output<typeof httpStepSchema>;
 export type TransformStep = z.output<typeof transformStepSchema>;
 export type ApprovalStep = z.output<typeof approvalStepSchema>;
+export type CronTrigger = z.output<typeof cronTriggerSchema>;
+export type WebhookTrigger = z.output<typeof webhookTriggerSchema>['webhook'];
+export type Trigger = z.output<typeof triggerSchema>;
 /** A validated step, discriminated by `worker`. `depends_on` is always present (default []). */
 export type StepDefinition = z.output<typeof stepSchema>;
 export type RetrySpec = z.output<typeof retrySchema>;

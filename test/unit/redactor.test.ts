@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Redactor } from '../../src/secrets.ts';
+import { Redactor } from '../../src/secrets/redactor.ts';
 
 const KEY = 'model-key-7f3a9c2e51d84b06a1c9';
 const redactor = new Redactor([KEY, undefined, 'short']);
