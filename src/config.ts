@@ -61,6 +61,12 @@ const schema = z.object({
   SWITCHYARD_HOST: z.string().min(1).default('127.0.0.1'),
   SWITCHYARD_PORT: int(0, 65535).default(7847),
   SWITCHYARD_DATA_DIR: z.string().min(1).default('./data'),
+  /** State in PostgreSQL instead of SQLite: postgres://user:password@host:5432/db. Never logged. */
+  SWITCHYARD_DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || isPostgresUrl(v), { error: 'must be a postgres:// or postgresql:// URL' }),
   SWITCHYARD_WORKSPACE_ROOTS: list(':'),
   SWITCHYARD_API_KEYS: list(','),
   SWITCHYARD_CONCURRENCY: int(1, 256).optional(),
@@ -103,6 +109,8 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** SWITCHYARD_DATABASE_URL: PostgreSQL holds the state when set (the data dir still holds transcripts). */
+  databaseUrl: string | undefined;
   workspaceRoots: string[];
   apiKeys: string[];
   concurrency: number;
@@ -218,6 +226,7 @@ export function loadConfig(
     host: c.SWITCHYARD_HOST,
     port: c.SWITCHYARD_PORT,
     dataDir,
+    databaseUrl: c.SWITCHYARD_DATABASE_URL,
     workspaceRoots,
     apiKeys,
     concurrency: c.SWITCHYARD_CONCURRENCY ?? defaultConcurrency(),
@@ -296,6 +305,17 @@ function checkWorkspaceRoots(
         );
       }
     }
+  }
+}
+
+/** A URL node-postgres can connect with; the message that refuses one never repeats it (it holds a password). */
+function isPostgresUrl(value: string): boolean {
+  if (!/^postgres(ql)?:\/\//.test(value)) return false;
+  try {
+    new URL(value);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The Store contract: every implementation passes this suite. Today: SQLite. A PostgreSQL store
- * adds itself to IMPLEMENTATIONS and must pass unchanged.
+ * The Store contract: every implementation passes this suite, unchanged: SQLite and PostgreSQL
+ * (test/fixtures/store-backends.ts lists them). A fresh database per test.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -14,23 +14,22 @@ import { listMigrations } from '../../src/store/sqlite/migrate.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { NewTask, Store } from '../../src/store/store.ts';
 import { tempDir } from '../fixtures/harness.ts';
+import { storeBackends } from '../fixtures/store-backends.ts';
 
 const IMPLEMENTATIONS: Array<{
   name: string;
   open: () => Promise<{ store: Store; reopen: () => Promise<Store>; cleanup: () => void }>;
-}> = [
-  {
-    name: 'sqlite',
-    open: async () => {
-      const dir = tempDir('store-contract-');
-      return {
-        store: openSqliteStore(dir),
-        reopen: async () => openSqliteStore(dir),
-        cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
-      };
-    },
+}> = storeBackends().map((backend) => ({
+  name: backend.name,
+  open: async () => {
+    const db = await backend.create();
+    return {
+      store: (await db.open()).store,
+      reopen: async () => (await db.open()).store,
+      cleanup: db.destroy,
+    };
   },
-];
+}));
 
 let n = 0;
 function newTask(overrides: Partial<NewTask> = {}): NewTask {

@@ -1,17 +1,14 @@
 /**
- * The WorkflowStore contract: every implementation runs this suite (SQLite today; PostgreSQL joins by
- * adding a factory). A fresh database per test.
+ * The WorkflowStore contract: every implementation runs this suite, unchanged: SQLite and PostgreSQL
+ * (test/fixtures/store-backends.ts lists them). A fresh database per test.
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { describe, it } from 'node:test';
-import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { SqliteWorkflowStore } from '../../src/store/sqlite/sqlite-workflow-store.ts';
 import type { NewRun, StepRecord, WorkflowStore } from '../../src/store/workflow-store.ts';
 import type { WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
 import { newStep } from '../../src/workflow/run-state.ts';
 import type { DlqEntry } from '../../src/workflow/workflow-api.ts';
-import { tempDir } from '../fixtures/harness.ts';
+import { storeBackends } from '../fixtures/store-backends.ts';
 
 interface Subject {
   store: WorkflowStore;
@@ -20,24 +17,27 @@ interface Subject {
   close(): Promise<void>;
 }
 
-const factories: Record<string, () => Promise<Subject>> = {
-  sqlite: async () => {
-    const dir = tempDir();
-    let base = openSqliteStore(dir);
-    return {
-      store: new SqliteWorkflowStore(base),
-      async reopen() {
-        await base.close();
-        base = openSqliteStore(dir);
-        return new SqliteWorkflowStore(base);
-      },
-      async close() {
-        await base.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-};
+const factories: Record<string, () => Promise<Subject>> = Object.fromEntries(
+  storeBackends().map((backend) => [
+    backend.name,
+    async (): Promise<Subject> => {
+      const db = await backend.create();
+      let opened = await db.open();
+      return {
+        store: opened.workflows,
+        async reopen() {
+          await opened.store.close();
+          opened = await db.open();
+          return opened.workflows;
+        },
+        async close() {
+          await opened.store.close();
+          db.destroy();
+        },
+      };
+    },
+  ]),
+);
 
 const def = (prompt = 'hi'): WorkflowDefinition =>
   ({

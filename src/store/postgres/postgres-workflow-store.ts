@@ -1,0 +1,337 @@
+/**
+ * The PostgreSQL WorkflowStore: the tables of migration 002 in the same database as the tasks, sharing
+ * PostgresStore's pool. Each write is one transaction, so a WorkflowBatch (a step's completion, the steps
+ * it releases, their events and DLQ entries) commits whole or not at all, whichever process writes it.
+ */
+import type { PoolClient } from 'pg';
+import { AppError, type ErrorInfo } from '../../errors.ts';
+import type { Usage } from '../../runners/runner.ts';
+import type { WorkflowDefinition } from '../../workflow/definition-schema.ts';
+import type {
+  DlqEntry,
+  RunEvent,
+  RunStatus,
+  StepAttemptError,
+  StepStatus,
+  StepView,
+} from '../../workflow/workflow-api.ts';
+import type {
+  NewRun,
+  RunListQuery,
+  RunRecord,
+  StepRecord,
+  WorkflowBatch,
+  WorkflowRecord,
+  WorkflowStore,
+} from '../workflow-store.ts';
+import { json, parse, type Row, text } from './columns.ts';
+import { LOCK_RUN_EVENTS, LOCK_WORKFLOW, NO_CURSOR, type PostgresStore } from './postgres-store.ts';
+
+function toWorkflow(row: Row): WorkflowRecord {
+  return {
+    name: String(row.name),
+    version: Number(row.version),
+    source: String(row.source),
+    definition: parse<WorkflowDefinition>(row.definition)!,
+    updated_at: String(row.updated_at),
+  };
+}
+
+function toRun(row: Row): RunRecord {
+  return {
+    id: String(row.id),
+    workflow: String(row.workflow),
+    version: Number(row.version),
+    definition: parse<WorkflowDefinition>(row.definition)!,
+    status: row.status as RunStatus,
+    inputs: parse<Record<string, unknown>>(row.inputs) ?? {},
+    idempotency_key: text(row.idempotency_key),
+    created_at: String(row.created_at),
+    started_at: text(row.started_at),
+    finished_at: text(row.finished_at),
+    error: parse<ErrorInfo>(row.error),
+    usage: parse<Usage>(row.usage)!,
+    holders: Number(row.holders ?? 0),
+  };
+}
+
+function toStep(row: Row): StepRecord {
+  const step: StepRecord = {
+    run_id: String(row.run_id),
+    name: String(row.name),
+    item_index: row.item_index === null ? null : Number(row.item_index),
+    status: row.status as StepStatus,
+    attempts: Number(row.attempts),
+    attempt_base: Number(row.attempt_base),
+    started_at: text(row.started_at),
+    finished_at: text(row.finished_at),
+    output: parse<StepView['output'] & object>(row.output),
+    error: parse<ErrorInfo>(row.error),
+    errors: parse<StepAttemptError[]>(row.errors) ?? [],
+    pool: text(row.pool),
+    next_attempt_at: text(row.next_attempt_at),
+    inputs: parse<Record<string, unknown>>(row.inputs),
+    usage: parse<Usage>(row.usage),
+  };
+  if (row.item !== null) step.item = parse(row.item);
+  return step;
+}
+
+function toEvent(row: Row): RunEvent {
+  return {
+    run_id: String(row.run_id),
+    seq: Number(row.seq),
+    type: String(row.type),
+    data: parse(row.data),
+    created_at: String(row.created_at),
+  };
+}
+
+function toDlq(row: Row): DlqEntry {
+  return {
+    id: String(row.id),
+    run_id: String(row.run_id),
+    workflow: String(row.workflow),
+    step: String(row.step),
+    item_index: row.item_index === null ? null : Number(row.item_index),
+    status: row.status as DlqEntry['status'],
+    inputs: parse<Record<string, unknown>>(row.inputs) ?? {},
+    errors: parse<StepAttemptError[]>(row.errors) ?? [],
+    context: parse<Record<string, unknown>>(row.context) ?? {},
+    created_at: String(row.created_at),
+    resolved_at: text(row.resolved_at),
+  };
+}
+
+const ACTIVE = "status NOT IN ('completed', 'failed')";
+
+export class PostgresWorkflowStore implements WorkflowStore {
+  readonly #base: PostgresStore;
+
+  constructor(base: PostgresStore) {
+    this.#base = base;
+  }
+
+  async #one(sql: string, params: unknown[] = []): Promise<Row | undefined> {
+    return (await this.#base.pool.query(sql, params)).rows[0];
+  }
+
+  async #all(sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await this.#base.pool.query(sql, params)).rows;
+  }
+
+  putWorkflow(w: {
+    name: string;
+    source: string;
+    definition: WorkflowDefinition;
+    updated_at: string;
+  }): Promise<WorkflowRecord> {
+    return this.#base.transaction(async (c) => {
+      // Two processes loading the same definitions at start must not both bump the version.
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_WORKFLOW, w.name]);
+      const definition = JSON.stringify(w.definition);
+      const existing: Row | undefined = (await c.query('SELECT * FROM workflows WHERE name = $1', [w.name])).rows[0];
+      if (existing && existing.definition === definition && existing.source === w.source) return toWorkflow(existing);
+      const version = existing ? Number(existing.version) + (existing.definition === definition ? 0 : 1) : 1;
+      const { rows } = await c.query(
+        `INSERT INTO workflows (name, version, source, definition, updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, source = excluded.source,
+           definition = excluded.definition, updated_at = excluded.updated_at
+         RETURNING *`,
+        [w.name, version, w.source, definition, w.updated_at],
+      );
+      return toWorkflow(rows[0]);
+    });
+  }
+
+  async getWorkflow(name: string): Promise<WorkflowRecord | undefined> {
+    const row = await this.#one('SELECT * FROM workflows WHERE name = $1', [name]);
+    return row ? toWorkflow(row) : undefined;
+  }
+
+  async listWorkflows(): Promise<WorkflowRecord[]> {
+    // COLLATE "C": the byte order SQLite sorts by, whatever the database's locale.
+    return (await this.#all('SELECT * FROM workflows ORDER BY name COLLATE "C"')).map(toWorkflow);
+  }
+
+  async createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }> {
+    const created = await this.#base.transaction(async (c) => {
+      const { rows } = await c.query(
+        `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+        [
+          run.id,
+          run.workflow,
+          run.version,
+          JSON.stringify(run.definition),
+          JSON.stringify(run.inputs),
+          run.idempotency_key,
+          run.idempotency_hash,
+          run.created_at,
+          JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
+        ],
+      );
+      if (!rows[0]) return undefined;
+      for (const step of steps) await putStep(c, step);
+      return toRun(rows[0]);
+    });
+    if (created) return { run: created, created: true };
+    // The key was taken by an earlier request (in this process or another).
+    const existing = await this.#one('SELECT * FROM workflow_runs WHERE idempotency_key = $1', [run.idempotency_key]);
+    if (!existing || existing.idempotency_hash !== run.idempotency_hash) {
+      throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
+        field: 'Idempotency-Key',
+      });
+    }
+    return { run: toRun(existing), created: false };
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = await this.#one('SELECT * FROM workflow_runs WHERE id = $1', [id]);
+    return row ? toRun(row) : undefined;
+  }
+
+  listRuns(query: RunListQuery): Promise<{ items: RunRecord[]; next_cursor: string | null }> {
+    return this.#pageBySeq('workflow_runs', { workflow: query.workflow, status: query.status }, query, toRun);
+  }
+
+  async listActiveRuns(): Promise<RunRecord[]> {
+    return (await this.#all(`SELECT * FROM workflow_runs WHERE ${ACTIVE} ORDER BY seq`)).map(toRun);
+  }
+
+  async getSteps(runId: string): Promise<StepRecord[]> {
+    return (await this.#all('SELECT * FROM workflow_steps WHERE run_id = $1 ORDER BY seq', [runId])).map(toStep);
+  }
+
+  apply(batch: WorkflowBatch): Promise<RunEvent[]> {
+    return this.#base.transaction(async (c) => {
+      for (const r of batch.runs ?? []) {
+        await c.query(
+          'UPDATE workflow_runs SET status = $1, started_at = $2, finished_at = $3, error = $4, usage = $5, holders = $6 WHERE id = $7',
+          [r.status, r.started_at, r.finished_at, json(r.error), JSON.stringify(r.usage), r.holders, r.id],
+        );
+      }
+      for (const d of batch.deleteItems ?? []) {
+        await c.query('DELETE FROM workflow_steps WHERE run_id = $1 AND name = $2 AND item_index IS NOT NULL', [
+          d.run_id,
+          d.name,
+        ]);
+      }
+      for (const s of batch.steps ?? []) await putStep(c, s);
+      for (const d of batch.dlq ?? []) {
+        await c.query(
+          `INSERT INTO workflow_dlq (id, run_id, workflow, step, item_index, status, inputs, errors, context, created_at, resolved_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (id) DO UPDATE SET status = excluded.status, resolved_at = excluded.resolved_at`,
+          [
+            d.id,
+            d.run_id,
+            d.workflow,
+            d.step,
+            d.item_index,
+            d.status,
+            JSON.stringify(d.inputs),
+            JSON.stringify(d.errors),
+            JSON.stringify(d.context),
+            d.created_at,
+            d.resolved_at,
+          ],
+        );
+      }
+      const events = batch.events ?? [];
+      // Runs in a fixed order, so two batches locking the same runs cannot deadlock.
+      for (const runId of [...new Set(events.map((e) => e.run_id))].sort()) {
+        await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_RUN_EVENTS, runId]);
+      }
+      const saved: RunEvent[] = [];
+      for (const e of events) {
+        const { rows } = await c.query(
+          `INSERT INTO workflow_run_events (run_id, seq, type, data, created_at)
+           VALUES ($1, (SELECT coalesce(max(seq), 0) + 1 FROM workflow_run_events WHERE run_id = $1), $2, $3, $4)
+           RETURNING seq`,
+          [e.run_id, e.type, JSON.stringify(e.data ?? null), e.created_at],
+        );
+        saved.push({ ...e, seq: Number(rows[0].seq) });
+      }
+      return saved;
+    });
+  }
+
+  async listRunEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
+    return (
+      await this.#all('SELECT * FROM workflow_run_events WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [
+        runId,
+        afterSeq,
+        limit,
+      ])
+    ).map(toEvent);
+  }
+
+  async getDlq(id: string): Promise<DlqEntry | undefined> {
+    const row = await this.#one('SELECT * FROM workflow_dlq WHERE id = $1', [id]);
+    return row ? toDlq(row) : undefined;
+  }
+
+  listDlq(query: { status?: DlqEntry['status']; run_id?: string; limit: number; cursor?: string }): Promise<{
+    items: DlqEntry[];
+    next_cursor: string | null;
+  }> {
+    return this.#pageBySeq('workflow_dlq', { status: query.status, run_id: query.run_id }, query, toDlq);
+  }
+
+  /** Newest first by seq; equality filters (undefined = any); the cursor is the last row's seq. */
+  async #pageBySeq<T>(
+    table: 'workflow_runs' | 'workflow_dlq',
+    filters: Record<string, string | undefined>,
+    page: { limit: number; cursor?: string | undefined },
+    map: (row: Row) => T,
+  ): Promise<{ items: T[]; next_cursor: string | null }> {
+    const params: unknown[] = [page.cursor ?? NO_CURSOR];
+    const where = ['seq < $1'];
+    for (const [column, value] of Object.entries(filters)) {
+      if (value === undefined) continue;
+      params.push(value);
+      where.push(`${column} = $${params.length}`);
+    }
+    params.push(page.limit + 1);
+    const rows = await this.#all(
+      `SELECT * FROM ${table} WHERE ${where.join(' AND ')} ORDER BY seq DESC LIMIT $${params.length}`,
+      params,
+    );
+    const items = rows.slice(0, page.limit);
+    return { items: items.map(map), next_cursor: rows.length > page.limit ? String(items.at(-1)!.seq) : null };
+  }
+}
+
+/** Inserts or replaces a step or item row; a replaced row keeps its place (seq) in getSteps' order. */
+async function putStep(c: PoolClient, s: StepRecord): Promise<void> {
+  await c.query(
+    `INSERT INTO workflow_steps (run_id, name, item_index, status, attempts, attempt_base, started_at, finished_at,
+       output, error, errors, pool, next_attempt_at, inputs, usage, item)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     ON CONFLICT (run_id, name, (coalesce(item_index, -1))) DO UPDATE SET status = excluded.status,
+       attempts = excluded.attempts, attempt_base = excluded.attempt_base, started_at = excluded.started_at,
+       finished_at = excluded.finished_at, output = excluded.output, error = excluded.error, errors = excluded.errors,
+       pool = excluded.pool, next_attempt_at = excluded.next_attempt_at, inputs = excluded.inputs,
+       usage = excluded.usage, item = excluded.item`,
+    [
+      s.run_id,
+      s.name,
+      s.item_index,
+      s.status,
+      s.attempts,
+      s.attempt_base,
+      s.started_at,
+      s.finished_at,
+      json(s.output),
+      json(s.error),
+      JSON.stringify(s.errors),
+      s.pool,
+      s.next_attempt_at,
+      json(s.inputs),
+      json(s.usage),
+      s.item === undefined ? null : JSON.stringify(s.item),
+    ],
+  );
+}
