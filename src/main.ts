@@ -26,8 +26,7 @@ import { WarmPool } from './runners/claude/warm-pool.ts';
 import type { OutputEnvelope, RunContext } from './runners/runner.ts';
 import { parseAllowList } from './runners/ssrf.ts';
 import { Redactor } from './secrets/redactor.ts';
-import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
-import { SqliteWorkflowStore } from './store/sqlite/sqlite-workflow-store.ts';
+import { openStore } from './store/open-store.ts';
 import type { TaskRecord } from './store/store.ts';
 import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
@@ -54,6 +53,7 @@ const REDACT = [
   'config.apiKeys',
   'config.passThroughEnv',
   'config.webhookSecret',
+  'config.databaseUrl',
   '*.ANTHROPIC_API_KEY',
   '*.ANTHROPIC_AUTH_TOKEN',
 ];
@@ -64,6 +64,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     config.webhookSecret,
     config.passThroughEnv.ANTHROPIC_API_KEY,
     config.passThroughEnv.ANTHROPIC_AUTH_TOKEN,
+    config.databaseUrl,
+    databasePassword(config.databaseUrl),
   ]);
   const logger = pino({
     level: config.logLevel,
@@ -104,7 +106,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
   }
   // Before anything that assumes the data dir is ours alone: the orphan kill, the model socket.
   const unlockDataDir = lockDataDir(config.dataDir);
-  const store = openSqliteStore(config.dataDir);
+  // SQLite in the data dir, or PostgreSQL (SWITCHYARD_DATABASE_URL); the data dir stays this process's
+  // own either way (transcripts, sandbox files), and so does the lock on it.
+  const { store, workflows: workflowStore } = await openStore(config);
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
   const notifier = new TaskNotifier();
@@ -175,7 +179,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
   webhooks.start();
   const workflows = new WorkflowService({
     config,
-    store: new SqliteWorkflowStore(store),
+    store: workflowStore,
     runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
     logger,
     redact: (value) => redactor.value(value),
@@ -228,6 +232,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
       return closing;
     },
   };
+}
+
+/** The password in SWITCHYARD_DATABASE_URL, for the redactor (pino's paths cover the URL itself). */
+function databasePassword(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
