@@ -191,6 +191,30 @@ for (const impl of IMPLEMENTATIONS) {
       }
     });
 
+    test('attacker-written text with NUL characters and lone surrogates is stored and read back', async () => {
+      const { store, cleanup } = await impl.open();
+      try {
+        const nasty = 'a\u0000b \ud800 c\udfff \u2028 "\\\'; DROP TABLE tasks; --';
+        const { task } = await store.createTask(newTask({ request: { prompt: nasty }, metadata: { [nasty]: nasty } }));
+        await store.claimNextTask(now());
+        const finish = { status: 'completed' as const, response: nasty, result: { nasty }, error: null };
+        assert.equal(await store.finishTask(task.id, finish, now()), true);
+        const done = await store.getTask(task.id);
+        assert.equal(done?.request.prompt, nasty);
+        assert.deepEqual(done?.metadata, { [nasty]: nasty });
+        assert.deepEqual(done?.result, { nasty });
+        // Text columns: NUL kept; a lone surrogate may come back as U+FFFD (UTF-8 cannot hold it), no worse.
+        assert.equal(done?.response?.toWellFormed(), nasty.toWellFormed());
+        assert.equal(await store.queueMessage(task.id, nasty), true);
+        assert.equal((await store.getTask(task.id))?.pending_message?.toWellFormed(), nasty.toWellFormed());
+        await store.appendEvents([{ task_id: task.id, type: 'assistant', data: { text: nasty }, created_at: now() }]);
+        assert.deepEqual((await store.listEvents(task.id, 0, 10))[0]?.data, { text: nasty });
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
     test('webhook deliveries: due ones are listed; a finished one is not', async () => {
       const { store, cleanup } = await impl.open();
       try {
