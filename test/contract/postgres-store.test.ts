@@ -77,8 +77,8 @@ describe('two processes on one database', () => {
   test('claiming at the same time, they never claim the same task, and every task is claimed', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 80; i++) ids.push((await (i % 2 ? a : b).createTask(newTask())).task.id);
-    // Four claim loops per store. A store sends its own claims one at a time (so they stay FIFO), so the
-    // race is the one that matters: between the two processes, on separate connections.
+    // Four claim loops per store: a store sends the claims waiting together in one statement (FIFO within
+    // the process), so the race is between the two processes, on separate connections.
     const claimer = async (store: PostgresStore) => {
       const got: string[] = [];
       for (let i = 0; i <= ids.length; i++) {

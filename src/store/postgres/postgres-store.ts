@@ -77,8 +77,12 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
 
 export class PostgresStore implements Store {
   readonly pool: Pool;
-  /** Claims from this process go one at a time, so claims issued together are served in FIFO order. */
-  #claims: Promise<unknown> = Promise.resolve();
+  #claimsWaiting: Array<{
+    now: string;
+    resolve: (task: TaskRecord | undefined) => void;
+    reject: (err: unknown) => void;
+  }> = [];
+  #claiming = false;
 
   constructor(pool: Pool) {
     this.pool = pool;
@@ -165,18 +169,42 @@ export class PostgresStore implements Store {
   }
 
   claimNextTask(now: string): Promise<TaskRecord | undefined> {
-    const claim = this.#claims.then(async () => {
-      // SKIP LOCKED: a task another process is claiming right now is passed over, not waited for.
-      const row = await this.#one(
-        `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, $1), attempts = attempts + 1
-         WHERE seq = (SELECT seq FROM tasks WHERE status = 'queued' ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-         RETURNING *`,
-        [now],
-      );
-      return row ? toTask(row) : undefined;
+    return new Promise((resolve, reject) => {
+      this.#claimsWaiting.push({ now, resolve, reject });
+      void this.#claimWaiting();
     });
-    this.#claims = claim.catch(() => undefined);
-    return claim;
+  }
+
+  /**
+   * Claims issued while one is in flight go together in the next statement, oldest task to the earliest
+   * claim: FIFO within this process, one round trip (and one commit) for a burst of claims.
+   */
+  async #claimWaiting(): Promise<void> {
+    if (this.#claiming) return;
+    this.#claiming = true;
+    try {
+      while (this.#claimsWaiting.length > 0) {
+        const batch = this.#claimsWaiting.splice(0);
+        const now = batch.map((c) => c.now).sort()[0]!;
+        try {
+          // SKIP LOCKED: tasks another process is claiming right now are passed over, not waited for.
+          const rows = await this.#all(
+            `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, $1), attempts = attempts + 1
+             WHERE seq IN (SELECT seq FROM tasks WHERE status = 'queued' ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+             RETURNING *`,
+            [now, batch.length],
+          );
+          rows.sort((a, b) => Number(a.seq) - Number(b.seq));
+          batch.forEach((c, i) => {
+            c.resolve(rows[i] ? toTask(rows[i]) : undefined);
+          });
+        } catch (err) {
+          for (const c of batch) c.reject(err);
+        }
+      }
+    } finally {
+      this.#claiming = false;
+    }
   }
 
   async setAgentSession(id: string, agentSessionId: string): Promise<void> {
