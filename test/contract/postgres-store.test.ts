@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { listMigrations } from '../../src/store/postgres/migrate.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { listMigrations as listSqliteMigrations } from '../../src/store/sqlite/migrate.ts';
 import type { NewTask } from '../../src/store/store.ts';
 import { usePostgres } from '../fixtures/postgres.ts';
 
@@ -38,10 +39,7 @@ test('three processes migrating a new database at once all succeed, and each mig
     const { rows } = await stores[0]!.pool.query('SELECT version, name FROM schema_migrations ORDER BY version');
     assert.deepEqual(
       rows,
-      listMigrations(new URL('../../src/store/postgres/migrations', import.meta.url).pathname).map((m) => ({
-        version: m.version,
-        name: m.name,
-      })),
+      listMigrations().map((m) => ({ version: m.version, name: m.name })),
     );
     assert.ok(rows.length >= 3);
     const tables = new Set(
@@ -59,6 +57,11 @@ test('three processes migrating a new database at once all succeed, and each mig
   } finally {
     await Promise.all(stores.map((s) => s.close()));
   }
+});
+
+test('every SQLite migration has a PostgreSQL twin of the same number and name, and no more', () => {
+  const names = (list: Array<{ name: string }>) => list.map((m) => m.name);
+  assert.deepEqual(names(listMigrations()), names(listSqliteMigrations()));
 });
 
 describe('two processes on one database', () => {

@@ -3,22 +3,31 @@
  * Applied under a session advisory lock, so processes starting at once serialize: the first applies, the
  * others wait, then find every version recorded. Each migration commits with its record or not at all
  * (PostgreSQL's DDL is transactional).
+ *
+ * Each SQLite migration has a twin here with the same number and name (a test holds them in step). The
+ * SQLite 004_schedules.sql and 005_webhook_deliveries.sql being written alongside this have none yet: port
+ * them (INTEGER flags may stay INTEGER; text times and JSON text as in 001) with their store methods.
  */
 import path from 'node:path';
 import type { Pool } from 'pg';
-import { listMigrations } from '../sqlite/migrate.ts';
+import { listMigrations as listMigrationFiles } from '../sqlite/migrate.ts';
 
 const MIGRATIONS_DIR = path.join(import.meta.dirname, 'migrations');
 
 /** An arbitrary constant naming Switchyard's migration lock among the database's advisory locks. */
 const MIGRATION_LOCK = 7_847_001;
 
-export { listMigrations };
+/** This dialect's migrations, in order (the file naming and reading is shared with SQLite's). */
+export function listMigrations(dir = MIGRATIONS_DIR): Array<{ version: number; name: string; sql: string }> {
+  return listMigrationFiles(dir);
+}
 
 export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<number[]> {
   const client = await pool.connect();
   const applied: number[] = [];
+  let failed: Error | undefined;
   try {
+    // Waits while another process migrates; PostgreSQL drops the lock with the session if that one dies.
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
       await client.query(
@@ -46,8 +55,13 @@ export async function migrate(pool: Pool, dir = MIGRATIONS_DIR): Promise<number[
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
     }
+  } catch (err) {
+    failed = err as Error;
+    throw err;
   } finally {
-    client.release();
+    // After a failure the connection is closed, not pooled: whatever state it is in (a lock still held,
+    // an aborted transaction) ends with its session.
+    client.release(failed);
   }
   return applied;
 }
