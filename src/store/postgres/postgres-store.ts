@@ -62,7 +62,8 @@ export interface PostgresOptions {
 
 /** Connects, applies pending migrations (safe when several processes start at once) and returns the store. */
 export async function openPostgresStore(url: string, options: PostgresOptions = {}): Promise<PostgresStore> {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  // application_name: how an operator tells Switchyard's sessions apart in pg_stat_activity.
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, application_name: 'switchyard' });
   // An idle connection the server drops (restart, idle timeout) emits here; without a listener it would
   // end the process. The pool discards it and the next query opens a fresh one.
   pool.on('error', () => undefined);
