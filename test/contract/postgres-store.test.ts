@@ -10,7 +10,7 @@ import { listMigrations } from '../../src/store/postgres/migrate.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { listMigrations as listSqliteMigrations } from '../../src/store/sqlite/migrate.ts';
 import type { NewTask } from '../../src/store/store.ts';
-import { usePostgres } from '../fixtures/postgres.ts';
+import { postgresBinDir, usePostgres } from '../fixtures/postgres.ts';
 
 const postgres = usePostgres();
 
@@ -62,6 +62,13 @@ test('three processes migrating a new database at once all succeed, and each mig
 test('every SQLite migration has a PostgreSQL twin of the same number and name, and no more', () => {
   const names = (list: Array<{ name: string }>) => list.map((m) => m.name);
   assert.deepEqual(names(listMigrations()), names(listSqliteMigrations()));
+});
+
+test('without PostgreSQL installed the fixture fails, saying how to install it (never a silent skip)', () => {
+  assert.throws(
+    () => postgresBinDir('/nonexistent/postgresql', '/nonexistent/pg_config'),
+    /apt-get install postgresql/,
+  );
 });
 
 describe('two processes on one database', () => {
