@@ -64,7 +64,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     config.webhookSecret,
     config.passThroughEnv.ANTHROPIC_API_KEY,
     config.passThroughEnv.ANTHROPIC_AUTH_TOKEN,
-    config.databaseUrl,
+    // The password, not the whole URL: the redactor also cuts tails of what it is given, and the URL's
+    // tail is the database name ("…/switchyard" would blank the word everywhere).
     databasePassword(config.databaseUrl),
   ]);
   const logger = pino({
