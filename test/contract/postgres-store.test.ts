@@ -4,9 +4,12 @@
  * two claimers; idempotency keys and event numbers hold across them.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { listMigrations } from '../../src/store/postgres/migrate.ts';
+import { listMigrations, migrate } from '../../src/store/postgres/migrate.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { listMigrations as listSqliteMigrations } from '../../src/store/sqlite/migrate.ts';
 import type { NewTask } from '../../src/store/store.ts';
@@ -56,6 +59,28 @@ test('three processes migrating a new database at once all succeed, and each mig
     await again.close();
   } finally {
     await Promise.all(stores.map((s) => s.close()));
+  }
+});
+
+test('a failing migration rolls back whole, is not recorded, and leaves the lock free for the next start', async () => {
+  const db = await postgres.createDatabase();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg-migrations-'));
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  try {
+    fs.writeFileSync(path.join(dir, '001_one.sql'), 'CREATE TABLE one (x INTEGER);');
+    fs.writeFileSync(path.join(dir, '002_two.sql'), 'CREATE TABLE two (x INTEGER);\nINSERT INTO nowhere VALUES (1);');
+    await assert.rejects(migrate(pool, dir), /migration 002_two\.sql failed/);
+    const tables = async () =>
+      (await pool.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")).rows.map(
+        (r) => r.tablename,
+      );
+    assert.deepEqual(await tables(), ['one', 'schema_migrations']);
+    fs.writeFileSync(path.join(dir, '002_two.sql'), 'CREATE TABLE two (x INTEGER);');
+    assert.deepEqual(await migrate(pool, dir), [2]);
+    assert.deepEqual(await tables(), ['one', 'schema_migrations', 'two']);
+  } finally {
+    await pool.end();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
