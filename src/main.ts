@@ -34,6 +34,7 @@ import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
+import { Checkouts } from './workspaces/checkouts.ts';
 
 export interface RunningServer {
   url: string;
@@ -177,6 +178,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     config,
     store: new SqliteWorkflowStore(store),
     runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
+    checkouts: new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger }),
     logger,
     redact: (value) => redactor.value(value),
   });

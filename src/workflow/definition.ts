@@ -10,8 +10,11 @@ import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
 import { compileUserSchema } from '../schema/ajv.ts';
 import { MatchBudgetError } from '../schema/linear-regex.ts';
+import { secretRefName } from '../secrets/secret-store.ts';
+import { refNameProblem } from '../workspaces/refs.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
+  type ClaudeStep,
   closest,
   describeIssue,
   MAX_NAME_LENGTH,
@@ -47,7 +50,7 @@ export const MAX_STEPS = 5000;
 /** Pools every engine provides; a step may name these without declaring them under `pools`. */
 export const DEFAULT_POOLS = ['claude', 'llm', 'http'] as const;
 /** Names templates already use for something else, so a step cannot be called that. */
-const RESERVED = ['steps', 'inputs', 'item', 'item_index', 'forloop', 'tablerowloop', '__proto__'];
+const RESERVED = ['steps', 'inputs', 'item', 'item_index', 'run', 'forloop', 'tablerowloop', '__proto__'];
 const LIQUID_LITERALS = ['true', 'false', 'nil', 'null', 'empty', 'blank'];
 
 type Path = ReadonlyArray<string | number>;
@@ -221,6 +224,57 @@ function checkHttpStep(step: Extract<StepDefinition, { worker: 'http' }>, path: 
   }
 }
 
+/**
+ * `workspace` and `commit` of a claude step (src/workspaces/): what can be judged before any input is
+ * known. The repo's scheme and host must be literal (templates are percent-encoded, so a value can
+ * only fill the path), credentials must be a secret reference, and a literal ref or branch must be a
+ * valid name.
+ */
+function checkWorkspace(def: WorkflowDefinition, name: string, step: ClaudeStep): void {
+  const at = ['steps', name];
+  const ws = step.workspace;
+  if (step.commit && !ws) invalid([...at, 'commit'], 'needs a workspace (the commit is made in its checkout)');
+  if (!ws) return;
+  if (step.cwd !== undefined)
+    invalid([...at, 'cwd'], 'cannot be set together with workspace (the checkout is the cwd)');
+  if ('from' in ws) {
+    const target = def.steps[ws.from];
+    if (!target) invalid([...at, 'workspace', 'from'], `names unknown step "${ws.from}"`);
+    if (!ancestry(def)(name, ws.from)) {
+      invalid(
+        [...at, 'workspace', 'from'],
+        `names step "${ws.from}", which is not upstream of "${name}"; add it to depends_on`,
+      );
+    }
+    if (target.worker !== 'claude' || !target.workspace || !('repo' in target.workspace)) {
+      invalid([...at, 'workspace', 'from'], `names step "${ws.from}", which has no workspace with a repo`);
+    }
+    if (target.for_each !== undefined || step.for_each !== undefined) {
+      invalid([...at, 'workspace', 'from'], 'cannot share a checkout with or across a for_each step');
+    }
+  } else {
+    const literal = ws.repo.split(/\{[{%]/)[0] ?? '';
+    const templated = literal.length < ws.repo.length;
+    if (templated ? !/^https?:\/\/[^/?#{}]+\//i.test(literal) : !/^https?:\/\/[^/?#]+/i.test(ws.repo)) {
+      invalid(
+        [...at, 'workspace', 'repo'],
+        'must be an https:// URL whose scheme and host are literal (a template may fill only the path)',
+      );
+    }
+    if (ws.credentials !== undefined && secretRefName(ws.credentials) === undefined) {
+      invalid([...at, 'workspace', 'credentials'], 'must be exactly {{ secrets.NAME }}, never a literal token');
+    }
+    if (!/\{[{%]/.test(ws.ref)) {
+      const problem = refNameProblem(ws.ref);
+      if (problem) invalid([...at, 'workspace', 'ref'], problem);
+    }
+  }
+  if (step.commit && !/\{[{%]/.test(step.commit.branch)) {
+    const problem = refNameProblem(step.commit.branch);
+    if (problem) invalid([...at, 'commit', 'branch'], problem);
+  }
+}
+
 function semanticCheck(def: WorkflowDefinition): void {
   const inputs = def.inputs ?? {};
   for (const [name, schema] of Object.entries(inputs)) checkSchema(schema, ['inputs', name]);
@@ -247,6 +301,7 @@ function semanticCheck(def: WorkflowDefinition): void {
     if ('output_schema' in step && step.output_schema)
       checkSchema(step.output_schema, ['steps', name, 'output_schema']);
     if (step.worker === 'claude' && step.allowed_tools) checkToolRules(step.allowed_tools, ['steps', name]);
+    if (step.worker === 'claude') checkWorkspace(def, name, step);
     if ('parallelism' in step && step.parallelism !== undefined && step.for_each === undefined) {
       invalid(['steps', name, 'parallelism'], 'is only allowed together with for_each');
     }
@@ -286,6 +341,18 @@ export function templatesOf(name: string, step: StepDefinition): Array<[Path, st
   switch (step.worker) {
     case 'claude':
       walk(step.prompt, at('prompt'));
+      if (step.workspace && 'repo' in step.workspace) {
+        out.push(
+          [[...at('workspace'), 'repo'], step.workspace.repo],
+          [[...at('workspace'), 'ref'], step.workspace.ref],
+        );
+      }
+      if (step.commit) {
+        out.push(
+          [[...at('commit'), 'branch'], step.commit.branch],
+          [[...at('commit'), 'message'], step.commit.message],
+        );
+      }
       break;
     case 'llm':
       walk(step.prompt, at('prompt'));
@@ -333,6 +400,7 @@ function checkStepTemplates(
           invalid(path, `references ${ref}, which is not declared under inputs`);
         continue;
       }
+      if (ref === 'run') continue; // run.id
       if (ref === 'item' || ref === 'item_index') {
         if (!hasForEach || isForEach) invalid(path, `references ${ref}, which exists only in steps with for_each`);
         continue;

@@ -15,6 +15,7 @@ import { AppError } from '../errors.ts';
 import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
+import type { Checkouts } from '../workspaces/checkouts.ts';
 import { topologicalOrder } from './dag.ts';
 import { parseWorkflow, validateInputs } from './definition.ts';
 import type { WorkflowDefinition } from './definition-schema.ts';
@@ -36,6 +37,8 @@ export interface WorkflowServiceDeps {
   env?: Record<string, string | undefined>;
   redact?: <T>(value: T) => T;
   random?: () => number;
+  /** Repository checkouts for claude steps with `workspace:` (src/workspaces/). */
+  checkouts?: Checkouts;
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
@@ -55,6 +58,7 @@ export class WorkflowService implements WorkflowApi {
         runClaude: deps.runClaude,
         llmDefaults: llmDefaultsFromEnv(deps.env ?? process.env),
         httpAllow: parseAllowList(config.httpAllow),
+        checkouts: deps.checkouts,
       },
       pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
       logger: deps.logger,
@@ -66,6 +70,12 @@ export class WorkflowService implements WorkflowApi {
   /** Resumes the runs a previous process left, then loads (and watches) SWITCHYARD_WORKFLOWS_DIR. */
   async start(): Promise<void> {
     for (const w of await this.#deps.store.listWorkflows()) this.#engine.pools.declare(w.definition.pools);
+    // Checkouts a crash left behind, of runs that will not resume (kept-on-failure ones stay).
+    const removed = await this.#deps.checkouts?.sweep(async (id) => {
+      const run = await this.#deps.store.getRun(id);
+      return run !== undefined && !TERMINAL.has(run.status);
+    });
+    if (removed) this.#deps.logger.info({ runs: removed }, 'removed checkouts of runs that no longer run');
     await this.#engine.start();
     const dir = this.#deps.config.workflowsDir;
     if (dir) {
