@@ -141,7 +141,9 @@ export function runGit(args: string[], options: GitOptions): Promise<string> {
       if (stopped) reject(stopped);
       else if (code === 0) resolve(stdout);
       else {
-        const detail = scrub(stderr.trim(), options.secrets).slice(0, 2000);
+        // git's own lines (fatal:, error:, remote:), not its progress chatter or our paths.
+        const lines = stderr.split('\n').filter((line) => /^(fatal|error|remote|hint|warning):/.test(line));
+        const detail = scrub((lines.length > 0 ? lines : [stderr]).join(' ').trim(), options.secrets).slice(0, 2000);
         reject(new AppError('internal', `${what} failed (exit ${code}): ${detail}`));
       }
     });

@@ -40,6 +40,13 @@ export function parseRepoUrl(text: string, allow: AllowList, field: string): Rep
   if (url.search || url.hash) {
     throw new AppError('validation', `${field} must not have a query or fragment`, { field });
   }
+  // The URL parser would fold `/a/../b` into `/b`: a value that fills a path segment must not climb.
+  const rawPath = text.slice(text.indexOf('//') + 2).replace(/^[^/]*/, '');
+  // A server that decodes `%2F` would see the climb inside one segment: judged decoded too.
+  const segments = rawPath.split(/[/?#]/).flatMap((segment) => safeDecode(segment).split(/[/\\]/));
+  if (segments.some((segment) => segment === '.' || segment === '..')) {
+    throw new AppError('validation', `${field} must not have "." or ".." path segments`, { field });
+  }
   const hostname = url.hostname.replace(/^\[|\]$/g, '');
   if (protocol === 'http' && !admitsPlainHttp(hostname, allow)) {
     throw new AppError(
@@ -50,6 +57,14 @@ export function parseRepoUrl(text: string, allow: AllowList, field: string): Rep
   }
   const port = url.port ? Number(url.port) : protocol === 'https' ? 443 : 80;
   return { url: url.href, protocol, hostname, port };
+}
+
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function admitsPlainHttp(hostname: string, allow: AllowList): boolean {
@@ -97,7 +112,10 @@ export function remoteError(err: unknown, action: string, url: string): AppError
   if (!(err instanceof AppError) || err.kind !== 'internal') return err as AppError;
   const detail = err.message;
   if (/Authentication failed|HTTP 40[13]|returned error: 40[13]|could not read Username/i.test(detail)) {
-    return new AppError('permission_denied', `${action} ${url}: the repository refused the credentials (${detail})`);
+    return new AppError(
+      'permission_denied',
+      `${action} ${url}: the repository refused the credentials (check workspace.credentials and the token's access)`,
+    );
   }
   if (/not found|HTTP 404|returned error: 404/i.test(detail)) {
     return new AppError('validation', `${action} ${url}: repository not found (${detail})`);
