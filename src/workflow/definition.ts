@@ -230,7 +230,12 @@ function checkHttpStep(step: Extract<StepDefinition, { worker: 'http' }>, path: 
  * only fill the path), credentials must be a secret reference, and a literal ref or branch must be a
  * valid name.
  */
-function checkWorkspace(def: WorkflowDefinition, name: string, step: ClaudeStep): void {
+function checkWorkspace(
+  def: WorkflowDefinition,
+  name: string,
+  step: ClaudeStep,
+  isUpstream: (target: string) => boolean,
+): void {
   const at = ['steps', name];
   const ws = step.workspace;
   if (step.commit && !ws) invalid([...at, 'commit'], 'needs a workspace (the commit is made in its checkout)');
@@ -240,7 +245,7 @@ function checkWorkspace(def: WorkflowDefinition, name: string, step: ClaudeStep)
   if ('from' in ws) {
     const target = def.steps[ws.from];
     if (!target) invalid([...at, 'workspace', 'from'], `names unknown step "${ws.from}"`);
-    if (!ancestry(def)(name, ws.from)) {
+    if (!isUpstream(ws.from)) {
       invalid(
         [...at, 'workspace', 'from'],
         `names step "${ws.from}", which is not upstream of "${name}"; add it to depends_on`,
@@ -301,7 +306,6 @@ function semanticCheck(def: WorkflowDefinition): void {
     if ('output_schema' in step && step.output_schema)
       checkSchema(step.output_schema, ['steps', name, 'output_schema']);
     if (step.worker === 'claude' && step.allowed_tools) checkToolRules(step.allowed_tools, ['steps', name]);
-    if (step.worker === 'claude') checkWorkspace(def, name, step);
     if ('parallelism' in step && step.parallelism !== undefined && step.for_each === undefined) {
       invalid(['steps', name, 'parallelism'], 'is only allowed together with for_each');
     }
@@ -323,6 +327,7 @@ function semanticCheck(def: WorkflowDefinition): void {
 
   const isUpstream = ancestry(def);
   for (const [name, step] of Object.entries(def.steps)) {
+    if (step.worker === 'claude') checkWorkspace(def, name, step, (target) => isUpstream(name, target));
     checkStepTemplates(def, name, step, (target) => isUpstream(name, target));
   }
 }

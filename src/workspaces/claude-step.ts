@@ -70,7 +70,12 @@ export async function runInCheckout(
     );
   }
   const { input, run } = claude(record.dir);
-  const envelope = await run(input);
+  const ran = await run(input);
+  // Which commit the agent worked on, for the step view (the URL holds no credentials).
+  const envelope = {
+    ...ran,
+    detail: { ...ran.detail, workspace: { repo: record.url, ref: record.ref, sha: record.sha } },
+  };
   if (!s.commit || branch === undefined) return envelope;
   const commit = s.commit;
   const result = await checkouts.during(s.runId, async () => {
