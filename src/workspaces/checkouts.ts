@@ -26,6 +26,8 @@ export interface CheckoutRecord {
   /** The ref as the step named it, and the commit it resolved to. */
   ref: string;
   sha: string;
+  /** The repository's default branch (the mirror's HEAD), which a commit never pushes to. */
+  defaultBranch?: string | undefined;
   /** The step's `credentials` text (a `{{ secrets.NAME }}` reference), never a value. */
   credentials?: string | undefined;
   keep: 'never' | 'on_failure';
@@ -57,6 +59,8 @@ export interface CheckoutsOptions {
 
 const KEPT_MARK = '.kept';
 const RUN_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** A step name, and for a for_each item `.index` (a dot no step name has, so `a-1` and item 1 of `a` differ). */
+const UNIT = /^[A-Za-z0-9_-]{1,128}(\.[0-9]{1,6})?$/;
 
 export class Checkouts {
   readonly root: string;
@@ -84,7 +88,7 @@ export class Checkouts {
 
   /** The directory of a unit's checkout; both names are checked so neither can climb out. */
   dirOf(runId: string, unit: string): string {
-    if (!RUN_ID.test(runId) || !RUN_ID.test(unit)) throw new AppError('internal', `bad checkout name ${runId}/${unit}`);
+    if (!RUN_ID.test(runId) || !UNIT.test(unit)) throw new AppError('internal', `bad checkout name ${runId}/${unit}`);
     return path.join(this.root, runId, unit);
   }
 
@@ -119,6 +123,7 @@ export class Checkouts {
         ? new AppError('permission_denied', `${req.field}.repo: ${err.message}`)
         : err;
     }
+    let defaultBranch: string | undefined;
     const sha = await this.#mirrors
       .update(
         { url: repo.url, remote, secrets, timeoutMs: this.networkTimeoutMs, signal: req.signal },
@@ -139,6 +144,9 @@ export class Checkouts {
             cwd: this.root,
             config: [['protocol.file.allow', 'always']],
           });
+          defaultBranch = await runGit(['symbolic-ref', '--quiet', '--short', 'HEAD'], { ...local, cwd: mirror })
+            .then((out) => out.trim() || undefined)
+            .catch(() => undefined);
           return resolved;
         },
       )
@@ -158,6 +166,7 @@ export class Checkouts {
       url: repo.url,
       ref,
       sha,
+      ...(defaultBranch ? { defaultBranch } : {}),
       ...(req.credentials ? { credentials: req.credentials } : {}),
       keep: req.keep ?? 'never',
     };

@@ -43,7 +43,7 @@ export async function runInCheckout(
 ): Promise<OutputEnvelope> {
   const { checkouts } = deps;
   const field = `steps.${s.step}.workspace`;
-  const unit = s.itemIndex === null ? s.step : `${s.step}-${s.itemIndex}`;
+  const unit = s.itemIndex === null ? s.step : `${s.step}.${s.itemIndex}`;
   let record: CheckoutRecord;
   if ('from' in s.workspace) {
     record = checkouts.existing(s.runId, s.workspace.from, `${field}.from`);
@@ -62,10 +62,12 @@ export async function runInCheckout(
     });
   }
   const branch = s.commit ? checkRef(s.commit.branch, `steps.${s.step}.commit.branch`) : undefined;
-  if (branch !== undefined && branch === record.ref) {
+  // The commit goes to a branch of its own: never the one checked out, nor the repository's default.
+  if (branch !== undefined && (branch === record.ref || branch === record.defaultBranch)) {
     throw new AppError(
       'validation',
-      `steps.${s.step}.commit.branch ${JSON.stringify(branch)} is the branch the checkout was made from; name a new branch`,
+      `steps.${s.step}.commit.branch ${JSON.stringify(branch)} is the branch the checkout was made from or the ` +
+        `repository's default branch; name a new branch`,
       { field: `steps.${s.step}.commit.branch` },
     );
   }

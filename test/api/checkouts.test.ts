@@ -287,6 +287,29 @@ steps:
     assert.equal(data.note, 'nothing to commit');
   });
 
+  test('a commit never goes to the branch checked out or the default branch', async () => {
+    await register(`
+name: to-main
+inputs: {owner: {type: string}, repo: {type: string}, head: {type: string}, branch: {type: string}}
+steps:
+  edit:
+    worker: claude
+    prompt: "scenario:none"
+    workspace: {repo: ${repoLine()}, ref: "{{ inputs.head }}", credentials: "{{ secrets.GITHUB_TOKEN }}"}
+    commit: {branch: "{{ inputs.branch }}", message: x, push: true}
+`);
+    for (const [head, branch] of [
+      ['main', 'main'],
+      [shas[1], 'main'],
+      ['main', '-f'],
+    ]) {
+      const r = await run('to-main', { owner: 'acme', repo: 'widgets', head, branch });
+      const error = step(r, 'edit').error!;
+      assert.equal(error.field, 'steps.edit.commit.branch', `${head} → ${branch}: ${error.message}`);
+    }
+    assert.equal(git.git('acme', 'widgets', ['rev-parse', 'refs/heads/main']).trim(), shas[1]);
+  });
+
   test('keep: on_failure keeps the checkout of a failed run', async () => {
     await register(`
 name: keeper
