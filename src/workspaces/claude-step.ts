@@ -6,11 +6,11 @@
  */
 import { AppError } from '../errors.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
-import type { OutputEnvelope, RunContext } from '../runners/runner.ts';
+import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 import { resolveSecretField } from '../secrets/secret-store.ts';
 import type { CheckoutRecord, Checkouts } from './checkouts.ts';
-import { commitChanges } from './commit.ts';
+import { type CommitResult, commitChanges } from './commit.ts';
 import { checkRef } from './refs.ts';
 
 /** `workspace` as rendered into a step's inputs (stored and shown: no credentials in it). */
@@ -35,7 +35,17 @@ export interface CheckoutStep {
  * Runs `claude` (given the checkout dir as its cwd) inside the step's checkout, then commits.
  * Failures are AppErrors naming the field; none holds a credential.
  */
-export async function runInCheckout(
+export function runInCheckout(
+  s: CheckoutStep,
+  ctx: RunContext,
+  deps: { checkouts: Checkouts; secrets: SecretStore },
+  claude: (cwd: string) => { input: ClaudeInput; run: (input: ClaudeInput) => Promise<OutputEnvelope> },
+): Promise<OutputEnvelope> {
+  // The run's end (a cancel, say) waits for the step to stop before its checkout is removed.
+  return deps.checkouts.during(s.runId, () => stepInCheckout(s, ctx, deps, claude));
+}
+
+async function stepInCheckout(
   s: CheckoutStep,
   ctx: RunContext,
   deps: { checkouts: Checkouts; secrets: SecretStore },
@@ -79,32 +89,48 @@ export async function runInCheckout(
     detail: { ...ran.detail, workspace: { repo: record.url, ref: record.ref, sha: record.sha } },
   };
   if (!s.commit || branch === undefined) return envelope;
-  const commit = s.commit;
-  const result = await checkouts.during(s.runId, async () => {
-    const token =
-      commit.push && record.credentials
-        ? resolveSecretField(record.credentials, deps.secrets, `${field}.credentials`)
-        : undefined;
-    const remote = commit.push
-      ? {
-          url: record.url,
-          config: await checkouts.remote(checkouts.repoUrl(record.url, `${field}.repo`), token),
-          secrets: token ? [token] : [],
-        }
-      : undefined;
-    return commitChanges(
-      { dir: record.dir, branch, message: commit.message, push: commit.push, policy: input.policy },
-      {
-        home: checkouts.home,
-        localTimeoutMs: checkouts.localTimeoutMs,
-        networkTimeoutMs: checkouts.networkTimeoutMs,
-        signal: ctx.signal,
-        ...(remote ? { remote } : {}),
-      },
-    );
-  });
+  let result: CommitResult;
+  try {
+    result = await commitAndPush(s.commit, branch, record, input, ctx, deps, field);
+  } catch (err) {
+    // The agent's work was done and paid for: a failed commit or push still carries its usage.
+    throw err instanceof AppError ? RunnerError.carrying(err, envelope) : err;
+  }
   const data = isRecord(envelope.data) ? envelope.data : envelope.data === undefined ? {} : { result: envelope.data };
   return { ...envelope, data: { ...data, ...result } };
+}
+
+async function commitAndPush(
+  commit: RenderedCommit,
+  branch: string,
+  record: CheckoutRecord,
+  input: ClaudeInput,
+  ctx: RunContext,
+  deps: { checkouts: Checkouts; secrets: SecretStore },
+  field: string,
+): Promise<CommitResult> {
+  const { checkouts } = deps;
+  const token =
+    commit.push && record.credentials
+      ? resolveSecretField(record.credentials, deps.secrets, `${field}.credentials`)
+      : undefined;
+  const remote = commit.push
+    ? {
+        url: record.url,
+        config: await checkouts.remote(checkouts.repoUrl(record.url, `${field}.repo`), token),
+        secrets: token ? [token] : [],
+      }
+    : undefined;
+  return commitChanges(
+    { dir: record.dir, branch, message: commit.message, push: commit.push, policy: input.policy },
+    {
+      home: checkouts.home,
+      localTimeoutMs: checkouts.localTimeoutMs,
+      networkTimeoutMs: checkouts.networkTimeoutMs,
+      signal: ctx.signal,
+      ...(remote ? { remote } : {}),
+    },
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
