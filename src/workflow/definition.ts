@@ -15,11 +15,13 @@ import { refNameProblem } from '../workspaces/refs.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   type ClaudeStep,
+  checkoutSchema,
   closest,
   describeIssue,
   MAX_NAME_LENGTH,
   STEP_NAME,
   type StepDefinition,
+  sharedWorkspaceSchema,
   WORKERS,
   type WorkerName,
   type WorkflowDefinition,
@@ -156,7 +158,19 @@ function preCheck(raw: unknown): void {
         `"${String(step.worker)}" is not a known worker; expected one of ${WORKERS.join(', ')}`,
       );
     }
+    if (step.worker === 'claude' && step.workspace !== undefined) preCheckWorkspace(raw, name, step.workspace);
   }
+}
+
+/** `workspace` is one of two shapes: judged against the one its keys choose, for a message that names the key. */
+function preCheckWorkspace(raw: unknown, name: string, ws: unknown): void {
+  const at = ['steps', name, 'workspace'];
+  if (!isRecord(ws)) invalid(at, 'must be a mapping: {repo, ref, credentials?, keep?} or {from: <step>}');
+  const parsed = (Object.hasOwn(ws, 'from') ? sharedWorkspaceSchema : checkoutSchema).safeParse(ws);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0];
+  const { path, rule } = describeIssue(issue && { ...issue, path: [...at, ...issue.path] }, raw);
+  invalid(path, rule);
 }
 
 /** The line of the key (or list item) a path points at, or of its nearest existing ancestor. */

@@ -370,6 +370,11 @@ steps:
         /cannot be set together with workspace/,
       ],
       [`commit: {branch: x, message: y}`, /needs a workspace/],
+      [
+        `workspace: {repo: "https://github.com/a/b.git", ref: main, keep: always}`,
+        /keep must be one of never, on_failure/,
+      ],
+      [`workspace: {repo: "https://github.com/a/b.git"}`, /workspace\.ref is required/],
       [`workspace: {from: other}`, /not upstream/],
     ];
     for (const [fields, message] of cases) {
