@@ -329,6 +329,35 @@ steps:
     assert.equal(fs.readFileSync(path.join(runDir(r), 'work', 'README.md'), 'utf8'), 'widgets v2\n');
   });
 
+  test('a cancelled run loses its checkout once the agent has stopped', async () => {
+    await register(`
+name: cancelled
+inputs: {owner: {type: string}, repo: {type: string}}
+steps:
+  work:
+    worker: claude
+    prompt: "scenario:hang"
+    allowed_tools: [Read]
+    workspace: {repo: ${repoLine()}, ref: main, credentials: "{{ secrets.GITHUB_TOKEN }}"}
+`);
+    let started: () => void = () => {};
+    const agentStarted = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    scenarios.set('hang', () => {
+      started();
+      return { hang: true };
+    });
+    const { run: r } = await h.server.workflows.startRun('cancelled', { owner: 'acme', repo: 'widgets' });
+    await agentStarted;
+    assert.ok(fs.existsSync(path.join(runDir(r), 'work', 'README.md')), 'the agent runs in the checkout');
+    await h.server.workflows.cancelRun(r.id);
+    const done = await h.server.workflows.waitRun(r.id, 60_000);
+    assert.equal(done.status, 'failed');
+    assert.equal(step(done, 'work').error?.kind, 'cancelled');
+    await until(() => !fs.existsSync(runDir(r)), 'the checkout is removed');
+  });
+
   test('refs that git could read as options or paths are refused before git runs', async () => {
     await register(`
 name: refs

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { compilePolicy } from '../../src/runners/claude/policy.ts';
 import { parseAllowList } from '../../src/runners/ssrf.ts';
 import { writableByRules } from '../../src/workspaces/commit.ts';
-import { parseRepoUrl } from '../../src/workspaces/git-remote.ts';
+import { parseRepoUrl, remoteConfig } from '../../src/workspaces/git-remote.ts';
 import { refNameProblem } from '../../src/workspaces/refs.ts';
 
 test('ref names follow git check-ref-format and never read as options', () => {
@@ -84,4 +84,22 @@ test('a commit takes only what the write rules allow, never control files', () =
   assert.equal(writableByRules(anywhere, 'src/app.ts'), true);
   assert.equal(writableByRules(anywhere, '.mcp.json'), false);
   assert.equal(writableByRules(compilePolicy(['Bash']), 'a.txt'), false, 'Bash is not a write rule');
+});
+
+test('git is pinned to the address the SSRF guard checked, and gets the token as a header', async () => {
+  const none = parseAllowList('');
+  const repo = parseRepoUrl('https://git.example.test/a/b.git', none, 'f');
+  const config = await remoteConfig(repo, 'tok123', none, async () => [{ address: '140.82.112.3', family: 4 }]);
+  assert.deepEqual(Object.fromEntries(config), {
+    'protocol.https.allow': 'always',
+    'http.curloptResolve': 'git.example.test:443:140.82.112.3',
+    'http.extraHeader': `Authorization: Basic ${Buffer.from('x-access-token:tok123').toString('base64')}`,
+  });
+  // A name that resolves inside (DNS rebinding's first answer, or simply an internal host) is refused.
+  await assert.rejects(
+    remoteConfig(repo, undefined, none, async () => [{ address: '169.254.169.254', family: 4 }]),
+    { kind: 'permission_denied', message: /link-local/ },
+  );
+  const v6 = await remoteConfig(repo, undefined, none, async () => [{ address: '2606:50c0:8000::153', family: 6 }]);
+  assert.deepEqual(v6.at(-1), ['http.curloptResolve', 'git.example.test:443:[2606:50c0:8000::153]']);
 });
