@@ -66,3 +66,12 @@ function redactTails(text: string, secret: string): string {
   }
   return out + text.slice(copied);
 }
+
+/**
+ * A secret as the places it is rendered into write it: as is (a header, a JSON body built as data),
+ * percent-encoded (a URL: template.ts renderUrl) and escaped inside a JSON string (a JSON text body).
+ * Give the Redactor all of them, so a recorded URL or an echoed body does not keep an encoded copy.
+ */
+export function secretForms(value: string): string[] {
+  return [...new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])];
+}
