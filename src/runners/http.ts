@@ -36,6 +36,8 @@ export interface HttpRunnerOptions {
   allow: AllowList;
   /** Name resolution; defaults to the system resolver (`dns.lookup`, all addresses). */
   resolveAll?: ResolveAll;
+  /** Values never to quote in an error (workflow secrets, in every form they are sent in). */
+  secrets?: readonly string[];
 }
 
 export const HTTP_DEFAULT_TIMEOUT_MS = 60_000;
@@ -147,7 +149,9 @@ export async function runHttp(
         res.headers['content-type'],
       );
       if (!req.expected(status)) {
-        const excerpt = redact(text.replace(/\s+/g, ' ').trim().slice(0, 300), secretsOf(req));
+        // Redacted whole, then cut: a cut first could leave the head of a secret that no longer matches.
+        const known = [...secretsOf(req), ...(options.secrets ?? [])];
+        const excerpt = redact(text.replace(/\s+/g, ' ').trim(), known).slice(0, 300);
         const suffix = excerpt ? `: ${excerpt}` : '';
         throw new AppError('http_status', `${method} ${display(url)} answered ${status}${suffix}`);
       }

@@ -14,6 +14,7 @@ import { type HttpStepInput, runHttp } from '../runners/http.ts';
 import { type LlmDefaults, type LlmStepInput, runLlm } from '../runners/llm.ts';
 import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { AllowList } from '../runners/ssrf.ts';
+import { secretForms } from '../secrets/redactor.ts';
 import { resolveWorkspace } from '../tasks/request.ts';
 import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
@@ -295,7 +296,10 @@ export async function runStep(
 ): Promise<OutputEnvelope> {
   switch (step.worker) {
     case 'http':
-      return runHttp(input as unknown as HttpStepInput, ctx, { allow: deps.httpAllow });
+      return runHttp(input as unknown as HttpStepInput, ctx, {
+        allow: deps.httpAllow,
+        secrets: secretValues(deps.config),
+      });
     case 'llm':
       return runLlm(input as unknown as LlmStepInput, ctx, deps.llmDefaults, { allow: deps.httpAllow });
     case 'claude':
@@ -305,6 +309,18 @@ export async function runStep(
     case 'approval':
       throw new AppError('internal', 'approval steps are decided, not run');
   }
+}
+
+const formsCache = new WeakMap<Config, string[]>();
+
+/** Every workflow secret in every form it is sent in, for the http worker's error excerpts. */
+function secretValues(config: Config): string[] {
+  let forms = formsCache.get(config);
+  if (!forms) {
+    forms = config.secrets.values().flatMap(secretForms);
+    formsCache.set(config, forms);
+  }
+  return forms;
 }
 
 let capCache: { rules: string[]; policy: ToolPolicy } | undefined;

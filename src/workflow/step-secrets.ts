@@ -150,6 +150,6 @@ export function hideSecrets<T>(value: T, names: readonly string[], secrets: Secr
   return forms.length === 0 ? value : new Redactor(forms).value(value);
 }
 
-function article(word: string): string {
-  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+function article(worker: WorkerName): string {
+  return worker === 'claude' || worker === 'transform' ? 'a' : 'an';
 }
