@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { AppError } from '../errors.ts';
+import { isWithin, realPathOf } from '../paths.ts';
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_PREFIX = 'SWITCHYARD_SECRET_';
@@ -34,12 +35,28 @@ export class SecretStore {
 
   /**
    * The secrets of an environment. A secrets file that others can read is refused: its values would
-   * not be secret on a shared machine.
+   * not be secret on a shared machine. So is one inside a workspace root, where a task could read it.
    */
-  static fromEnv(env: Record<string, string | undefined>, cwd = process.cwd()): SecretStore {
+  static fromEnv(
+    env: Record<string, string | undefined>,
+    cwd = process.cwd(),
+    workspaceRoots: string[] = [],
+  ): SecretStore {
     const values: Record<string, string> = {};
     const file = env[FILE_VAR];
-    if (file) Object.assign(values, readSecretsFile(path.resolve(cwd, file)));
+    if (file) {
+      const resolved = path.resolve(cwd, file);
+      const real = realPathOf(resolved);
+      const root = workspaceRoots.find((r) => isWithin(realPathOf(r), real));
+      if (root !== undefined) {
+        throw new AppError(
+          'validation',
+          `${FILE_VAR} ${resolved} lies inside the workspace root ${root}, where tasks can read it: keep it outside every workspace root`,
+          { field: FILE_VAR },
+        );
+      }
+      Object.assign(values, readSecretsFile(resolved));
+    }
     for (const [key, value] of Object.entries(env)) {
       if (!key.startsWith(ENV_PREFIX) || value === undefined || value === '') continue;
       const name = key.slice(ENV_PREFIX.length);

@@ -127,3 +127,31 @@ test('the Redactor, given secretForms, finds a secret raw, percent-encoded and J
   assert.equal(redactor.text(`https://x.test/?k=${encodeURIComponent(secret)}`), 'https://x.test/?k=[redacted]');
   assert.equal(redactor.text(JSON.stringify({ k: secret })), '{"k":"[redacted]"}');
 });
+
+test('a secrets file inside a workspace root is refused: a task could read it', (t) => {
+  const file = secretsFile(t, `API_TOKEN=${TOKEN}\n`);
+  const root = path.dirname(file);
+  assert.throws(
+    () => SecretStore.fromEnv({ SWITCHYARD_SECRETS_FILE: file }, '/', ['/nonexistent-root', root]),
+    (err: AppError) =>
+      err.field === 'SWITCHYARD_SECRETS_FILE' && err.message.includes(`inside the workspace root ${root}`),
+  );
+  // Through a symlink from outside, too: judged on the real path.
+  const link = path.join(os.tmpdir(), `switchyard-secrets-link-${process.pid}`);
+  fs.symlinkSync(file, link);
+  t.after(() => fs.rmSync(link, { force: true }));
+  assert.throws(() => SecretStore.fromEnv({ SWITCHYARD_SECRETS_FILE: link }, '/', [root]), /inside the workspace root/);
+  assert.equal(
+    SecretStore.fromEnv({ SWITCHYARD_SECRETS_FILE: file }, '/', ['/nonexistent-root']).get('API_TOKEN'),
+    TOKEN,
+  );
+});
+
+test('the Redactor finds a secret escaped twice (a JSON body echoed inside a JSON reply) whole', () => {
+  const secret = 'Sy-"s3cr3t"/T0k3n+9=Z';
+  const redactor = new Redactor(secretForms(secret));
+  const echoed = JSON.stringify({ data: JSON.stringify({ token: secret }) });
+  assert.equal(redactor.text(echoed), '{"data":"{\\"token\\":\\"[redacted]\\"}"}');
+  // Forms that share a tail are merged, not redacted one after another (which left the head standing).
+  assert.equal(redactor.text(`a ${JSON.stringify(secret)} b`), 'a "[redacted]" b');
+});
