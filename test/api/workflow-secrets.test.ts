@@ -432,3 +432,13 @@ test('a sandboxed agent sees no SWITCHYARD_SECRET_* variable and cannot read the
   assert.ok(!env!.text.includes('SWITCHYARD_SECRET'), 'a SWITCHYARD_SECRET_* variable reached the agent');
   for (const outcome of run.outcomes) assertNoSecret(outcome.text, `${outcome.input.command}`);
 });
+
+test('without the sandbox too, Claude Code gets no SWITCHYARD_SECRET_* variable: its environment is an allow-list', async (t) => {
+  const h = await startBoundaryHarness({ SWITCHYARD_SANDBOX: 'off', SWITCHYARD_SECRET_API_TOKEN: TOKEN });
+  t.after(() => h.close());
+  const run = await h.run({ prompt: 'env', allowed_tools: ['Bash'] }, [{ name: 'Bash', input: { command: 'env' } }]);
+  const [env] = run.outcomes;
+  assertWorked(env!, /PATH=/);
+  assert.ok(!env!.text.includes('SWITCHYARD_SECRET'), 'a SWITCHYARD_SECRET_* variable reached the agent');
+  assertNoSecret(env!.text, 'the agent environment');
+});
