@@ -400,6 +400,11 @@ steps:
       ],
       [`commit: {branch: x, message: y}`, /needs a workspace/],
       [
+        `workspace: {repo: "https://github.com/a/b.git", ref: main, credentials: "{{ secrets.NOPE }}"}`,
+        /workspace\.credentials names the secret NOPE, which is not set/,
+      ],
+      [`workspace: {repo: "https://github.com/{{ secrets.GITHUB_TOKEN }}/b.git", ref: main}`, /renders a secret/],
+      [
         `workspace: {repo: "https://github.com/a/b.git", ref: main, keep: always}`,
         /keep must be one of never, on_failure/,
       ],
