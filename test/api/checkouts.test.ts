@@ -7,15 +7,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { AppError } from '../../src/errors.ts';
 import type { ScriptedModel, ScriptRequest, Turn } from '../../src/model/scripted-model.ts';
 import { startScriptedModel } from '../../src/model/scripted-model.ts';
-import { parseAllowList } from '../../src/runners/ssrf.ts';
 import type { RunView } from '../../src/workflow/workflow-api.ts';
-import { Checkouts } from '../../src/workspaces/checkouts.ts';
 import { type GitServer, startGitServer } from '../fixtures/git-server.ts';
-import { type Harness, startHarness, tempDir } from '../fixtures/harness.ts';
-import { startService } from '../scenarios/kit.ts';
+import { type Harness, startHarness } from '../fixtures/harness.ts';
 
 const TOKEN = 'ghs_checkoutTestToken_5b1f0c9e2d7a';
 const BASIC = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
