@@ -60,6 +60,16 @@ describe('checkouts without an agent', () => {
     assert.equal(fs.existsSync(path.join(dataDir, 'checkouts', 'run1')), false);
   });
 
+  test('a branch made after the mirror was cloned is fetched before the checkout', async () => {
+    const c = checkouts();
+    const head = git.commit('acme', 'tools', 'feature/pr-7', { 'b.txt': 'b\n' });
+    const record = await c.create({ ...request('pr'), ref: 'feature/pr-7' });
+    assert.equal(record.sha, head);
+    assert.equal(fs.readFileSync(path.join(record.dir, 'b.txt'), 'utf8'), 'b\n');
+    assert.equal(record.defaultBranch, 'main');
+    await c.runEnded('run1', false);
+  });
+
   test('at start, checkouts of runs that no longer run are removed; running and kept ones stay', async () => {
     const c = checkouts();
     for (const run of ['gone', 'running', 'kept']) fs.mkdirSync(path.join(c.root, run, 'step'), { recursive: true });
