@@ -18,6 +18,7 @@ import { Metrics } from './metrics.ts';
 import { demoScript } from './model/demo-script.ts';
 import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
+import { isWithin } from './paths.ts';
 import { createAdmission, type Semaphore } from './runners/claude/admission.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { type ClaudeInput, type ClaudeRunnerOptions, runClaude } from './runners/claude/run-claude.ts';
@@ -176,11 +177,19 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   await tasks.start();
   webhooks.start();
+  const checkouts = new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger });
   const workflows = new WorkflowService({
     config,
     store: new SqliteWorkflowStore(store),
-    runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
-    checkouts: new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger }),
+    // A checkout is a cwd used once: a warm spare parked for its shape would never be claimed.
+    runClaude: (input, ctx) =>
+      runWorkflowClaude(
+        admission.slots,
+        input,
+        ctx,
+        isWithin(checkouts.root, input.cwd) ? { ...runnerOptions, warm: undefined } : runnerOptions,
+      ),
+    checkouts,
     logger,
     redact: (value) => redactor.value(value),
   });

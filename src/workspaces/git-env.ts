@@ -45,6 +45,10 @@ const HARDENED: GitConfig = [
   ['submodule.recurse', 'false'],
   ['fetch.recurseSubmodules', 'false'],
   ['transfer.fsckObjects', 'true'],
+  // Harmless flaws common in old real-world histories; the checks that matter (paths, .gitmodules) stay.
+  ['fetch.fsck.zeroPaddedFilemode', 'ignore'],
+  ['fetch.fsck.badTimezone', 'ignore'],
+  ['fetch.fsck.missingSpaceBeforeDate', 'ignore'],
   // Never pack or prune behind a checkout that is being copied from the mirror.
   ['gc.auto', '0'],
   ['advice.detachedHead', 'false'],
