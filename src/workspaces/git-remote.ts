@@ -91,10 +91,9 @@ export async function remoteConfig(
   const addresses = await resolveChecked(repo.hostname, allow, resolveAll);
   const address = addresses[0]!;
   const pinned = address.family === 6 ? `[${address.address}]` : address.address;
-  const config: GitConfig = [
-    [`protocol.${repo.protocol}.allow`, 'always'],
-    ['http.curloptResolve', `${repo.hostname}:${repo.port}:${pinned}`],
-  ];
+  const config: GitConfig = [[`protocol.${repo.protocol}.allow`, 'always']];
+  // An address literal needs no lookup, so there is nothing to pin.
+  if (!ipaddr.isValid(repo.hostname)) config.push(['http.curloptResolve', `${repo.hostname}:${repo.port}:${pinned}`]);
   if (token) {
     // GitHub's form for a token over Basic auth; servers that want Bearer accept this too.
     const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
