@@ -9,6 +9,7 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
+import { hookDeliveryRoutes, hookListRoutes } from './api/routes/hooks.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
 import { type Config, isLoopback } from './config.ts';
@@ -33,6 +34,7 @@ import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
+import { WebhookTriggers } from './triggers/webhook-triggers.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
 
 export interface RunningServer {
@@ -173,14 +175,16 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   await tasks.start();
   webhooks.start();
+  const workflowStore = new SqliteWorkflowStore(store);
   const workflows = new WorkflowService({
     config,
-    store: new SqliteWorkflowStore(store),
+    store: workflowStore,
     runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
     logger,
     redact: (value) => redactor.value(value),
   });
   await workflows.start();
+  const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });
 
   const app = createApp({
     config,
@@ -188,7 +192,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     metrics,
     sandbox,
-    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows)],
+    openRoutes: [hookDeliveryRoutes(hooks, config.maxHookBodyBytes)],
+    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows), hookListRoutes(hooks)],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
