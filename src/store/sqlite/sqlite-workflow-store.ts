@@ -204,7 +204,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
     // the queued run at start, and the sender's retry finds the row and gets this run back).
     return this.#base.write(() => {
       const existing = this.#get(
-        `SELECT r.* FROM webhook_deliveries d JOIN workflow_runs r ON r.id = d.run_id
+        `SELECT r.* FROM inbound_webhook_deliveries d JOIN workflow_runs r ON r.id = d.run_id
          WHERE d.hook = ? AND d.delivery_id = ?`,
         delivery.hook,
         delivery.delivery_id,
@@ -212,7 +212,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
       if (existing) return { run: toRun(existing), created: false };
       const created = this.#insertRun(run, steps);
       this.#run(
-        'INSERT INTO webhook_deliveries (hook, delivery_id, run_id, event, received_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO inbound_webhook_deliveries (hook, delivery_id, run_id, event, received_at) VALUES (?, ?, ?, ?, ?)',
         delivery.hook,
         delivery.delivery_id,
         created.run.id,
@@ -224,7 +224,11 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   async getWebhookDelivery(hook: string, deliveryId: string): Promise<WebhookDelivery | undefined> {
-    const row = this.#get('SELECT * FROM webhook_deliveries WHERE hook = ? AND delivery_id = ?', hook, deliveryId);
+    const row = this.#get(
+      'SELECT * FROM inbound_webhook_deliveries WHERE hook = ? AND delivery_id = ?',
+      hook,
+      deliveryId,
+    );
     return row
       ? {
           hook: String(row.hook),
