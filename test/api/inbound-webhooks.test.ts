@@ -104,6 +104,7 @@ triggers:
         amount: "{{ body.data.amount }}"
 `;
 
+// biome-ignore lint/suspicious/noExplicitAny: answers are JSON, read loosely by the assertions
 type Json = Record<string, any>;
 
 // The package is one JSON file (api.github.com/index.json): GitHub's documented example payloads.
@@ -356,7 +357,7 @@ test('a hostile body is inert: templates in values stay text, __proto__ stays a 
   assert.equal(run.steps[0].output.response, title, 'a value is never rendered again');
   assert.equal(run.inputs.event, 'issues.opened');
   assert.ok(Object.hasOwn(run.inputs.payload, '__proto__'));
-  assert.deepEqual(run.inputs.payload.__proto__, { polluted: true });
+  assert.deepEqual(Object.getOwnPropertyDescriptor(run.inputs.payload, '__proto__')?.value, { polluted: true });
   assert.equal(({} as Json).polluted, undefined);
   assert.equal(run.inputs.payload.big.length, 100_000);
   assert.ok(!JSON.stringify(run).includes(GH_SECRET));
@@ -463,6 +464,9 @@ test('GET /v1/hooks lists hooks behind the key, never their secrets', async () =
   const text = JSON.stringify(list);
   assert.ok(!text.includes(GH_SECRET) && !text.includes(STD_SECRET) && !text.includes('secret'));
   await json(await deliverGithub('nope', 'push', {}), 404);
+  const doc = await json(await h.fetch('/openapi.json'), 200);
+  assert.deepEqual(doc.paths['/v1/hooks/{name}'].post.security, [], 'documented as needing no key');
+  assert.ok(doc.paths['/v1/hooks'].get);
 });
 
 /** A request with the path exactly as written: fetch would normalise `..` and `//` away. */
