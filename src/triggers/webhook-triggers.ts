@@ -23,7 +23,7 @@ import type { WebhookTrigger } from '../workflow/definition-schema.ts';
 import type { Logger } from '../workflow/engine-deps.ts';
 import { renderJson } from '../workflow/template.ts';
 import type { WorkflowApi } from '../workflow/workflow-api.ts';
-import { type HookEntry, hookSecret, standardVerifier, webhookTriggersOf } from './webhook-definition.ts';
+import { type HookEntry, hookField, hookSecret, standardVerifier, webhookTriggersOf } from './webhook-definition.ts';
 import { type HeaderGetter, verifyGithub, verifyStandard } from './webhook-signature.ts';
 
 export interface WebhookTriggersDeps {
@@ -120,20 +120,25 @@ export class WebhookTriggers {
   /** Step 1 (see the file comment): throws `unauthorized` (401) unless the signature is good. */
   async verify(name: string, raw: Buffer, header: HeaderGetter): Promise<VerifiedHookDelivery> {
     const { workflow, entry } = await this.#find(name);
-    let secret: string;
+    let verifier: (raw: Buffer, header: HeaderGetter) => { id: string };
     try {
-      secret = hookSecret(entry, this.#deps.secrets);
+      const secret = hookSecret(entry, this.#deps.secrets);
+      if (entry.trigger.provider === 'github') verifier = (r, h) => verifyGithub(r, h, secret);
+      else {
+        const standard = standardVerifier(secret, hookField(entry.index, 'secret'));
+        verifier = (r, h) => verifyStandard(r, h, standard);
+      }
     } catch (err) {
-      // Registration checked it; the secret has since left the environment. The operator must hear of
-      // it; the sender learns only that the server cannot take the delivery.
-      this.#deps.logger.error({ err, hook: name, workflow }, 'webhook secret is not set: deliveries are refused');
-      throw new AppError('internal', `hook ${JSON.stringify(name)} cannot verify deliveries: its secret is not set`);
+      // Registration checked the secret; it has since left the environment or changed. The operator must
+      // hear of it; the sender learns only that the server cannot take the delivery.
+      this.#deps.logger.error({ err, hook: name, workflow }, 'webhook secret is unusable: deliveries are refused');
+      throw new AppError(
+        'internal',
+        `hook ${JSON.stringify(name)} cannot verify deliveries: its secret is not usable on this server`,
+      );
     }
     try {
-      const { id } =
-        entry.trigger.provider === 'github'
-          ? verifyGithub(raw, header, secret)
-          : verifyStandard(raw, header, standardVerifier(secret, 'secret'));
+      const { id } = verifier(raw, header);
       return { hook: name, workflow, entry, id, githubEvent: header('x-github-event') };
     } catch (err) {
       if (err instanceof AppError && err.kind === 'unauthorized') {

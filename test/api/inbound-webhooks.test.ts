@@ -11,6 +11,9 @@ import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { loadConfig } from '../../src/config.ts';
+import type { AppError } from '../../src/errors.ts';
+import { SecretStore } from '../../src/secrets/secret-store.ts';
+import { WebhookTriggers } from '../../src/triggers/webhook-triggers.ts';
 import { type Harness, startHarness } from '../fixtures/harness.ts';
 
 const KEY = 'test-key-0123456789abcdef';
@@ -448,6 +451,29 @@ test('registration refuses hook names already claimed, foreign template roots, l
     assert.match(err.error.message, message);
     assert.ok(!err.error.message.includes(GH_SECRET));
   }
+});
+
+test('a hook whose secret has left the environment refuses deliveries and tells the log, not the sender', async () => {
+  // The running engine's workflows, seen by a server whose environment lacks the secret.
+  const logged: Array<{ obj: object; msg?: string }> = [];
+  const log = (obj: object, msg?: string) => logged.push({ obj, ...(msg === undefined ? {} : { msg }) });
+  const hooks = new WebhookTriggers({
+    workflows: h.server.workflows,
+    deliveries: { getWebhookDelivery: async () => undefined }, // verify() never reads deliveries
+    secrets: new SecretStore({}),
+    logger: { error: log, warn: log },
+  });
+  const body = Buffer.from(JSON.stringify(example('push')));
+  const headers: Record<string, string> = { 'x-hub-signature-256': sign(body), 'x-github-delivery': 'd' };
+  await assert.rejects(
+    hooks.verify('github-push', body, (name) => headers[name]),
+    (err: AppError) => {
+      assert.equal(err.kind, 'internal');
+      assert.ok(!err.message.includes('GH_WEBHOOK_SECRET'), 'the sender does not learn the secret name');
+      return true;
+    },
+  );
+  assert.match(logged[0]?.msg ?? '', /secret is unusable/);
 });
 
 test('GET /v1/hooks lists hooks behind the key, never their secrets', async () => {
