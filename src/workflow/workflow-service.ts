@@ -15,6 +15,7 @@ import { AppError } from '../errors.ts';
 import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
+import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
 import { parseWorkflow, validateInputs } from './definition.ts';
 import type { WorkflowDefinition } from './definition-schema.ts';
@@ -36,6 +37,8 @@ export interface WorkflowServiceDeps {
   env?: Record<string, string | undefined>;
   redact?: <T>(value: T) => T;
   random?: () => number;
+  /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
+  webhookQueued?: () => void;
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
@@ -60,6 +63,7 @@ export class WorkflowService implements WorkflowApi {
       logger: deps.logger,
       ...(deps.redact ? { redact: deps.redact } : {}),
       ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
     });
   }
 
@@ -82,6 +86,7 @@ export class WorkflowService implements WorkflowApi {
 
   validateWorkflow(text: string, filename?: string): WorkflowDefinition {
     const def = parseWorkflow(text, filename === undefined ? {} : { filename });
+    checkNotify(def, this.#deps.config, filename ? `${filename}: ` : '');
     // Tool rules are checked here too, so a bad `allowed_tools` is refused at registration, not mid-run.
     for (const [name, step] of Object.entries(def.steps)) {
       if (step.worker !== 'claude') continue;
