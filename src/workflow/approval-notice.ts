@@ -45,8 +45,14 @@ export function approvalDeadline(startedAt: string | null, step: ApprovalStep): 
   return new Date(Date.parse(startedAt) + step.timeout).toISOString();
 }
 
-export function approvalNotice(run: ActiveRun, unit: StepRecord, step: ApprovalStep): ApprovalNotice {
-  const rendered = typeof unit.inputs?.message === 'string' ? unit.inputs.message : '';
+/** The notice of a unit now awaiting approval; `redact` sees the whole message before it is cut. */
+export function approvalNotice(
+  run: ActiveRun,
+  unit: StepRecord,
+  step: ApprovalStep,
+  redact: (text: string) => string,
+): ApprovalNotice {
+  const rendered = redact(typeof unit.inputs?.message === 'string' ? unit.inputs.message : '');
   const base = `/v1/runs/${encodeURIComponent(run.record.id)}/steps/${encodeURIComponent(unit.name)}`;
   const notice: ApprovalNotice = {
     run_id: run.record.id,
@@ -64,8 +70,8 @@ export function approvalNotice(run: ActiveRun, unit: StepRecord, step: ApprovalS
 export interface AnnounceOptions {
   /** SWITCHYARD_WEBHOOK_SECRET is set: webhooks can be signed. */
   signing: boolean;
-  /** Scrubs secrets out of what is published and sent. */
-  redact: <T>(value: T) => T;
+  /** Scrubs secrets out of the message published and sent. */
+  redact: (text: string) => string;
   /** Tells the WebhookSender a delivery is due, once the transition is durable. */
   kick?: (() => void) | undefined;
   warn: (obj: object, msg: string) => void;
@@ -79,7 +85,7 @@ export function announceApproval(
   step: ApprovalStep,
   options: AnnounceOptions,
 ): void {
-  const notice = options.redact(approvalNotice(run, unit, step));
+  const notice = approvalNotice(run, unit, step, options.redact);
   tx.event(run.record.id, 'approval_pending', notice);
   if (step.notify === undefined) return;
   if (!options.signing) {
