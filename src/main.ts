@@ -26,7 +26,7 @@ import { prepareSandboxHost, probeSandbox, type SandboxStatus } from './runners/
 import { WarmPool } from './runners/claude/warm-pool.ts';
 import type { OutputEnvelope, RunContext } from './runners/runner.ts';
 import { parseAllowList } from './runners/ssrf.ts';
-import { Redactor } from './secrets/redactor.ts';
+import { Redactor, secretForms } from './secrets/redactor.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import { SqliteWorkflowStore } from './store/sqlite/sqlite-workflow-store.ts';
 import type { TaskRecord } from './store/store.ts';
@@ -65,6 +65,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     config.webhookSecret,
     config.passThroughEnv.ANTHROPIC_API_KEY,
     config.passThroughEnv.ANTHROPIC_AUTH_TOKEN,
+    // Workflow secrets, in every form a template writes them (raw, percent-encoded, JSON-escaped).
+    ...config.secrets.values().flatMap(secretForms),
   ]);
   const logger = pino({
     level: config.logLevel,

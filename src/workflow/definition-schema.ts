@@ -85,6 +85,9 @@ export const llmStepSchema = z.strictObject({
   system: template('System prompt.').optional(),
   provider: z.enum(['anthropic', 'openai-compatible']).optional(),
   base_url: z.string().optional().meta({ description: 'Server of an openai-compatible provider.' }),
+  api_key: template(
+    "This step's provider key, as {{ secrets.NAME }}; overrides the key from the environment.",
+  ).optional(),
   model: z.string().optional(),
   temperature: numberRange(0, 2).optional(),
   max_tokens: intRange(1, 1_000_000).optional(),

@@ -157,7 +157,7 @@ export class Orchestrator {
   protected failRun(run: ActiveRun, cause: unknown, error?: ErrorInfo): void {
     if (this.active.get(run.record.id) !== run) return;
     this.active.delete(run.record.id);
-    const info = error ?? failureInfo(cause);
+    const info = this.#redact(error ?? failureInfo(cause));
     this.deps.logger.error({ err: cause, run: run.record.id }, 'workflow engine: failing a run');
     this.#attempts.abortRun(run, new AppError(info.kind, info.message));
     const tx = new Transition();
@@ -340,7 +340,7 @@ export class Orchestrator {
       this.#release(tx, attempt.pool);
       if (!this.#isCurrent(attempt)) return;
       if (outcome.output) this.complete(tx, run, unit, outcome.output);
-      else this.attemptFailed(tx, run, unit, this.#redact(outcome.error!), outcome.usage);
+      else this.attemptFailed(tx, run, unit, outcome.error!, outcome.usage);
       this.settle(tx, run);
     });
   }
@@ -398,6 +398,8 @@ export class Orchestrator {
     error: ErrorInfo,
     usage?: OutputEnvelope['usage'],
   ): void {
+    // Every failure passes here (worker, render, output check): its message may quote a URL or a reply.
+    error = this.#redact(error);
     const def = stepDef(run, unit.name);
     if (usage) unit.usage = addUsage(unit.usage ?? emptyUsage(), usage);
     itemUsage(tx, run, unit, usage);
