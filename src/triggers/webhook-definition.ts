@@ -8,7 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import { AppError } from '../errors.ts';
 import { resolveSecretField, type SecretStore, secretRefName } from '../secrets/secret-store.ts';
 import type { WebhookTrigger, WorkflowDefinition } from '../workflow/definition-schema.ts';
-import { checkTemplate, templateReferences } from '../workflow/template.ts';
+import { checkTemplate, isSingleExpression, templateReferences } from '../workflow/template.ts';
 
 /** What an input template of a webhook trigger can read: the verified body, the event and the delivery id. */
 export const HOOK_SCOPE_ROOTS = ['body', 'event', 'delivery'] as const;
@@ -65,6 +65,21 @@ function* templatesIn(value: unknown, field: string): Generator<[string, string]
   }
 }
 
+/** A trigger template parses and reads only what a delivery holds. */
+function checkHookTemplate(at: string, tpl: string): void {
+  try {
+    checkTemplate(tpl);
+  } catch (err) {
+    invalid(at, `has a template error: ${(err as Error).message.replace(/^template (syntax error: )?/, '')}`);
+  }
+  for (const ref of templateReferences(tpl)) {
+    const root = ref.split('.')[0] as string;
+    if (!(HOOK_SCOPE_ROOTS as readonly string[]).includes(root)) {
+      invalid(at, `references "${ref}": a webhook trigger can read only ${HOOK_SCOPE_ROOTS.join(', ')}`);
+    }
+  }
+}
+
 /** Checks the webhook triggers of one definition (see the file comment). */
 export function checkWebhookTriggers(def: WorkflowDefinition, secrets: SecretStore): void {
   const seen = new Set<string>();
@@ -79,19 +94,13 @@ export function checkWebhookTriggers(def: WorkflowDefinition, secrets: SecretSto
     for (const [name, value] of Object.entries(inputs)) {
       const field = hookField(index, `inputs.${name}`);
       if (!Object.hasOwn(declared, name)) invalid(field, `sets "${name}", which is not declared under inputs`);
-      for (const [at, tpl] of templatesIn(value, field)) {
-        try {
-          checkTemplate(tpl);
-        } catch (err) {
-          invalid(at, `has a template error: ${(err as Error).message.replace(/^template (syntax error: )?/, '')}`);
-        }
-        for (const ref of templateReferences(tpl)) {
-          const root = ref.split('.')[0] as string;
-          if (!(HOOK_SCOPE_ROOTS as readonly string[]).includes(root)) {
-            invalid(at, `references "${ref}": a webhook's inputs can read only ${HOOK_SCOPE_ROOTS.join(', ')}`);
-          }
-        }
-      }
+      for (const [at, tpl] of templatesIn(value, field)) checkHookTemplate(at, tpl);
+    }
+    if (trigger.when !== undefined) {
+      const field = hookField(index, 'when');
+      if (!isSingleExpression(trigger.when))
+        invalid(field, 'must be one {{ expression }}, e.g. {{ body.pull_request.merged }}');
+      checkHookTemplate(field, trigger.when);
     }
     for (const [name, schema] of Object.entries(declared)) {
       if (!Object.hasOwn(schema, 'default') && !Object.hasOwn(inputs, name)) {

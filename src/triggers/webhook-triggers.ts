@@ -201,7 +201,11 @@ export class WebhookTriggers {
       return skip(`event ${name} is not in the hook's events: ${filter.join(', ')}`);
     }
     // The body is data in the scope: renderJson renders the trigger's templates, never a value.
-    const inputs = renderJson(trigger.inputs ?? {}, { body, event, delivery: v.id }, { field: 'inputs' });
+    const scope = { body, event, delivery: v.id };
+    if (trigger.when !== undefined && renderJson(trigger.when, scope, { field: 'when' }) !== true) {
+      return skip(`when ${trigger.when.trim()} is not true for this delivery: nothing to do`);
+    }
+    const inputs = renderJson(trigger.inputs ?? {}, scope, { field: 'inputs' });
     const { run, created } = await this.#deps.workflows.startRun(v.workflow, inputs, {
       delivery: { hook: v.hook, id: v.id, event },
     });

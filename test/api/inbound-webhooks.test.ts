@@ -67,6 +67,25 @@ triggers:
         delivery: "{{ delivery }}"
 `;
 
+/** Only merged pull requests: a `when` condition over the body. */
+const MERGED_WORKFLOW = `name: on-merge
+inputs:
+  sha: { type: string }
+steps:
+  note:
+    worker: transform
+    template: "merged {{ inputs.sha }}"
+triggers:
+  - webhook:
+      name: github-merged
+      provider: github
+      secret: "{{ secrets.GH_WEBHOOK_SECRET }}"
+      events: [pull_request.closed]
+      when: "{{ body.pull_request.merged }}"
+      inputs:
+        sha: "{{ body.pull_request.merge_commit_sha }}"
+`;
+
 /** No event filter, and an input that takes the whole payload: what hostile bodies are tried against. */
 const ANY_WORKFLOW = `name: any-event
 inputs:
@@ -138,7 +157,7 @@ before(async () => {
       SWITCHYARD_MAX_HOOK_BODY_BYTES: String(MAX_BODY),
     },
   });
-  for (const wf of [PR_WORKFLOW, PUSH_WORKFLOW, ANY_WORKFLOW, STANDARD_WORKFLOW]) {
+  for (const wf of [PR_WORKFLOW, PUSH_WORKFLOW, MERGED_WORKFLOW, ANY_WORKFLOW, STANDARD_WORKFLOW]) {
     const res = await register(wf);
     assert.equal(res.status, 201, await res.text());
   }
@@ -259,6 +278,39 @@ test('ping and events outside the filter answer 200 and start nothing', async ()
   const push = await json(await deliverGithub('github-pr', 'push', example('push')), 200);
   assert.match(push.reason, /^event push is not in/);
   assert.equal(await runCount('pr-review'), before);
+});
+
+test('`when` starts a run only when it is true; otherwise 200 with the reason', async () => {
+  const closed = example('pull_request', 'closed');
+  const unmerged = structuredClone(closed);
+  unmerged.pull_request.merged = false;
+  const skipped = await json(await deliverGithub('github-merged', 'pull_request', unmerged), 200);
+  assert.equal(skipped.started, false);
+  assert.equal(skipped.reason, 'when {{ body.pull_request.merged }} is not true for this delivery: nothing to do');
+  // A string "true" from a hostile body is not the boolean true.
+  const stringy = structuredClone(closed);
+  stringy.pull_request.merged = 'true';
+  assert.equal((await json(await deliverGithub('github-merged', 'pull_request', stringy), 200)).started, false);
+  assert.equal(await runCount('on-merge'), 0);
+
+  const merged = structuredClone(closed);
+  Object.assign(merged.pull_request, { merged: true, merge_commit_sha: 'a'.repeat(40) });
+  const started = await json(await deliverGithub('github-merged', 'pull_request', merged), 202);
+  assert.equal((await waitRun(started.run_id)).inputs.sha, 'a'.repeat(40));
+
+  for (const [when, rule] of [
+    ['merged', /must be one \{\{ expression \}\}/],
+    ['{{ inputs.sha }}', /can read only body, event, delivery/],
+  ] as const) {
+    const res = await register(
+      MERGED_WORKFLOW.replace('name: on-merge', 'name: on-merge-2')
+        .replace('github-merged', 'merged-2')
+        .replace('{{ body.pull_request.merged }}', when),
+    );
+    const body = await json(res, 400);
+    assert.equal(body.error.field, 'triggers[0].webhook.when');
+    assert.match(body.error.message, rule);
+  }
 });
 
 test('bad, missing, malformed or foreign signatures are 401 and start nothing', async () => {
