@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
 import { runRoutes } from './api/routes/runs.ts';
+import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
 import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -33,6 +34,8 @@ import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
+import { type Clock, realClock } from './triggers/clock.ts';
+import { Schedules } from './triggers/schedules.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
 
 export interface RunningServer {
@@ -44,6 +47,8 @@ export interface RunningServer {
   tasks: TaskService;
   /** The workflow engine (WorkflowApi). */
   workflows: WorkflowService;
+  /** Cron triggers of the registered workflows. */
+  schedules: Schedules;
   /** Graceful stop: no new work, running tasks get `graceMs` to finish, then the store closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -58,7 +63,12 @@ const REDACT = [
   '*.ANTHROPIC_AUTH_TOKEN',
 ];
 
-export async function startServer(config: Config): Promise<RunningServer> {
+/** Seams a test may replace: the clock schedules fire by. */
+export interface ServerOptions {
+  clock?: Clock;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const redactor = new Redactor([
     ...config.apiKeys,
     config.webhookSecret,
@@ -175,14 +185,20 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   await tasks.start();
   webhooks.start();
+  const workflowStore = new SqliteWorkflowStore(store);
   const workflows = new WorkflowService({
     config,
-    store: new SqliteWorkflowStore(store),
+    store: workflowStore,
     runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
     logger,
     redact: (value) => redactor.value(value),
   });
   await workflows.start();
+  const schedules = new Schedules({ store: workflowStore, runs: workflows, clock: options.clock ?? realClock, logger });
+  workflows.onRegistered(() => {
+    schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed'));
+  });
+  await schedules.start();
 
   const app = createApp({
     config,
@@ -190,7 +206,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     metrics,
     sandbox,
-    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows)],
+    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows), scheduleRoutes(schedules)],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
@@ -212,6 +228,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     warm,
     tasks,
     workflows,
+    schedules,
     close(graceMs = 30_000) {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -219,6 +236,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           // Long-polls and SSE streams would hold close() open; end them.
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
+        await schedules.stop();
         await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
         await warm.close();
         await webhooks.stop();

@@ -10,6 +10,7 @@ import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
 import { compileUserSchema } from '../schema/ajv.ts';
 import { MatchBudgetError } from '../schema/linear-regex.ts';
+import { cronTriggerProblem, scheduleId } from '../triggers/schedules-cron.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   closest,
@@ -277,6 +278,32 @@ function semanticCheck(def: WorkflowDefinition): void {
   const isUpstream = ancestry(def);
   for (const [name, step] of Object.entries(def.steps)) {
     checkStepTemplates(def, name, step, (target) => isUpstream(name, target));
+  }
+  checkCronTriggers(def);
+}
+
+/** Cron triggers: expression and zone, distinct ids, and literal inputs a run would accept (as startRun checks them). */
+function checkCronTriggers(def: WorkflowDefinition): void {
+  const seen = new Set<string>();
+  for (const [i, trigger] of (def.triggers ?? []).entries()) {
+    if (!('cron' in trigger)) continue;
+    const problem = cronTriggerProblem(trigger);
+    if (problem) invalid(['triggers', i, problem.key], problem.rule);
+    const id = scheduleId(trigger);
+    if (seen.has(id)) {
+      invalid(
+        ['triggers', i, trigger.name === undefined ? 'cron' : 'name'],
+        `repeats schedule "${id}"; name each cron trigger distinctly`,
+      );
+    }
+    seen.add(id);
+    try {
+      validateInputs(def, trigger.inputs ?? {});
+    } catch (err) {
+      if (!(err instanceof AppError) || err.field === undefined) throw err;
+      // `inputs.topic is required` → triggers[0].inputs.topic is required
+      invalid(['triggers', i, err.field], err.message.slice(err.field.length + 1));
+    }
   }
 }
 

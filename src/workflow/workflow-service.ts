@@ -26,7 +26,15 @@ import { loadRun, newStep } from './run-state.ts';
 import { type ClaudeStepRunner, stepPolicy } from './step-runner.ts';
 import { secretRefs } from './step-secrets.ts';
 import { runView, workflowSummary } from './views.ts';
-import type { DlqEntry, RunEvent, RunStatus, RunView, WorkflowApi, WorkflowSummary } from './workflow-api.ts';
+import type {
+  DlqEntry,
+  RunEvent,
+  RunStatus,
+  RunTrigger,
+  RunView,
+  WorkflowApi,
+  WorkflowSummary,
+} from './workflow-api.ts';
 import { WorkflowsDir } from './workflows-dir.ts';
 
 export interface WorkflowServiceDeps {
@@ -46,6 +54,7 @@ export class WorkflowService implements WorkflowApi {
   readonly #deps: WorkflowServiceDeps;
   readonly #engine: RunControl;
   #dir: WorkflowsDir | undefined;
+  readonly #registered = new Set<(workflow: WorkflowSummary) => void>();
 
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
@@ -117,7 +126,15 @@ export class WorkflowService implements WorkflowApi {
       updated_at: new Date().toISOString(),
     });
     this.#engine.pools.declare(definition.pools);
-    return workflowSummary(record);
+    const summary = workflowSummary(record);
+    for (const listener of this.#registered) listener(summary);
+    return summary;
+  }
+
+  /** Calls `listener` after every registration, so schedules follow the current definitions. */
+  onRegistered(listener: (workflow: WorkflowSummary) => void): () => void {
+    this.#registered.add(listener);
+    return () => this.#registered.delete(listener);
   }
 
   async listWorkflows(): Promise<WorkflowSummary[]> {
@@ -133,7 +150,7 @@ export class WorkflowService implements WorkflowApi {
   async startRun(
     workflow: string,
     inputs: unknown,
-    options: { idempotencyKey?: string } = {},
+    options: { idempotencyKey?: string; trigger?: RunTrigger } = {},
   ): Promise<{ run: RunView; created: boolean }> {
     const wf = await this.getWorkflow(workflow);
     const key = options.idempotencyKey;
@@ -159,6 +176,7 @@ export class WorkflowService implements WorkflowApi {
               .digest('hex')
           : null,
         created_at: new Date().toISOString(),
+        ...(options.trigger ? { trigger: options.trigger } : {}),
       },
       steps,
     );
