@@ -165,6 +165,48 @@ function workflowPaths(ok: Ok): Record<string, unknown> {
   };
 }
 
+/** Schedules: the cron triggers of the registered workflows (src/api/routes/schedules.ts). */
+function schedulePaths(ok: Ok): Record<string, unknown> {
+  const schedule = {
+    type: 'object',
+    description:
+      'A schedule: workflow, trigger (its name, or its cron expression), cron, timezone, misfire, overlap, paused, ' +
+      'next_fire_time (ISO 8601), last_fire {fire_time, status (started|skipped|failed|claimed), run_id, reason, misfire}.',
+  };
+  const params = [
+    { name: 'workflow', in: 'path', required: true, schema: { type: 'string' } },
+    {
+      name: 'trigger',
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+      description: "The trigger's name, or its cron expression percent-encoded when it has none.",
+    },
+  ];
+  return {
+    '/v1/schedules': {
+      get: {
+        summary: 'List the schedules (cron triggers) of every registered workflow.',
+        responses: ok('All schedules', { type: 'object', properties: { items: { type: 'array', items: schedule } } }),
+      },
+    },
+    '/v1/schedules/{workflow}/{trigger}/pause': {
+      post: {
+        summary: 'Pause a schedule: its fires start no runs until it is resumed. Survives restarts.',
+        parameters: params,
+        responses: ok('The schedule', schedule),
+      },
+    },
+    '/v1/schedules/{workflow}/{trigger}/resume': {
+      post: {
+        summary: 'Resume a schedule; fire times that passed while it was paused are not made up.',
+        parameters: params,
+        responses: ok('The schedule', schedule),
+      },
+    },
+  };
+}
+
 let cached: Record<string, unknown> | undefined;
 
 export function openApiDocument(): Record<string, unknown> {
@@ -238,6 +280,7 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       ...workflowPaths(ok),
+      ...schedulePaths(ok),
       '/health': {
         get: { summary: 'Liveness; needs no key.', security: [], responses: { 200: { description: 'ok' } } },
       },

@@ -60,6 +60,8 @@ export interface ScheduleView {
     status: 'claimed' | 'started' | 'skipped' | 'failed';
     run_id: string | null;
     reason: string | null;
+    /** Started for fire times missed while no engine ran. */
+    misfire: boolean;
   } | null;
 }
 
@@ -174,7 +176,13 @@ export class Schedules {
       paused: state?.paused ?? false,
       next_fire_time: entry.next === null ? null : iso(entry.next),
       last_fire: last
-        ? { fire_time: last.fire_time, status: last.status, run_id: last.run_id, reason: last.reason }
+        ? {
+            fire_time: last.fire_time,
+            status: last.status,
+            run_id: last.run_id,
+            reason: last.reason,
+            misfire: last.misfire,
+          }
         : null,
     };
   }
