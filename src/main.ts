@@ -195,9 +195,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   await workflows.start();
   const schedules = new Schedules({ store: workflowStore, runs: workflows, clock: options.clock ?? realClock, logger });
-  workflows.onRegistered(() => {
-    schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed'));
-  });
+  workflows.onRegistered(() =>
+    schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed')),
+  );
   await schedules.start();
 
   const app = createApp({

@@ -14,6 +14,7 @@ import { cronTriggerProblem, scheduleId } from '../triggers/schedules-cron.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   closest,
+  cronTriggerSchema,
   describeIssue,
   MAX_NAME_LENGTH,
   STEP_NAME,
@@ -21,6 +22,7 @@ import {
   WORKERS,
   type WorkerName,
   type WorkflowDefinition,
+  webhookTriggerSchema,
   workflowSchema,
 } from './definition-schema.ts';
 import { parseDefinitionYaml } from './definition-yaml.ts';
@@ -131,6 +133,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Checks step names and workers first, so these get precise messages rather than a union mismatch. */
 function preCheck(raw: unknown): void {
   if (!isRecord(raw)) invalid([], 'must be a mapping with at least `name` and `steps`');
+  preCheckTriggers(raw);
   const steps = raw.steps;
   if (!isRecord(steps)) return;
   const names = Object.keys(steps);
@@ -155,6 +158,29 @@ function preCheck(raw: unknown): void {
         `"${String(step.worker)}" is not a known worker; expected one of ${WORKERS.join(', ')}`,
       );
     }
+  }
+}
+
+/** A trigger is checked against the schema of its kind, so a bad field is named rather than "invalid input". */
+function preCheckTriggers(raw: Record<string, unknown>): void {
+  if (!Array.isArray(raw.triggers)) return;
+  for (const [i, trigger] of raw.triggers.entries()) {
+    const schema = isRecord(trigger) && 'webhook' in trigger ? webhookTriggerSchema : cronTriggerSchema;
+    if (!isRecord(trigger) || !('cron' in trigger || 'webhook' in trigger)) {
+      invalid(['triggers', i], 'must be a mapping with `cron` (a schedule) or `webhook`');
+    }
+    const parsed = schema.safeParse(trigger);
+    if (parsed.success) continue;
+    const issue = parsed.error.issues[0];
+    if (issue?.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
+      const inWebhook = issue.path[0] === 'webhook';
+      const known = Object.keys(inWebhook ? webhookTriggerSchema.shape.webhook.shape : schema.shape);
+      const hint = closest(issue.keys[0], known);
+      const rule = `is not a known key (${hint ? `did you mean "${hint}"?` : `known keys: ${known.join(', ')}`})`;
+      invalid(['triggers', i, ...(inWebhook ? ['webhook'] : []), issue.keys[0]], rule);
+    }
+    const { path, rule } = describeIssue(issue, trigger);
+    invalid(['triggers', i, ...path], rule);
   }
 }
 

@@ -54,7 +54,7 @@ export class WorkflowService implements WorkflowApi {
   readonly #deps: WorkflowServiceDeps;
   readonly #engine: RunControl;
   #dir: WorkflowsDir | undefined;
-  readonly #registered = new Set<(workflow: WorkflowSummary) => void>();
+  readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
 
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
@@ -127,12 +127,15 @@ export class WorkflowService implements WorkflowApi {
     });
     this.#engine.pools.declare(definition.pools);
     const summary = workflowSummary(record);
-    for (const listener of this.#registered) listener(summary);
+    for (const listener of this.#registered) await listener(summary);
     return summary;
   }
 
-  /** Calls `listener` after every registration, so schedules follow the current definitions. */
-  onRegistered(listener: (workflow: WorkflowSummary) => void): () => void {
+  /**
+   * Calls (and awaits) `listener` after every registration, so schedules follow the current definitions
+   * by the time the registration is answered.
+   */
+  onRegistered(listener: (workflow: WorkflowSummary) => void | Promise<void>): () => void {
     this.#registered.add(listener);
     return () => this.#registered.delete(listener);
   }
