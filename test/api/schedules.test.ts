@@ -4,6 +4,7 @@
  * same data dir with the same clock.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -418,6 +419,40 @@ steps:
     const runs = await runsOf(node, 'literal');
     assert.equal(runs.length, 2);
     assert.equal(runs[1]?.trigger?.fire_time, '2029-01-01T00:00:00.000Z');
+  } finally {
+    await node.server.close(2000);
+  }
+});
+
+const CLI = path.resolve(import.meta.dirname, '../../src/cli/main.ts');
+
+/** `switchyard …` as a real process against the server (exit code, stdout, stderr). */
+function cli(url: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: { PATH: process.env.PATH ?? '', SWITCHYARD_URL: url }, timeout: 30_000 },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+test('switchyard schedules: list and pause from the CLI; an unknown trigger fails naming it', async () => {
+  const clock = new ManualClock(at('2026-03-01T00:00:00Z'));
+  const node = await serve(dataRoot(), clock);
+  try {
+    await node.client.registerWorkflow(NIGHTLY);
+    const ls = await cli(node.server.url, ['schedules']);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /^nightly\/morning {2}active {2}"0 9 \* \* \*" UTC {2}next 2026-03-01T09:00:00\.000Z$/m);
+    const paused = await cli(node.server.url, ['schedules', 'pause', 'nightly', 'morning']);
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.match(paused.stdout, /nightly\/morning {2}paused/);
+    assert.equal((await schedule(node, 'nightly', 'morning')).paused, true);
+    const unknown = await cli(node.server.url, ['schedules', 'pause', 'nightly', 'evening']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /has no schedule "evening"/);
   } finally {
     await node.server.close(2000);
   }
