@@ -162,6 +162,13 @@ export class WorkflowService implements WorkflowApi {
         field: 'Idempotency-Key',
       });
     }
+    // Schedules key their runs `schedule:<digest of the fire>`: a client holding such a key could
+    // take a fire's place (its run, without the trigger), so the prefix is theirs alone.
+    if (key?.startsWith('schedule:') && options.trigger === undefined) {
+      throw new AppError('validation', 'Idempotency-Key must not start with "schedule:" (reserved for schedules)', {
+        field: 'Idempotency-Key',
+      });
+    }
     const validated = validateInputs(wf.definition, inputs);
     const id = randomUUID();
     const steps = topologicalOrder(wf.definition).map((name) => newStep(id, name));

@@ -116,9 +116,23 @@ test('a fire starts exactly one run with the trigger inputs, and the run says wh
       reason: null,
       misfire: false,
     });
-    // A run a client starts has no trigger.
+    // A run a client starts has no trigger, and cannot claim a fire's idempotency key.
     const manual = await node.client.startRun('nightly', { topic: 'x' });
     assert.equal(manual.trigger, null);
+    const res = await node.fetch('/v1/workflows/nightly/runs', {
+      method: 'POST',
+      body: JSON.stringify({ inputs: { topic: 'rates' }, trigger: { kind: 'cron' } }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: { field: string } }).error.field, 'trigger');
+    const squat = await node.fetch('/v1/workflows/nightly/runs', {
+      method: 'POST',
+      body: JSON.stringify({ inputs: { topic: 'rates' } }),
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'schedule:0123abcd' },
+    });
+    assert.equal(squat.status, 400);
+    assert.equal(((await squat.json()) as { error: { field: string } }).error.field, 'Idempotency-Key');
   } finally {
     await node.server.close(2000);
   }
