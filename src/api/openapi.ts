@@ -41,7 +41,9 @@ function workflowPaths(ok: Ok): Record<string, unknown> {
   };
   const run = {
     type: 'object',
-    description: 'A run: run_id, workflow, status, inputs, steps (status, attempts, output, errors), usage, error.',
+    description:
+      'A run: run_id, workflow, status, inputs, steps (status, attempts, output, errors), usage, error, ' +
+      'trigger (what started it when no client did: {kind: cron, name, fire_time}; else null).',
   };
   const dlq = { type: 'object', description: 'A dead-lettered step: its inputs, every attempt error, the context.' };
   const definitionBody = {

@@ -47,6 +47,12 @@ export interface ScheduleStore {
    */
   upsertSchedule(schedule: ScheduleKey & { cron: string; timezone: string; at: string }): Promise<ScheduleState>;
   getSchedule(key: ScheduleKey): Promise<ScheduleState | undefined>;
+  listSchedules(): Promise<ScheduleState[]>;
+  /**
+   * Forgets a schedule whose trigger is gone (its fires stay), so one added again later starts afresh
+   * rather than owing the fires of the time it did not exist.
+   */
+  deleteSchedule(key: ScheduleKey): Promise<void>;
   /** Pauses or resumes. A resume moves `since` to `at`, so fires while paused are not misfires. */
   setSchedulePaused(key: ScheduleKey, paused: boolean, at: string): Promise<ScheduleState | undefined>;
 

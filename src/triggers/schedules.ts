@@ -205,6 +205,10 @@ export class Schedules {
       entry.timer?.cancel();
       this.#entries.delete(key);
     }
+    // Also those removed while no engine ran: a trigger added back later owes nothing from before.
+    for (const state of await this.#deps.store.listSchedules()) {
+      if (!wanted.has(keyOf(state.workflow, state.trigger_id))) await this.#deps.store.deleteSchedule(state);
+    }
     for (const [key, { workflow, trigger }] of wanted) {
       const timezone = trigger.timezone ?? DEFAULT_TIMEZONE;
       const current = this.#entries.get(key);

@@ -326,7 +326,7 @@ steps:
   }
 });
 
-test('schedules follow re-registration: a changed cron reschedules, a removed trigger stops firing', async () => {
+test('schedules follow re-registration: a changed cron reschedules, a removed trigger stops firing and is forgotten', async () => {
   const clock = new ManualClock(at('2026-03-01T00:00:00Z'));
   const node = await serve(dataRoot(), clock);
   try {
@@ -337,6 +337,12 @@ test('schedules follow re-registration: a changed cron reschedules, a removed tr
     assert.deepEqual(await node.client.listSchedules(), []);
     await clock.set(at('2026-03-02T00:00:00Z'));
     assert.equal((await runsOf(node, 'nightly')).length, 0);
+    // Added back, it owes nothing from the time it did not exist, even with misfire: run_once.
+    await node.client.registerWorkflow(NIGHTLY.replace('name: morning', 'name: morning\n    misfire: run_once'));
+    assert.equal((await runsOf(node, 'nightly')).length, 0);
+    assert.equal((await schedule(node, 'nightly', 'morning')).next_fire_time, '2026-03-02T09:00:00.000Z');
+    await clock.set(at('2026-03-02T09:00:00Z'));
+    assert.equal((await runsOf(node, 'nightly')).length, 1);
   } finally {
     await node.server.close(2000);
   }

@@ -69,6 +69,21 @@ for (const [name, open] of Object.entries(factories)) {
         assert.deepEqual({ paused: resumed?.paused, since: resumed?.since }, { paused: false, since: 't5' });
         assert.equal(await reopened.setSchedulePaused({ workflow: 'wf', trigger_id: 'nope' }, true, 't6'), undefined);
         assert.equal(await reopened.getSchedule({ workflow: 'nope', trigger_id: 'nightly' }), undefined);
+        const other = { workflow: 'a', trigger_id: '0 * * * *' };
+        await reopened.upsertSchedule({ ...other, cron: '0 * * * *', timezone: 'UTC', at: 't7' });
+        assert.deepEqual(
+          (await reopened.listSchedules()).map((s) => [s.workflow, s.trigger_id]),
+          [
+            ['a', '0 * * * *'],
+            ['wf', 'nightly'],
+          ],
+        );
+        await reopened.deleteSchedule(key);
+        assert.equal(await reopened.getSchedule(key), undefined);
+        assert.equal(
+          (await reopened.upsertSchedule({ ...key, cron: '0 9 * * *', timezone: 'UTC', at: 't8' })).since,
+          't8',
+        );
       }),
     );
 

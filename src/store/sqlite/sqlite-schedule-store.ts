@@ -84,6 +84,18 @@ export class SqliteScheduleStore implements ScheduleStore {
     return row ? toSchedule(row) : undefined;
   }
 
+  async listSchedules(): Promise<ScheduleState[]> {
+    return (this.#base.prepare('SELECT * FROM schedules ORDER BY workflow, trigger_id').all() as Row[]).map(toSchedule);
+  }
+
+  async deleteSchedule(key: ScheduleKey): Promise<void> {
+    await this.#base.write(() =>
+      this.#base
+        .prepare('DELETE FROM schedules WHERE workflow = ? AND trigger_id = ?')
+        .run(key.workflow, key.trigger_id),
+    );
+  }
+
   setSchedulePaused(key: ScheduleKey, paused: boolean, at: string): Promise<ScheduleState | undefined> {
     return this.#base.write(() => {
       const row = this.#get(

@@ -121,6 +121,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
   // Schedules (migration 004) live in their own file; these delegate.
   upsertSchedule: ScheduleStore['upsertSchedule'] = (s) => this.#schedules.upsertSchedule(s);
   getSchedule: ScheduleStore['getSchedule'] = (k) => this.#schedules.getSchedule(k);
+  listSchedules: ScheduleStore['listSchedules'] = () => this.#schedules.listSchedules();
+  deleteSchedule: ScheduleStore['deleteSchedule'] = (k) => this.#schedules.deleteSchedule(k);
   setSchedulePaused: ScheduleStore['setSchedulePaused'] = (k, p, at) => this.#schedules.setSchedulePaused(k, p, at);
   claimFire: ScheduleStore['claimFire'] = (f) => this.#schedules.claimFire(f);
   settleFire: ScheduleStore['settleFire'] = (f, o, at) => this.#schedules.settleFire(f, o, at);
