@@ -35,7 +35,7 @@ function dataRoot(): string {
   return root;
 }
 
-async function serve(root: string, clock: ManualClock): Promise<Node> {
+async function serve(root: string, clock: ManualClock, env: Record<string, string> = {}): Promise<Node> {
   const config = loadConfig(
     {
       SWITCHYARD_PORT: '0',
@@ -46,6 +46,7 @@ async function serve(root: string, clock: ManualClock): Promise<Node> {
       // No claude step runs here; nothing listens on this port.
       ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
       ANTHROPIC_API_KEY: 'sk-ant-test-key-not-secret',
+      ...env,
     },
     {},
     root,
@@ -473,6 +474,36 @@ test('switchyard schedules: list and pause from the CLI; an unknown trigger fail
     const unknown = await cli(node.server.url, ['schedules', 'pause', 'nightly', 'evening']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /has no schedule "evening"/);
+  } finally {
+    await node.server.close(2000);
+  }
+});
+
+test('schedules sit behind the API key and are in /openapi.json', async () => {
+  const clock = new ManualClock(at('2026-03-01T00:00:00Z'));
+  const key = 'sk-test-schedules-0123456789';
+  const node = await serve(dataRoot(), clock, { SWITCHYARD_API_KEYS: key });
+  try {
+    for (const [method, p] of [
+      ['GET', '/v1/schedules'],
+      ['POST', '/v1/schedules/nightly/morning/pause'],
+      ['POST', '/v1/schedules/nightly/morning/resume'],
+    ] as const) {
+      const res = await node.fetch(p, { method });
+      await res.body?.cancel();
+      assert.equal(res.status, 401, `${method} ${p}`);
+    }
+    const authed = new WorkflowClient({ baseUrl: node.server.url, apiKey: key });
+    await authed.registerWorkflow(NIGHTLY);
+    assert.equal((await authed.listSchedules()).length, 1);
+    const doc = (await (await node.fetch('/openapi.json')).json()) as { paths: Record<string, unknown> };
+    for (const p of [
+      '/v1/schedules',
+      '/v1/schedules/{workflow}/{trigger}/pause',
+      '/v1/schedules/{workflow}/{trigger}/resume',
+    ]) {
+      assert.ok(doc.paths[p], `openapi.json lacks ${p}`);
+    }
   } finally {
     await node.server.close(2000);
   }
