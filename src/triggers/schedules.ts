@@ -246,20 +246,28 @@ export class Schedules {
     const { clock, store, logger } = this.#deps;
     const now = clock.now();
     const latest = entry.times.latest(now);
-    if (latest !== null && latest > entry.anchor) {
-      entry.anchor = now;
-      const onTime = now - latest <= ON_TIME_MS;
-      const state = await store.getSchedule(entry);
-      const where = { workflow: entry.workflow, trigger: entry.trigger_id, fire_time: iso(latest) };
-      if (state?.paused) logger.info(where, 'schedule paused: fire not started');
-      else if (onTime) await this.#fire(entry, latest, false);
-      else if (entry.trigger.misfire === 'run_once') await this.#fire(entry, latest, true);
-      else logger.info(where, 'schedule: fire times missed while no engine ran are skipped (misfire: skip)');
+    try {
+      if (latest !== null && latest > entry.anchor) {
+        entry.anchor = now;
+        const onTime = now - latest <= ON_TIME_MS;
+        const state = await store.getSchedule(entry);
+        const where = { workflow: entry.workflow, trigger: entry.trigger_id, fire_time: iso(latest) };
+        if (state?.paused) logger.info(where, 'schedule paused: fire not started');
+        else if (onTime) await this.#fire(entry, latest, false);
+        else if (entry.trigger.misfire === 'run_once') await this.#fire(entry, latest, true);
+        else logger.info(where, 'schedule: fire times missed while no engine ran are skipped (misfire: skip)');
+      }
+    } catch (err) {
+      // A store that failed this once must not end the schedule: the next fire is armed regardless.
+      logger.error({ err, workflow: entry.workflow, trigger: entry.trigger_id }, 'schedule: fire failed');
     }
     entry.anchor = Math.max(entry.anchor, now);
     if (!this.#running) return;
     entry.next = entry.times.next(now);
-    if (entry.next !== null) entry.timer = clock.setTimer(entry.next, () => this.#serial(() => this.#tick(entry)));
+    if (entry.next === null) return;
+    entry.timer = clock.setTimer(entry.next, () =>
+      this.#serial(() => this.#tick(entry)).catch((err: unknown) => logger.error({ err }, 'schedule: tick failed')),
+    );
   }
 
   async #fire(entry: Entry, fireTime: number, misfire: boolean): Promise<void> {
