@@ -9,6 +9,7 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
+import { hookDeliveryRoutes, hookListRoutes } from './api/routes/hooks.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
@@ -16,6 +17,7 @@ import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
+import { missingCredentials, missingCredentialsError } from './model/credentials.ts';
 import { demoScript } from './model/demo-script.ts';
 import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
@@ -36,6 +38,7 @@ import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
 import { type Clock, realClock } from './triggers/clock.ts';
 import { Schedules } from './triggers/schedules.ts';
+import { WebhookTriggers } from './triggers/webhook-triggers.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
 
 export interface RunningServer {
@@ -91,6 +94,9 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     };
     logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
   }
+  // Without model credentials the server still serves llm, http and transform work; claude runs fail at once.
+  const noCredentials = missingCredentials(config.passThroughEnv);
+  if (noCredentials) logger.warn(`${noCredentials}. Tasks and claude steps fail until then.`);
   // loadConfig required configured roots to exist; this creates the default one (./workspace).
   for (const root of config.workspaceRoots) fs.mkdirSync(root, { recursive: true });
   const sandbox = await probeSandbox(config.sandbox);
@@ -173,7 +179,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     slots: admission.slots,
     dataDir: config.dataDir,
     redactor,
-    runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
+    runClaude: async (input, ctx, hooks) => {
+      if (noCredentials) throw missingCredentialsError(noCredentials);
+      return runClaude(input, ctx, { ...runnerOptions, ...hooks });
+    },
     onTerminal,
     sandbox,
   });
@@ -189,11 +198,16 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const workflows = new WorkflowService({
     config,
     store: workflowStore,
-    runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
+    runClaude: async (input, ctx) => {
+      if (noCredentials) throw missingCredentialsError(noCredentials);
+      return runWorkflowClaude(admission.slots, input, ctx, runnerOptions);
+    },
     logger,
     redact: (value) => redactor.value(value),
+    webhookQueued: () => webhooks.kick(),
   });
   await workflows.start();
+  const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });
   const schedules = new Schedules({ store: workflowStore, runs: workflows, clock: options.clock ?? realClock, logger });
   workflows.onRegistered(() =>
     schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed')),
@@ -206,7 +220,14 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     logger,
     metrics,
     sandbox,
-    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows), scheduleRoutes(schedules)],
+    openRoutes: [hookDeliveryRoutes(hooks, config.maxHookBodyBytes)],
+    extraRoutes: [
+      workflowRoutes(workflows),
+      runRoutes(workflows),
+      dlqRoutes(workflows),
+      hookListRoutes(hooks),
+      scheduleRoutes(schedules),
+    ],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {

@@ -92,6 +92,16 @@ export interface NewRun {
   trigger?: RunTrigger | null;
 }
 
+/** An inbound webhook delivery that started a run (see src/triggers/webhook-triggers.ts). */
+export interface WebhookDelivery {
+  hook: string;
+  delivery_id: string;
+  run_id: string;
+  /** `pull_request.opened`, a Standard Webhooks `type`; null when the body named none. */
+  event: string | null;
+  received_at: string;
+}
+
 /** One transition, written atomically. */
 export interface WorkflowBatch {
   runs?: RunPatch[];
@@ -102,6 +112,18 @@ export interface WorkflowBatch {
   events?: Array<Omit<RunEvent, 'seq'>>;
   /** Inserted or replaced, keyed by id. */
   dlq?: DlqEntry[];
+  /**
+   * Signed webhooks to deliver (approval notices), queued in the task webhooks' outbox with the
+   * transition that causes them, so a crash can neither lose one nor send one for a wait never written.
+   */
+  webhooks?: WebhookToQueue[];
+}
+
+export interface WebhookToQueue {
+  run_id: string;
+  url: string;
+  /** The JSON body, signed when sent. */
+  payload: string;
 }
 
 export interface RunListQuery {
@@ -128,6 +150,16 @@ export interface WorkflowStore extends ScheduleStore {
    */
   createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }>;
   getRun(id: string): Promise<RunRecord | undefined>;
+  /**
+   * createRun for an inbound webhook delivery: the delivery row and the run commit in one transaction.
+   * A delivery already recorded (a sender's retry) creates nothing and returns the run it started.
+   */
+  createRunForDelivery(
+    delivery: Omit<WebhookDelivery, 'run_id'>,
+    run: NewRun,
+    steps: StepRecord[],
+  ): Promise<{ run: RunRecord; created: boolean }>;
+  getWebhookDelivery(hook: string, deliveryId: string): Promise<WebhookDelivery | undefined>;
   /** Newest first. */
   listRuns(query: RunListQuery): Promise<{ items: RunRecord[]; next_cursor: string | null }>;
   /** Runs not yet completed or failed, oldest first: what a starting engine resumes. */

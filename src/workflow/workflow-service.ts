@@ -16,6 +16,8 @@ import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import { unknownSecretMessage } from '../secrets/secret-store.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
+import { checkHookNamesFree, checkWebhookTriggers } from '../triggers/webhook-definition.ts';
+import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
 import type { WorkflowDefinition } from './definition-schema.ts';
@@ -28,6 +30,7 @@ import { secretRefs } from './step-secrets.ts';
 import { runView, workflowSummary } from './views.ts';
 import type {
   DlqEntry,
+  HookDelivery,
   RunEvent,
   RunStatus,
   RunTrigger,
@@ -46,6 +49,8 @@ export interface WorkflowServiceDeps {
   env?: Record<string, string | undefined>;
   redact?: <T>(value: T) => T;
   random?: () => number;
+  /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
+  webhookQueued?: () => void;
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
@@ -71,6 +76,7 @@ export class WorkflowService implements WorkflowApi {
       logger: deps.logger,
       ...(deps.redact ? { redact: deps.redact } : {}),
       ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
     });
   }
 
@@ -93,6 +99,7 @@ export class WorkflowService implements WorkflowApi {
 
   validateWorkflow(text: string, filename?: string): WorkflowDefinition {
     const def = parseWorkflow(text, filename === undefined ? {} : { filename });
+    checkNotify(def, this.#deps.config, filename ? `${filename}: ` : '');
     // Tool rules are checked here too, so a bad `allowed_tools` is refused at registration, not mid-run.
     for (const [name, step] of Object.entries(def.steps)) {
       if (step.worker !== 'claude') continue;
@@ -114,11 +121,26 @@ export class WorkflowService implements WorkflowApi {
         throw new AppError('validation', `${where}${unknownSecretMessage(field, ref.name)}`, { field });
       }
     }
+    try {
+      checkWebhookTriggers(def, this.#deps.config.secrets);
+    } catch (err) {
+      if (!(err instanceof AppError) || !filename) throw err;
+      throw new AppError(err.kind, `${filename}: ${err.message}`, {
+        ...(err.field ? { field: err.field } : {}),
+        cause: err,
+      });
+    }
     return def;
   }
 
   async registerWorkflow(text: string, options: { filename?: string; source?: string } = {}): Promise<WorkflowSummary> {
     const definition = this.validateWorkflow(text, options.filename);
+    // Checked before the write, not inside it: two registrations racing for one new hook name could both
+    // pass, and a delivery to such a name is then refused (src/triggers/webhook-triggers.ts).
+    checkHookNamesFree(
+      definition,
+      (await this.#deps.store.listWorkflows()).map((w) => w.definition),
+    );
     const record = await this.#deps.store.putWorkflow({
       name: definition.name,
       source: options.source ?? 'api',
@@ -153,7 +175,7 @@ export class WorkflowService implements WorkflowApi {
   async startRun(
     workflow: string,
     inputs: unknown,
-    options: { idempotencyKey?: string; trigger?: RunTrigger } = {},
+    options: { idempotencyKey?: string; delivery?: HookDelivery; trigger?: RunTrigger } = {},
   ): Promise<{ run: RunView; created: boolean }> {
     const wf = await this.getWorkflow(workflow);
     const key = options.idempotencyKey;
@@ -172,24 +194,29 @@ export class WorkflowService implements WorkflowApi {
     const validated = validateInputs(wf.definition, inputs);
     const id = randomUUID();
     const steps = topologicalOrder(wf.definition).map((name) => newStep(id, name));
-    const { run, created } = await this.#deps.store.createRun(
-      {
-        id,
-        workflow: wf.name,
-        version: wf.version,
-        definition: wf.definition,
-        inputs: validated,
-        idempotency_key: key ?? null,
-        idempotency_hash: key
-          ? createHash('sha256')
-              .update(JSON.stringify([workflow, inputs ?? {}]))
-              .digest('hex')
-          : null,
-        created_at: new Date().toISOString(),
-        ...(options.trigger ? { trigger: options.trigger } : {}),
-      },
-      steps,
-    );
+    const newRun = {
+      id,
+      workflow: wf.name,
+      version: wf.version,
+      definition: wf.definition,
+      inputs: validated,
+      idempotency_key: key ?? null,
+      idempotency_hash: key
+        ? createHash('sha256')
+            .update(JSON.stringify([workflow, inputs ?? {}]))
+            .digest('hex')
+        : null,
+      created_at: new Date().toISOString(),
+      ...(options.trigger ? { trigger: options.trigger } : {}),
+    };
+    const { delivery } = options;
+    const { run, created } = delivery
+      ? await this.#deps.store.createRunForDelivery(
+          { hook: delivery.hook, delivery_id: delivery.id, event: delivery.event, received_at: newRun.created_at },
+          newRun,
+          steps,
+        )
+      : await this.#deps.store.createRun(newRun, steps);
     if (created) await this.#engine.adopt(loadRun(run, steps));
     return { run: await this.getRun(run.id), created };
   }
