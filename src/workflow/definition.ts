@@ -10,9 +10,11 @@ import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
 import { compileUserSchema } from '../schema/ajv.ts';
 import { MatchBudgetError } from '../schema/linear-regex.ts';
+import { cronTriggerProblem, scheduleId } from '../triggers/schedules-cron.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   closest,
+  cronTriggerSchema,
   describeIssue,
   MAX_NAME_LENGTH,
   STEP_NAME,
@@ -20,6 +22,7 @@ import {
   WORKERS,
   type WorkerName,
   type WorkflowDefinition,
+  webhookTriggerSchema,
   workflowSchema,
 } from './definition-schema.ts';
 import { parseDefinitionYaml } from './definition-yaml.ts';
@@ -130,6 +133,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Checks step names and workers first, so these get precise messages rather than a union mismatch. */
 function preCheck(raw: unknown): void {
   if (!isRecord(raw)) invalid([], 'must be a mapping with at least `name` and `steps`');
+  preCheckTriggers(raw);
   const steps = raw.steps;
   if (!isRecord(steps)) return;
   const names = Object.keys(steps);
@@ -154,6 +158,29 @@ function preCheck(raw: unknown): void {
         `"${String(step.worker)}" is not a known worker; expected one of ${WORKERS.join(', ')}`,
       );
     }
+  }
+}
+
+/** A trigger is checked against the schema of its kind, so a bad field is named rather than "invalid input". */
+function preCheckTriggers(raw: Record<string, unknown>): void {
+  if (!Array.isArray(raw.triggers)) return;
+  for (const [i, trigger] of raw.triggers.entries()) {
+    const schema = isRecord(trigger) && 'webhook' in trigger ? webhookTriggerSchema : cronTriggerSchema;
+    if (!isRecord(trigger) || !('cron' in trigger || 'webhook' in trigger)) {
+      invalid(['triggers', i], 'must be a mapping with `cron` (a schedule) or `webhook`');
+    }
+    const parsed = schema.safeParse(trigger);
+    if (parsed.success) continue;
+    const issue = parsed.error.issues[0];
+    if (issue?.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
+      const inWebhook = issue.path[0] === 'webhook';
+      const known = Object.keys(inWebhook ? webhookTriggerSchema.shape.webhook.shape : schema.shape);
+      const hint = closest(issue.keys[0], known);
+      const rule = `is not a known key (${hint ? `did you mean "${hint}"?` : `known keys: ${known.join(', ')}`})`;
+      invalid(['triggers', i, ...(inWebhook ? ['webhook'] : []), issue.keys[0]], rule);
+    }
+    const { path, rule } = describeIssue(issue, trigger);
+    invalid(['triggers', i, ...path], rule);
   }
 }
 
@@ -277,6 +304,32 @@ function semanticCheck(def: WorkflowDefinition): void {
   const isUpstream = ancestry(def);
   for (const [name, step] of Object.entries(def.steps)) {
     checkStepTemplates(def, name, step, (target) => isUpstream(name, target));
+  }
+  checkCronTriggers(def);
+}
+
+/** Cron triggers: expression and zone, distinct ids, and literal inputs a run would accept (as startRun checks them). */
+function checkCronTriggers(def: WorkflowDefinition): void {
+  const seen = new Set<string>();
+  for (const [i, trigger] of (def.triggers ?? []).entries()) {
+    if (!('cron' in trigger)) continue;
+    const problem = cronTriggerProblem(trigger);
+    if (problem) invalid(['triggers', i, problem.key], problem.rule);
+    const id = scheduleId(trigger);
+    if (seen.has(id)) {
+      invalid(
+        ['triggers', i, trigger.name === undefined ? 'cron' : 'name'],
+        `repeats schedule "${id}"; name each cron trigger distinctly`,
+      );
+    }
+    seen.add(id);
+    try {
+      validateInputs(def, trigger.inputs ?? {});
+    } catch (err) {
+      if (!(err instanceof AppError) || err.field === undefined) throw err;
+      // `inputs.topic is required` → triggers[0].inputs.topic is required
+      invalid(['triggers', i, err.field], err.message.slice(err.field.length + 1));
+    }
   }
 }
 

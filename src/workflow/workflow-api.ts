@@ -53,6 +53,9 @@ export interface StepView {
   items?: Array<Omit<StepView, 'items' | 'name' | 'worker' | 'pool_usage'> & { index: number }>;
 }
 
+/** What started a run when no client did (null on runs a client started). */
+export type RunTrigger = { kind: 'cron'; name: string; fire_time: string };
+
 export interface RunView {
   id: string;
   workflow: string;
@@ -65,6 +68,7 @@ export interface RunView {
   error: ErrorInfo | null;
   usage: Usage;
   steps: StepView[];
+  trigger: RunTrigger | null;
 }
 
 export interface RunEvent {

@@ -33,6 +33,7 @@ import type {
   HookDelivery,
   RunEvent,
   RunStatus,
+  RunTrigger,
   RunView,
   WorkflowApi,
   WorkflowSummary,
@@ -58,6 +59,7 @@ export class WorkflowService implements WorkflowApi {
   readonly #deps: WorkflowServiceDeps;
   readonly #engine: RunControl;
   #dir: WorkflowsDir | undefined;
+  readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
 
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
@@ -146,7 +148,18 @@ export class WorkflowService implements WorkflowApi {
       updated_at: new Date().toISOString(),
     });
     this.#engine.pools.declare(definition.pools);
-    return workflowSummary(record);
+    const summary = workflowSummary(record);
+    for (const listener of this.#registered) await listener(summary);
+    return summary;
+  }
+
+  /**
+   * Calls (and awaits) `listener` after every registration, so schedules follow the current definitions
+   * by the time the registration is answered.
+   */
+  onRegistered(listener: (workflow: WorkflowSummary) => void | Promise<void>): () => void {
+    this.#registered.add(listener);
+    return () => this.#registered.delete(listener);
   }
 
   async listWorkflows(): Promise<WorkflowSummary[]> {
@@ -162,12 +175,19 @@ export class WorkflowService implements WorkflowApi {
   async startRun(
     workflow: string,
     inputs: unknown,
-    options: { idempotencyKey?: string; delivery?: HookDelivery } = {},
+    options: { idempotencyKey?: string; delivery?: HookDelivery; trigger?: RunTrigger } = {},
   ): Promise<{ run: RunView; created: boolean }> {
     const wf = await this.getWorkflow(workflow);
     const key = options.idempotencyKey;
     if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
       throw new AppError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
+        field: 'Idempotency-Key',
+      });
+    }
+    // Schedules key their runs `schedule:<digest of the fire>`: a client holding such a key could
+    // take a fire's place (its run, without the trigger), so the prefix is theirs alone.
+    if (key?.startsWith('schedule:') && options.trigger === undefined) {
+      throw new AppError('validation', 'Idempotency-Key must not start with "schedule:" (reserved for schedules)', {
         field: 'Idempotency-Key',
       });
     }
@@ -187,6 +207,7 @@ export class WorkflowService implements WorkflowApi {
             .digest('hex')
         : null,
       created_at: new Date().toISOString(),
+      ...(options.trigger ? { trigger: options.trigger } : {}),
     };
     const { delivery } = options;
     const { run, created } = delivery
