@@ -9,12 +9,15 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
+import { hookDeliveryRoutes, hookListRoutes } from './api/routes/hooks.ts';
 import { runRoutes } from './api/routes/runs.ts';
+import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
 import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
+import { missingCredentials, missingCredentialsError } from './model/credentials.ts';
 import { demoScript } from './model/demo-script.ts';
 import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
@@ -34,6 +37,9 @@ import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
+import { type Clock, realClock } from './triggers/clock.ts';
+import { Schedules } from './triggers/schedules.ts';
+import { WebhookTriggers } from './triggers/webhook-triggers.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
 import { Checkouts } from './workspaces/checkouts.ts';
 
@@ -46,6 +52,8 @@ export interface RunningServer {
   tasks: TaskService;
   /** The workflow engine (WorkflowApi). */
   workflows: WorkflowService;
+  /** Cron triggers of the registered workflows. */
+  schedules: Schedules;
   /** Graceful stop: no new work, running tasks get `graceMs` to finish, then the store closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -60,7 +68,12 @@ const REDACT = [
   '*.ANTHROPIC_AUTH_TOKEN',
 ];
 
-export async function startServer(config: Config): Promise<RunningServer> {
+/** Seams a test may replace: the clock schedules fire by. */
+export interface ServerOptions {
+  clock?: Clock;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const redactor = new Redactor([
     ...config.apiKeys,
     config.webhookSecret,
@@ -83,6 +96,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     };
     logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
   }
+  // Without model credentials the server still serves llm, http and transform work; claude runs fail at once.
+  const noCredentials = missingCredentials(config.passThroughEnv);
+  if (noCredentials) logger.warn(`${noCredentials}. Tasks and claude steps fail until then.`);
   // loadConfig required configured roots to exist; this creates the default one (./workspace).
   for (const root of config.workspaceRoots) fs.mkdirSync(root, { recursive: true });
   const sandbox = await probeSandbox(config.sandbox);
@@ -165,7 +181,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     slots: admission.slots,
     dataDir: config.dataDir,
     redactor,
-    runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
+    runClaude: async (input, ctx, hooks) => {
+      if (noCredentials) throw missingCredentialsError(noCredentials);
+      return runClaude(input, ctx, { ...runnerOptions, ...hooks });
+    },
     onTerminal,
     sandbox,
   });
@@ -178,22 +197,28 @@ export async function startServer(config: Config): Promise<RunningServer> {
   await tasks.start();
   webhooks.start();
   const checkouts = new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger });
+  const workflowStore = new SqliteWorkflowStore(store);
   const workflows = new WorkflowService({
     config,
-    store: new SqliteWorkflowStore(store),
-    // A checkout is a cwd used once: a warm spare parked for its shape would never be claimed.
-    runClaude: (input, ctx) =>
-      runWorkflowClaude(
-        admission.slots,
-        input,
-        ctx,
-        isWithin(checkouts.root, input.cwd) ? { ...runnerOptions, warm: undefined } : runnerOptions,
-      ),
+    store: workflowStore,
+    runClaude: async (input, ctx) => {
+      if (noCredentials) throw missingCredentialsError(noCredentials);
+      // A checkout is a cwd used once: a warm spare parked for its shape would never be claimed.
+      const options = isWithin(checkouts.root, input.cwd) ? { ...runnerOptions, warm: undefined } : runnerOptions;
+      return runWorkflowClaude(admission.slots, input, ctx, options);
+    },
     checkouts,
     logger,
     redact: (value) => redactor.value(value),
+    webhookQueued: () => webhooks.kick(),
   });
   await workflows.start();
+  const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });
+  const schedules = new Schedules({ store: workflowStore, runs: workflows, clock: options.clock ?? realClock, logger });
+  workflows.onRegistered(() =>
+    schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed')),
+  );
+  await schedules.start();
 
   const app = createApp({
     config,
@@ -201,7 +226,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     metrics,
     sandbox,
-    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows)],
+    openRoutes: [hookDeliveryRoutes(hooks, config.maxHookBodyBytes)],
+    extraRoutes: [
+      workflowRoutes(workflows),
+      runRoutes(workflows),
+      dlqRoutes(workflows),
+      hookListRoutes(hooks),
+      scheduleRoutes(schedules),
+    ],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
@@ -223,6 +255,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     warm,
     tasks,
     workflows,
+    schedules,
     close(graceMs = 30_000) {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -230,6 +263,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           // Long-polls and SSE streams would hold close() open; end them.
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
+        await schedules.stop();
         await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
         await warm.close();
         await webhooks.stop();

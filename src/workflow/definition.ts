@@ -11,12 +11,14 @@ import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
 import { compileUserSchema } from '../schema/ajv.ts';
 import { MatchBudgetError } from '../schema/linear-regex.ts';
 import { secretRefName } from '../secrets/secret-store.ts';
+import { cronTriggerProblem, scheduleId } from '../triggers/schedules-cron.ts';
 import { refNameProblem } from '../workspaces/refs.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
   type ClaudeStep,
   checkoutSchema,
   closest,
+  cronTriggerSchema,
   describeIssue,
   MAX_NAME_LENGTH,
   STEP_NAME,
@@ -25,6 +27,7 @@ import {
   WORKERS,
   type WorkerName,
   type WorkflowDefinition,
+  webhookTriggerSchema,
   workflowSchema,
 } from './definition-schema.ts';
 import { parseDefinitionYaml } from './definition-yaml.ts';
@@ -135,6 +138,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Checks step names and workers first, so these get precise messages rather than a union mismatch. */
 function preCheck(raw: unknown): void {
   if (!isRecord(raw)) invalid([], 'must be a mapping with at least `name` and `steps`');
+  preCheckTriggers(raw);
   const steps = raw.steps;
   if (!isRecord(steps)) return;
   const names = Object.keys(steps);
@@ -172,6 +176,29 @@ function preCheckWorkspace(raw: unknown, name: string, ws: unknown): void {
   const issue = parsed.error.issues[0];
   const { path, rule } = describeIssue(issue && { ...issue, path: [...at, ...issue.path] }, raw);
   invalid(path, rule);
+}
+
+/** A trigger is checked against the schema of its kind, so a bad field is named rather than "invalid input". */
+function preCheckTriggers(raw: Record<string, unknown>): void {
+  if (!Array.isArray(raw.triggers)) return;
+  for (const [i, trigger] of raw.triggers.entries()) {
+    const schema = isRecord(trigger) && 'webhook' in trigger ? webhookTriggerSchema : cronTriggerSchema;
+    if (!isRecord(trigger) || !('cron' in trigger || 'webhook' in trigger)) {
+      invalid(['triggers', i], 'must be a mapping with `cron` (a schedule) or `webhook`');
+    }
+    const parsed = schema.safeParse(trigger);
+    if (parsed.success) continue;
+    const issue = parsed.error.issues[0];
+    if (issue?.code === 'unrecognized_keys' && issue.keys[0] !== undefined) {
+      const inWebhook = issue.path[0] === 'webhook';
+      const known = Object.keys(inWebhook ? webhookTriggerSchema.shape.webhook.shape : schema.shape);
+      const hint = closest(issue.keys[0], known);
+      const rule = `is not a known key (${hint ? `did you mean "${hint}"?` : `known keys: ${known.join(', ')}`})`;
+      invalid(['triggers', i, ...(inWebhook ? ['webhook'] : []), issue.keys[0]], rule);
+    }
+    const { path, rule } = describeIssue(issue, trigger);
+    invalid(['triggers', i, ...path], rule);
+  }
 }
 
 /** The line of the key (or list item) a path points at, or of its nearest existing ancestor. */
@@ -351,6 +378,32 @@ function semanticCheck(def: WorkflowDefinition): void {
   for (const [name, step] of Object.entries(def.steps)) {
     if (step.worker === 'claude') checkWorkspace(def, name, step, (target) => isUpstream(name, target));
     checkStepTemplates(def, name, step, (target) => isUpstream(name, target));
+  }
+  checkCronTriggers(def);
+}
+
+/** Cron triggers: expression and zone, distinct ids, and literal inputs a run would accept (as startRun checks them). */
+function checkCronTriggers(def: WorkflowDefinition): void {
+  const seen = new Set<string>();
+  for (const [i, trigger] of (def.triggers ?? []).entries()) {
+    if (!('cron' in trigger)) continue;
+    const problem = cronTriggerProblem(trigger);
+    if (problem) invalid(['triggers', i, problem.key], problem.rule);
+    const id = scheduleId(trigger);
+    if (seen.has(id)) {
+      invalid(
+        ['triggers', i, trigger.name === undefined ? 'cron' : 'name'],
+        `repeats schedule "${id}"; name each cron trigger distinctly`,
+      );
+    }
+    seen.add(id);
+    try {
+      validateInputs(def, trigger.inputs ?? {});
+    } catch (err) {
+      if (!(err instanceof AppError) || err.field === undefined) throw err;
+      // `inputs.topic is required` → triggers[0].inputs.topic is required
+      invalid(['triggers', i, err.field], err.message.slice(err.field.length + 1));
+    }
   }
 }
 

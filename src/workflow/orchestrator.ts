@@ -15,6 +15,7 @@
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
+import { announceApproval, DEADLINE_COMMENT } from './approval-notice.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
 import type { OrchestratorDeps } from './engine-deps.ts';
@@ -239,6 +240,12 @@ export class Orchestrator {
         return;
       }
       this.setStatus(tx, run, step, 'awaiting_approval');
+      announceApproval(tx, run, step, def, {
+        signing: Boolean(this.deps.runner.config.webhookSecret),
+        redact: (value) => this.#redact(value),
+        kick: this.deps.webhookQueued,
+        warn: (obj, msg) => this.deps.logger.warn(obj, msg),
+      });
       tx.after.push(() => this.armApproval(run, step));
       return;
     }
@@ -442,19 +449,33 @@ export class Orchestrator {
     });
   }
 
-  /** An approval step with a `timeout` fails `timeout` when nobody decides in time. */
+  /**
+   * An approval step with a `timeout` is rejected when nobody decides by its deadline (started_at +
+   * timeout, both stored: a server that starts after the deadline rejects it at once).
+   */
   protected armApproval(run: ActiveRun, unit: StepRecord): void {
     const def = stepDef(run, unit.name);
     if (def.worker !== 'approval' || def.timeout === undefined || this.#draining) return;
     this.#timers.set(unit, approvalDelay(unit.started_at, def.timeout), () => {
       if (unit.status !== 'awaiting_approval' || this.active.get(run.record.id) !== run) return;
       void this.transition(run, (tx) => {
-        const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
-        unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
-        this.fail(tx, run, unit, error, true);
+        tx.event(run.record.id, 'approval', {
+          step: unit.name,
+          approved: false,
+          comment: DEADLINE_COMMENT,
+          deadline: true,
+        });
+        this.rejectApproval(tx, run, unit, `rejected: ${DEADLINE_COMMENT} (${def.timeout} ms)`);
         this.settle(tx, run);
       });
     });
+  }
+
+  /** A rejected approval fails `permission_denied`, without a DLQ entry: a person (or their silence) said no. */
+  protected rejectApproval(tx: Transition, run: ActiveRun, unit: StepRecord, message: string): void {
+    const error = new AppError('permission_denied', message).toInfo();
+    unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
+    this.fail(tx, run, unit, error, false);
   }
 
   protected clearTimer(unit: StepRecord): void {

@@ -93,7 +93,7 @@ export function* renderStep(
         allowed_tools: step.allowed_tools ?? [],
         timeout: step.timeout ?? config.defaultTimeout,
       };
-      for (const key of ['cwd', 'model', 'max_turns', 'max_budget_usd', 'output_schema'] as const) {
+      for (const key of ['cwd', 'model', 'max_turns', 'max_budget_usd', 'output_schema', 'allow_empty'] as const) {
         if (step[key] !== undefined) input[key] = step[key];
       }
       // A checkout (src/workspaces/): the URL rendered as a URL, so a value fills only its path.
@@ -420,5 +420,6 @@ function claudeInput(
   if (input.max_turns !== undefined) out.max_turns = input.max_turns as number;
   if (input.max_budget_usd !== undefined) out.max_budget_usd = input.max_budget_usd as number;
   if (input.output_schema !== undefined) out.output_schema = input.output_schema as Record<string, unknown>;
+  if (input.allow_empty === true) out.allow_empty = true;
   return out;
 }
