@@ -22,6 +22,8 @@ import { COMMIT_SHA, checkRef } from './refs.ts';
 /** What is recorded beside a checkout, so a later step (or the push) knows where it came from. */
 export interface CheckoutRecord {
   dir: string;
+  /** The server's mirror the checkout came from, where commits are made and pushed from. */
+  mirror: string;
   url: string;
   /** The ref as the step named it, and the commit it resolved to. */
   ref: string;
@@ -65,6 +67,8 @@ const UNIT = /^[A-Za-z0-9_-]{1,128}(\.[0-9]{1,6})?$/;
 export class Checkouts {
   readonly root: string;
   readonly home: string;
+  /** Private files of the server's git commands (a commit's index). */
+  readonly scratch: string;
   readonly #options: CheckoutsOptions;
   readonly #mirrors: MirrorCache;
   /** Work under way per run (creates, commits): a run's end waits for it before removing anything. */
@@ -74,6 +78,7 @@ export class Checkouts {
     this.#options = options;
     this.root = path.join(options.dataDir, 'checkouts');
     this.home = gitHome(options.dataDir);
+    this.scratch = path.join(options.dataDir, 'git', 'tmp');
     this.#mirrors = new MirrorCache(options.dataDir, this.home);
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
   }
@@ -163,6 +168,7 @@ export class Checkouts {
     }
     const record: CheckoutRecord = {
       dir,
+      mirror: this.#mirrors.pathOf(repo.url),
       url: repo.url,
       ref,
       sha,
@@ -172,6 +178,11 @@ export class Checkouts {
     };
     fs.writeFileSync(`${dir}.json`, JSON.stringify(record), { mode: 0o600 });
     return record;
+  }
+
+  /** Records that the checkout's changes were committed: a later step's commit builds on `sha`. */
+  committed(record: CheckoutRecord, sha: string): void {
+    fs.writeFileSync(`${record.dir}.json`, JSON.stringify({ ...record, sha }), { mode: 0o600 });
   }
 
   /** The checkout a step of the same run made (`workspace: {from}`), or a validation error. */

