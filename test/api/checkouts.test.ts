@@ -221,8 +221,9 @@ steps:
     worker: claude
     depends_on: [edit]
     prompt: "scenario:check"
-    allowed_tools: [Read]
+    allowed_tools: [Read, "Edit(docs/**)"]
     workspace: {from: edit}
+    commit: {branch: "docs/followup-{{ run.id }}", message: "Follow-up", push: true}
 `);
     const edit = steps(
       read('docs/guide.md'),
@@ -254,7 +255,15 @@ steps:
       }
       return edit(req);
     });
-    scenarios.set('check', steps(read('docs/guide.md')));
+    scenarios.set(
+      'check',
+      steps(read('docs/guide.md'), {
+        tool_use: {
+          name: 'Edit',
+          input: { file_path: 'docs/guide.md', old_string: 'Guide v2', new_string: 'Guide v3' },
+        },
+      }),
+    );
     const r = await run('docs', { owner: 'acme', repo: 'widgets', head: 'main' });
     assert.equal(r.status, 'completed', JSON.stringify(r.error ?? r.steps.map((s) => s.error)));
     const out = step(r, 'edit').output!;
@@ -274,8 +283,12 @@ steps:
       'Switchyard <switchyard@localhost>|Update docs for main',
     );
     assert.equal(git.git('acme', 'widgets', ['rev-parse', 'refs/heads/main']).trim(), shas[1], 'main is untouched');
-    // The second step worked in the same checkout.
+    // The second step worked in the same checkout, and its commit builds on the first.
     assert.match(seen.get('check')![0]!, /Guide v2/);
+    const followup = step(r, 'check').output!.data as { commit: string; files: string[]; skipped: string[] };
+    assert.deepEqual([followup.files, followup.skipped], [['docs/guide.md'], ['notes.txt']]);
+    assert.equal(git.git('acme', 'widgets', ['rev-parse', `${followup.commit}^`]).trim(), data.commit);
+    assert.equal(git.git('acme', 'widgets', ['show', `${followup.commit}:docs/guide.md`]), 'Guide v3\n');
     await until(() => !fs.existsSync(runDir(r)), 'the checkout is removed after success');
     assert.equal(evil.requests.length, 0, "the checkout's .git/config played no part in the push");
     assert.equal(fs.existsSync(hookRan), false, "the checkout's hooks never run");
