@@ -54,7 +54,17 @@ export interface StepView {
 }
 
 /** What started a run when no client did (null on runs a client started). */
-export type RunTrigger = { kind: 'cron'; name: string; fire_time: string };
+/**
+ * What started a run without a client: a schedule's fire (`name` is the trigger's, with its
+ * `fire_time`) or a webhook delivery (`name` is the hook's, with the `delivery` id and `event`).
+ */
+export interface RunTrigger {
+  kind: 'cron' | 'webhook';
+  name: string;
+  fire_time?: string;
+  delivery?: string;
+  event?: string | null;
+}
 
 export interface RunView {
   id: string;

@@ -226,6 +226,16 @@ export class WorkflowService implements WorkflowApi {
         : null,
       created_at: new Date().toISOString(),
       ...(options.trigger ? { trigger: options.trigger } : {}),
+      ...(options.delivery
+        ? {
+            trigger: {
+              kind: 'webhook' as const,
+              name: options.delivery.hook,
+              delivery: options.delivery.id,
+              event: options.delivery.event,
+            },
+          }
+        : {}),
     };
     const { delivery } = options;
     const { run, created } = delivery

@@ -185,7 +185,7 @@ steps:
     await clock.set(at('2026-10-25T03:00:00Z'));
     const autumn = (await runsOf(node, 'berlin'))
       .map((r) => r.trigger)
-      .filter((t) => t?.name === 'half_past_two' && t.fire_time.startsWith('2026-10-25'));
+      .filter((t) => t?.name === 'half_past_two' && t.fire_time?.startsWith('2026-10-25'));
     assert.deepEqual(
       autumn.map((t) => t?.fire_time),
       ['2026-10-25T00:30:00.000Z'],
