@@ -281,7 +281,7 @@ function checkWorkspace(
   def: WorkflowDefinition,
   name: string,
   step: ClaudeStep,
-  isUpstream: (target: string) => boolean,
+  isUpstream: (step: string, target: string) => boolean,
 ): void {
   const at = ['steps', name];
   const ws = step.workspace;
@@ -292,7 +292,7 @@ function checkWorkspace(
   if ('from' in ws) {
     const target = def.steps[ws.from];
     if (!target) invalid([...at, 'workspace', 'from'], `names unknown step "${ws.from}"`);
-    if (!isUpstream(ws.from)) {
+    if (!isUpstream(name, ws.from)) {
       invalid(
         [...at, 'workspace', 'from'],
         `names step "${ws.from}", which is not upstream of "${name}"; add it to depends_on`,
@@ -303,6 +303,15 @@ function checkWorkspace(
     }
     if (target.for_each !== undefined || step.for_each !== undefined) {
       invalid([...at, 'workspace', 'from'], 'cannot share a checkout with or across a for_each step');
+    }
+    // Two agents in one checkout at once would edit (and commit) each other's files.
+    for (const [other, o] of Object.entries(def.steps)) {
+      if (other === name || o.worker !== 'claude' || !o.workspace || !('from' in o.workspace)) continue;
+      if (o.workspace.from !== ws.from || isUpstream(name, other) || isUpstream(other, name)) continue;
+      invalid(
+        [...at, 'workspace', 'from'],
+        `shares the checkout of "${ws.from}" with step "${other}", and neither depends on the other; order them with depends_on`,
+      );
     }
   } else {
     const literal = ws.repo.split(/\{[{%]/)[0] ?? '';
@@ -376,7 +385,7 @@ function semanticCheck(def: WorkflowDefinition): void {
 
   const isUpstream = ancestry(def);
   for (const [name, step] of Object.entries(def.steps)) {
-    if (step.worker === 'claude') checkWorkspace(def, name, step, (target) => isUpstream(name, target));
+    if (step.worker === 'claude') checkWorkspace(def, name, step, isUpstream);
     checkStepTemplates(def, name, step, (target) => isUpstream(name, target));
   }
   checkCronTriggers(def);

@@ -438,6 +438,10 @@ steps:
       ],
       [`workspace: {repo: "https://github.com/a/b.git"}`, /workspace\.ref is required/],
       [`workspace: {from: other}`, /not upstream/],
+      [
+        `depends_on: [other]\n    workspace: {from: other}\n  t: {worker: claude, prompt: hi, depends_on: [other], workspace: {from: other}}`,
+        /shares the checkout of "other" with step "t", and neither depends on the other/,
+      ],
     ];
     for (const [fields, message] of cases) {
       const yaml = `
