@@ -9,15 +9,19 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
+import { hookDeliveryRoutes, hookListRoutes } from './api/routes/hooks.ts';
 import { runRoutes } from './api/routes/runs.ts';
+import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
 import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
+import { missingCredentials, missingCredentialsError } from './model/credentials.ts';
 import { demoScript } from './model/demo-script.ts';
 import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
+import { isWithin } from './paths.ts';
 import { createAdmission, type Semaphore } from './runners/claude/admission.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { type ClaudeInput, type ClaudeRunnerOptions, runClaude } from './runners/claude/run-claude.ts';
@@ -25,14 +29,18 @@ import { prepareSandboxHost, probeSandbox, type SandboxStatus } from './runners/
 import { WarmPool } from './runners/claude/warm-pool.ts';
 import type { OutputEnvelope, RunContext } from './runners/runner.ts';
 import { parseAllowList } from './runners/ssrf.ts';
-import { Redactor } from './secrets/redactor.ts';
+import { Redactor, secretForms } from './secrets/redactor.ts';
 import { openStore } from './store/open-store.ts';
 import type { TaskRecord } from './store/store.ts';
 import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
+import { type Clock, realClock } from './triggers/clock.ts';
+import { Schedules } from './triggers/schedules.ts';
+import { WebhookTriggers } from './triggers/webhook-triggers.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
+import { Checkouts } from './workspaces/checkouts.ts';
 
 export interface RunningServer {
   url: string;
@@ -43,6 +51,8 @@ export interface RunningServer {
   tasks: TaskService;
   /** The workflow engine (WorkflowApi). */
   workflows: WorkflowService;
+  /** Cron triggers of the registered workflows. */
+  schedules: Schedules;
   /** Graceful stop: no new work, running tasks get `graceMs` to finish, then the store closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -58,12 +68,19 @@ const REDACT = [
   '*.ANTHROPIC_AUTH_TOKEN',
 ];
 
-export async function startServer(config: Config): Promise<RunningServer> {
+/** Seams a test may replace: the clock schedules fire by. */
+export interface ServerOptions {
+  clock?: Clock;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const redactor = new Redactor([
     ...config.apiKeys,
     config.webhookSecret,
     config.passThroughEnv.ANTHROPIC_API_KEY,
     config.passThroughEnv.ANTHROPIC_AUTH_TOKEN,
+    // Workflow secrets, in every form a template writes them (raw, percent-encoded, JSON-escaped).
+    ...config.secrets.values().flatMap(secretForms),
     // The password, not the whole URL: the redactor also cuts tails of what it is given, and the URL's
     // tail is the database name ("…/switchyard" would blank the word everywhere).
     databasePassword(config.databaseUrl),
@@ -82,6 +99,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     };
     logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
   }
+  // Without model credentials the server still serves llm, http and transform work; claude runs fail at once.
+  const noCredentials = missingCredentials(config.passThroughEnv);
+  if (noCredentials) logger.warn(`${noCredentials}. Tasks and claude steps fail until then.`);
   // loadConfig required configured roots to exist; this creates the default one (./workspace).
   for (const root of config.workspaceRoots) fs.mkdirSync(root, { recursive: true });
   const sandbox = await probeSandbox(config.sandbox);
@@ -166,7 +186,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     slots: admission.slots,
     dataDir: config.dataDir,
     redactor,
-    runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
+    runClaude: async (input, ctx, hooks) => {
+      if (noCredentials) throw missingCredentialsError(noCredentials);
+      return runClaude(input, ctx, { ...runnerOptions, ...hooks });
+    },
     onTerminal,
     sandbox,
   });
@@ -178,14 +201,28 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   await tasks.start();
   webhooks.start();
+  const checkouts = new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger });
   const workflows = new WorkflowService({
     config,
     store: workflowStore,
-    runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
+    runClaude: async (input, ctx) => {
+      if (noCredentials) throw missingCredentialsError(noCredentials);
+      // A checkout is a cwd used once: a warm spare parked for its shape would never be claimed.
+      const options = isWithin(checkouts.root, input.cwd) ? { ...runnerOptions, warm: undefined } : runnerOptions;
+      return runWorkflowClaude(admission.slots, input, ctx, options);
+    },
+    checkouts,
     logger,
     redact: (value) => redactor.value(value),
+    webhookQueued: () => webhooks.kick(),
   });
   await workflows.start();
+  const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });
+  const schedules = new Schedules({ store: workflowStore, runs: workflows, clock: options.clock ?? realClock, logger });
+  workflows.onRegistered(() =>
+    schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed')),
+  );
+  await schedules.start();
 
   const app = createApp({
     config,
@@ -193,7 +230,14 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     metrics,
     sandbox,
-    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows)],
+    openRoutes: [hookDeliveryRoutes(hooks, config.maxHookBodyBytes)],
+    extraRoutes: [
+      workflowRoutes(workflows),
+      runRoutes(workflows),
+      dlqRoutes(workflows),
+      hookListRoutes(hooks),
+      scheduleRoutes(schedules),
+    ],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
@@ -215,6 +259,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     warm,
     tasks,
     workflows,
+    schedules,
     close(graceMs = 30_000) {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -222,6 +267,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           // Long-polls and SSE streams would hold close() open; end them.
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
+        await schedules.stop();
         await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
         await warm.close();
         await webhooks.stop();

@@ -41,7 +41,9 @@ function workflowPaths(ok: Ok): Record<string, unknown> {
   };
   const run = {
     type: 'object',
-    description: 'A run: run_id, workflow, status, inputs, steps (status, attempts, output, errors), usage, error.',
+    description:
+      'A run: run_id, workflow, status, inputs, steps (status, attempts, output, errors), usage, error, ' +
+      'trigger (what started it when no client did: {kind: cron, name, fire_time}; else null).',
   };
   const dlq = { type: 'object', description: 'A dead-lettered step: its inputs, every attempt error, the context.' };
   const definitionBody = {
@@ -165,6 +167,103 @@ function workflowPaths(ok: Ok): Record<string, unknown> {
   };
 }
 
+/** Schedules: the cron triggers of the registered workflows (src/api/routes/schedules.ts). */
+function schedulePaths(ok: Ok): Record<string, unknown> {
+  const schedule = {
+    type: 'object',
+    description:
+      'A schedule: workflow, trigger (its name, or its cron expression), cron, timezone, misfire, overlap, paused, ' +
+      'next_fire_time (ISO 8601), last_fire {fire_time, status (started|skipped|failed|claimed), run_id, reason, misfire}.',
+  };
+  const params = [
+    { name: 'workflow', in: 'path', required: true, schema: { type: 'string' } },
+    {
+      name: 'trigger',
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+      description: "The trigger's name, or its cron expression percent-encoded when it has none.",
+    },
+  ];
+  return {
+    '/v1/schedules': {
+      get: {
+        summary: 'List the schedules (cron triggers) of every registered workflow.',
+        responses: ok('All schedules', { type: 'object', properties: { items: { type: 'array', items: schedule } } }),
+      },
+    },
+    '/v1/schedules/{workflow}/{trigger}/pause': {
+      post: {
+        summary: 'Pause a schedule: its fires start no runs until it is resumed. Survives restarts.',
+        parameters: params,
+        responses: ok('The schedule', schedule),
+      },
+    },
+    '/v1/schedules/{workflow}/{trigger}/resume': {
+      post: {
+        summary: 'Resume a schedule; fire times that passed while it was paused are not made up.',
+        parameters: params,
+        responses: ok('The schedule', schedule),
+      },
+    },
+  };
+}
+
+/** Inbound webhooks (src/api/routes/hooks.ts): the delivery route needs no key, its signature is its auth. */
+function hookPaths(ok: Ok): Record<string, unknown> {
+  const header = (name: string, description: string) => ({
+    name,
+    in: 'header',
+    schema: { type: 'string' },
+    description,
+  });
+  const outcome = {
+    type: 'object',
+    properties: {
+      started: { type: 'boolean' },
+      run_id: { type: 'string' },
+      workflow: { type: 'string' },
+      event: { type: ['string', 'null'] },
+      delivery: { type: 'string' },
+      duplicate: { type: 'boolean' },
+      reason: { type: 'string', description: 'Why no run started: a ping, an event outside the filter, a repeat.' },
+    },
+  };
+  return {
+    '/v1/hooks': {
+      get: {
+        summary: 'List the hooks registered workflows declare: name, workflow, provider, events (never the secret).',
+        responses: ok('All hooks', { type: 'object', properties: { items: { type: 'array' } } }),
+      },
+    },
+    '/v1/hooks/{name}': {
+      post: {
+        summary:
+          'Deliver a webhook: starts a run of the workflow whose trigger has this hook name, with inputs rendered from the body. ' +
+          'Needs no API key: GitHub (X-Hub-Signature-256) or Standard Webhooks signatures are checked over the raw body; ' +
+          'a repeated delivery id answers 200 with the original run.',
+        security: [],
+        parameters: [
+          nameParam,
+          header('X-Hub-Signature-256', 'GitHub: sha256=<hex HMAC-SHA256 of the body>'),
+          header('X-GitHub-Event', "GitHub: the event; the body's action is appended (pull_request.opened)"),
+          header('X-GitHub-Delivery', 'GitHub: the delivery id (dedupe key)'),
+          header('webhook-id', 'Standard Webhooks: the message id (dedupe key)'),
+          header('webhook-timestamp', 'Standard Webhooks: seconds since the epoch, within five minutes'),
+          header('webhook-signature', 'Standard Webhooks: v1,<base64 signature>'),
+        ],
+        requestBody: { required: true, ...json({ type: 'object' }) },
+        responses: {
+          202: { description: 'A run started', ...json(outcome) },
+          ...ok('No run started: ping, filtered event, or a repeated delivery (with its run_id)', outcome),
+          401: { description: 'Bad or missing signature', ...json(errorSchema) },
+          413: { description: 'Body larger than SWITCHYARD_MAX_HOOK_BODY_BYTES', ...json(errorSchema) },
+        },
+      },
+    },
+  };
+}
+
 let cached: Record<string, unknown> | undefined;
 
 export function openApiDocument(): Record<string, unknown> {
@@ -238,6 +337,8 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       ...workflowPaths(ok),
+      ...hookPaths(ok),
+      ...schedulePaths(ok),
       '/health': {
         get: { summary: 'Liveness; needs no key.', security: [], responses: { 200: { description: 'ok' } } },
       },

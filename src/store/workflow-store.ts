@@ -14,10 +14,12 @@ import type {
   DlqEntry,
   RunEvent,
   RunStatus,
+  RunTrigger,
   StepAttemptError,
   StepStatus,
   StepView,
 } from '../workflow/workflow-api.ts';
+import type { ScheduleStore } from './schedule-store.ts';
 
 export interface WorkflowRecord {
   name: string;
@@ -46,6 +48,8 @@ export interface RunRecord {
    * with a clean shutdown (0). Found above 0 by a starting engine, the earlier holders crashed.
    */
   holders: number;
+  /** What started the run when no client did (a schedule). */
+  trigger: RunTrigger | null;
 }
 
 /** The fields of a run that change while it runs. */
@@ -85,6 +89,17 @@ export interface NewRun {
   /** A digest of the request, so a reused key with another body is refused. */
   idempotency_hash: string | null;
   created_at: string;
+  trigger?: RunTrigger | null;
+}
+
+/** An inbound webhook delivery that started a run (see src/triggers/webhook-triggers.ts). */
+export interface WebhookDelivery {
+  hook: string;
+  delivery_id: string;
+  run_id: string;
+  /** `pull_request.opened`, a Standard Webhooks `type`; null when the body named none. */
+  event: string | null;
+  received_at: string;
 }
 
 /** One transition, written atomically. */
@@ -97,6 +112,18 @@ export interface WorkflowBatch {
   events?: Array<Omit<RunEvent, 'seq'>>;
   /** Inserted or replaced, keyed by id. */
   dlq?: DlqEntry[];
+  /**
+   * Signed webhooks to deliver (approval notices), queued in the task webhooks' outbox with the
+   * transition that causes them, so a crash can neither lose one nor send one for a wait never written.
+   */
+  webhooks?: WebhookToQueue[];
+}
+
+export interface WebhookToQueue {
+  run_id: string;
+  url: string;
+  /** The JSON body, signed when sent. */
+  payload: string;
 }
 
 export interface RunListQuery {
@@ -106,7 +133,7 @@ export interface RunListQuery {
   cursor?: string;
 }
 
-export interface WorkflowStore {
+export interface WorkflowStore extends ScheduleStore {
   /** Stores a definition; the version goes up only when the definition changed. */
   putWorkflow(workflow: {
     name: string;
@@ -123,6 +150,16 @@ export interface WorkflowStore {
    */
   createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }>;
   getRun(id: string): Promise<RunRecord | undefined>;
+  /**
+   * createRun for an inbound webhook delivery: the delivery row and the run commit in one transaction.
+   * A delivery already recorded (a sender's retry) creates nothing and returns the run it started.
+   */
+  createRunForDelivery(
+    delivery: Omit<WebhookDelivery, 'run_id'>,
+    run: NewRun,
+    steps: StepRecord[],
+  ): Promise<{ run: RunRecord; created: boolean }>;
+  getWebhookDelivery(hook: string, deliveryId: string): Promise<WebhookDelivery | undefined>;
   /** Newest first. */
   listRuns(query: RunListQuery): Promise<{ items: RunRecord[]; next_cursor: string | null }>;
   /** Runs not yet completed or failed, oldest first: what a starting engine resumes. */

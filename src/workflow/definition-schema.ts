@@ -60,6 +60,29 @@ const work = {
 
 const outputSchema = jsonObject.optional().meta({ description: 'JSON Schema (2020-12) the output must match.' });
 
+/** `workspace:` of a claude step: a checkout of a repository at a ref, or an upstream step's checkout. */
+export const checkoutSchema = z.strictObject({
+  repo: template(
+    'https:// URL of a git repository; each {{ }} output is percent-encoded, so scheme and host must be literal.',
+  ),
+  ref: template('Branch, tag or commit sha to check out.'),
+  credentials: z.string().optional().meta({ description: 'Token for fetch and push, as {{ secrets.NAME }}.' }),
+  keep: z.enum(['never', 'on_failure']).optional().meta({ description: 'Keep the checkout when the run fails.' }),
+});
+export const sharedWorkspaceSchema = z.strictObject({
+  from: stepName.meta({ description: 'An upstream step with a workspace: this step works in its checkout.' }),
+});
+export const workspaceSchema = z.union([checkoutSchema, sharedWorkspaceSchema]);
+/** `commit:` of a claude step with a workspace: what the server commits (and pushes) once the agent is done. */
+export const commitSchema = z.strictObject({
+  branch: template('New branch to commit to, e.g. docs/update-{{ run.id }}.'),
+  message: template('Commit message.'),
+  push: z
+    .boolean({ error: 'must be true or false' })
+    .optional()
+    .meta({ description: 'Push the branch (never forced).' }),
+});
+
 export const claudeStepSchema = z.strictObject({
   worker: z.literal('claude'),
   ...base,
@@ -67,10 +90,16 @@ export const claudeStepSchema = z.strictObject({
   prompt: template('Task for Claude Code; without step references, dependency responses are prepended.'),
   allowed_tools: z.array(z.string()).optional().meta({ description: 'Tools and rules, e.g. Read, Edit(docs/**).' }),
   cwd: z.string().optional(),
+  workspace: workspaceSchema.optional().meta({ description: 'A fresh checkout of a repository as the cwd.' }),
+  commit: commitSchema.optional(),
   model: z.string().optional(),
   max_turns: intRange(1, 1000).optional(),
   max_budget_usd: z.number().positive({ error: 'must be a positive number' }).optional(),
   output_schema: outputSchema,
+  allow_empty: z
+    .boolean()
+    .optional()
+    .meta({ description: 'An empty response completes the step instead of failing it `empty_response`.' }),
 });
 
 export const llmStepSchema = z.strictObject({
@@ -81,6 +110,9 @@ export const llmStepSchema = z.strictObject({
   system: template('System prompt.').optional(),
   provider: z.enum(['anthropic', 'openai-compatible']).optional(),
   base_url: z.string().optional().meta({ description: 'Server of an openai-compatible provider.' }),
+  api_key: template(
+    "This step's provider key, as {{ secrets.NAME }}; overrides the key from the environment.",
+  ).optional(),
   model: z.string().optional(),
   temperature: numberRange(0, 2).optional(),
   max_tokens: intRange(1, 1_000_000).optional(),
@@ -112,8 +144,28 @@ export const approvalStepSchema = z.strictObject({
   worker: z.literal('approval'),
   ...base,
   message: template('What the reviewer is asked to approve.'),
-  timeout: intRange(1000, 86_400_000, '(ms)').optional().meta({ description: 'How long to wait for a decision.' }),
+  timeout: intRange(1000, 86_400_000, '(ms)')
+    .optional()
+    .meta({ description: 'How long to wait for a decision (ms); then the step is rejected.' }),
+  notify: z
+    .string()
+    .refine(isLiteralHttpUrl, {
+      error: 'must be an http or https URL written out in full (no templates, no user:password@)',
+    })
+    .optional()
+    .meta({ description: 'URL that gets a signed approval.pending webhook when the step starts waiting.' }),
 });
+
+/** A webhook target is the author's literal: no {{ }} lets upstream text choose where a notice goes. */
+function isLiteralHttpUrl(value: string): boolean {
+  if (value.includes('{{') || value.includes('{%') || value.length > 2048) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}
 
 export const stepSchemas = {
   claude: claudeStepSchema,
@@ -169,6 +221,11 @@ export const webhookTriggerSchema = z.strictObject({
       .array(z.string().min(1).max(200))
       .optional()
       .meta({ description: 'Accepted events, e.g. pull_request.opened (GitHub: event or event.action).' }),
+    when: z
+      .string()
+      .max(10_000)
+      .optional()
+      .meta({ description: 'A {{ expression }} over body, event, delivery: the run starts only when it is true.' }),
     inputs: triggerInputs,
   }),
 });
@@ -274,6 +331,8 @@ function knownKeys(path: Path, raw: unknown): string[] {
   const worker = valueAt(raw, ['steps', name, 'worker']) as keyof typeof stepSchemas;
   if (path.length === 2) return Object.keys(stepSchemas[worker]?.shape ?? {});
   if (sub === 'retry' && path.length === 3) return Object.keys(retrySchema.shape);
+  if (sub === 'commit' && path.length === 3) return Object.keys(commitSchema.shape);
+  if (sub === 'workspace' && path.length === 3) return [...Object.keys(checkoutSchema.shape), 'from'];
   if (sub === 'retry' && subsub === 'backoff') return Object.keys(backoffSchema.shape);
   return [];
 }

@@ -15,6 +15,7 @@
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
+import { announceApproval, DEADLINE_COMMENT } from './approval-notice.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
 import type { OrchestratorDeps } from './engine-deps.ts';
@@ -70,6 +71,16 @@ export class Orchestrator {
   constructor(deps: OrchestratorDeps) {
     this.deps = deps;
     this.#writer = new TransitionWriter(deps.store, deps.logger);
+    const checkouts = deps.runner.checkouts;
+    // A run's repository checkouts go when it ends (kept on failure where a step asks: keep: on_failure).
+    if (checkouts) {
+      this.#writer.onAnyTerminal((id) => {
+        void deps.store
+          .getRun(id)
+          .then((r) => checkouts.runEnded(id, r?.status !== 'completed'))
+          .catch((err: unknown) => deps.logger.warn({ err, run: id }, 'removing the checkouts of a run failed'));
+      });
+    }
     this.#limits = outputLimits(deps.runner.config);
     this.pools = new Pools<Waiter>(
       deps.pools.builtin,
@@ -156,7 +167,7 @@ export class Orchestrator {
   protected failRun(run: ActiveRun, cause: unknown, error?: ErrorInfo): void {
     if (this.active.get(run.record.id) !== run) return;
     this.active.delete(run.record.id);
-    const info = error ?? failureInfo(cause);
+    const info = this.#redact(error ?? failureInfo(cause));
     this.deps.logger.error({ err: cause, run: run.record.id }, 'workflow engine: failing a run');
     this.#attempts.abortRun(run, new AppError(info.kind, info.message));
     const tx = new Transition();
@@ -229,6 +240,12 @@ export class Orchestrator {
         return;
       }
       this.setStatus(tx, run, step, 'awaiting_approval');
+      announceApproval(tx, run, step, def, {
+        signing: Boolean(this.deps.runner.config.webhookSecret),
+        redact: (value) => this.#redact(value),
+        kick: this.deps.webhookQueued,
+        warn: (obj, msg) => this.deps.logger.warn(obj, msg),
+      });
       tx.after.push(() => this.armApproval(run, step));
       return;
     }
@@ -290,7 +307,7 @@ export class Orchestrator {
 
   #scope(run: ActiveRun, unit: StepRecord) {
     const { outputs, direct } = upstreamOutputs(run, unit.name, stepReads(unit.name, stepDef(run, unit.name)));
-    const base = { inputs: run.record.inputs, outputs, direct };
+    const base = { inputs: run.record.inputs, outputs, direct, runId: run.record.id };
     return unit.item_index === null ? base : { ...base, item: unit.item, itemIndex: unit.item_index };
   }
 
@@ -333,7 +350,7 @@ export class Orchestrator {
       this.#release(tx, attempt.pool);
       if (!this.#isCurrent(attempt)) return;
       if (outcome.output) this.complete(tx, run, unit, outcome.output);
-      else this.attemptFailed(tx, run, unit, this.#redact(outcome.error!), outcome.usage);
+      else this.attemptFailed(tx, run, unit, outcome.error!, outcome.usage);
       this.settle(tx, run);
     });
   }
@@ -391,6 +408,8 @@ export class Orchestrator {
     error: ErrorInfo,
     usage?: OutputEnvelope['usage'],
   ): void {
+    // Every failure passes here (worker, render, output check): its message may quote a URL or a reply.
+    error = this.#redact(error);
     const def = stepDef(run, unit.name);
     if (usage) unit.usage = addUsage(unit.usage ?? emptyUsage(), usage);
     itemUsage(tx, run, unit, usage);
@@ -430,19 +449,33 @@ export class Orchestrator {
     });
   }
 
-  /** An approval step with a `timeout` fails `timeout` when nobody decides in time. */
+  /**
+   * An approval step with a `timeout` is rejected when nobody decides by its deadline (started_at +
+   * timeout, both stored: a server that starts after the deadline rejects it at once).
+   */
   protected armApproval(run: ActiveRun, unit: StepRecord): void {
     const def = stepDef(run, unit.name);
     if (def.worker !== 'approval' || def.timeout === undefined || this.#draining) return;
     this.#timers.set(unit, approvalDelay(unit.started_at, def.timeout), () => {
       if (unit.status !== 'awaiting_approval' || this.active.get(run.record.id) !== run) return;
       void this.transition(run, (tx) => {
-        const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
-        unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
-        this.fail(tx, run, unit, error, true);
+        tx.event(run.record.id, 'approval', {
+          step: unit.name,
+          approved: false,
+          comment: DEADLINE_COMMENT,
+          deadline: true,
+        });
+        this.rejectApproval(tx, run, unit, `rejected: ${DEADLINE_COMMENT} (${def.timeout} ms)`);
         this.settle(tx, run);
       });
     });
+  }
+
+  /** A rejected approval fails `permission_denied`, without a DLQ entry: a person (or their silence) said no. */
+  protected rejectApproval(tx: Transition, run: ActiveRun, unit: StepRecord, message: string): void {
+    const error = new AppError('permission_denied', message).toInfo();
+    unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
+    this.fail(tx, run, unit, error, false);
   }
 
   protected clearTimer(unit: StepRecord): void {

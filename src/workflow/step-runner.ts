@@ -14,11 +14,15 @@ import { type HttpStepInput, runHttp } from '../runners/http.ts';
 import { type LlmDefaults, type LlmStepInput, runLlm } from '../runners/llm.ts';
 import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { AllowList } from '../runners/ssrf.ts';
+import { secretForms } from '../secrets/redactor.ts';
 import { resolveWorkspace } from '../tasks/request.ts';
+import type { Checkouts } from '../workspaces/checkouts.ts';
+import { type RenderedCommit, type RenderedWorkspace, runInCheckout } from '../workspaces/claude-step.ts';
 import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
-import type { StepDefinition } from './definition-schema.ts';
+import type { ClaudeStep, StepDefinition } from './definition-schema.ts';
 import { nextTurn, type SlicedRender, takeTurnBytes } from './sliced-render.ts';
+import { hideSecrets, secretRefs, withSecrets } from './step-secrets.ts';
 import {
   isSingleExpression,
   jsonRender,
@@ -39,6 +43,8 @@ export interface StepRunnerDeps {
   runClaude: ClaudeStepRunner;
   llmDefaults: LlmDefaults;
   httpAllow: AllowList;
+  /** Repository checkouts for claude steps with `workspace:` (src/workspaces/). */
+  checkouts?: Checkouts | undefined;
 }
 
 /** What a step's templates can see. `outputs` holds every upstream step's output; `direct` only its dependencies'. */
@@ -48,6 +54,7 @@ export interface RenderScope {
   direct: Record<string, StepOutput>;
   item?: unknown;
   itemIndex?: number;
+  runId?: string;
 }
 
 /** Header names whose values are credentials: never stored with the rendered inputs. */
@@ -71,8 +78,13 @@ export function* renderStep(
     inputs: s.inputs,
     outputs: s.outputs,
     ...(s.itemIndex === undefined ? {} : { item: s.item, itemIndex: s.itemIndex }),
+    ...(s.runId === undefined ? {} : { runId: s.runId }),
   });
   const at = (field: string): TemplateOptions => ({ field: `steps.${name}.${field}` });
+  // Only the fields that may hold secrets see them, and only those the step names (step-secrets.ts).
+  const secretNames = stepSecrets(name, step);
+  const secretScope = (field: string) =>
+    secretNames.length === 0 ? scope : withSecrets(scope, secretNames, config.secrets, `steps.${name}.${field}`);
   switch (step.worker) {
     case 'claude': {
       const prompt = buildPrompt(step, yield* textRender(step.prompt, scope, at('prompt')), s.direct);
@@ -81,8 +93,26 @@ export function* renderStep(
         allowed_tools: step.allowed_tools ?? [],
         timeout: step.timeout ?? config.defaultTimeout,
       };
-      for (const key of ['cwd', 'model', 'max_turns', 'max_budget_usd', 'output_schema'] as const) {
+      for (const key of ['cwd', 'model', 'max_turns', 'max_budget_usd', 'output_schema', 'allow_empty'] as const) {
         if (step[key] !== undefined) input[key] = step[key];
+      }
+      // A checkout (src/workspaces/): the URL rendered as a URL, so a value fills only its path.
+      // `credentials` is not rendered here: it is resolved when the step runs and never stored.
+      const ws = step.workspace;
+      if (ws && 'from' in ws) input.workspace = { from: ws.from };
+      else if (ws) {
+        input.workspace = {
+          repo: yield* urlRender(ws.repo, scope, at('workspace.repo')),
+          ref: yield* textRender(ws.ref, scope, at('workspace.ref')),
+          ...(ws.keep ? { keep: ws.keep } : {}),
+        };
+      }
+      if (step.commit) {
+        input.commit = {
+          branch: yield* textRender(step.commit.branch, scope, at('commit.branch')),
+          message: yield* textRender(step.commit.message, scope, at('commit.message')),
+          push: step.commit.push ?? false,
+        };
       }
       return { input, shown: input };
     }
@@ -91,6 +121,9 @@ export function* renderStep(
       const prompt = buildPrompt(step, yield* textRender(step.prompt, scope, at('prompt')), s.direct);
       const input: Record<string, unknown> = { prompt };
       if (system !== undefined) input.system = system;
+      if (step.api_key !== undefined) {
+        input.api_key = yield* textRender(step.api_key, secretScope('api_key'), at('api_key'));
+      }
       for (const key of [
         'provider',
         'base_url',
@@ -102,13 +135,18 @@ export function* renderStep(
       ] as const) {
         if (step[key] !== undefined) input[key] = step[key];
       }
-      return { input, shown: input };
+      const { api_key, ...shown } = input;
+      return { input, shown: api_key === undefined ? input : { ...shown, api_key: '[redacted]' } };
     }
     case 'http': {
-      const input: Record<string, unknown> = { url: yield* urlRender(step.url, scope, at('url')) };
+      const input: Record<string, unknown> = { url: yield* urlRender(step.url, secretScope('url'), at('url')) };
       if (step.method !== undefined) input.method = step.method;
-      if (step.headers !== undefined) input.headers = yield* jsonRender(step.headers, scope, at('headers'));
-      if (step.body !== undefined) input.body = yield* renderBody(step.body, scope, at('body'));
+      if (step.headers !== undefined) {
+        input.headers = yield* jsonRender(step.headers, secretScope('headers'), at('headers'));
+      }
+      if (step.body !== undefined) input.body = yield* renderBody(step.body, secretScope('body'), at('body'));
+      // Where a secret is sent, a redirect must not carry it to another origin (the body survives a 307).
+      if (secretNames.length > 0) input.keep_origin = true;
       if (step.expect_status !== undefined) input.expect_status = step.expect_status;
       if (step.timeout !== undefined) input.timeout = step.timeout;
       const headers = input.headers as Record<string, string> | undefined;
@@ -120,7 +158,7 @@ export function* renderStep(
             ),
           }
         : input;
-      return { input, shown };
+      return { input, shown: hideSecrets(shown, secretNames, config.secrets) };
     }
     case 'transform': {
       // A single {{ expression }} keeps its value (object, list …) as `data`; anything else is text.
@@ -142,11 +180,26 @@ export function* renderStep(
  */
 export function renderApproval(name: string, step: StepDefinition, s: RenderScope): { message: string } {
   if (step.worker !== 'approval') throw new AppError('internal', `step "${name}" is not an approval step`);
-  const scope = templateScope({ inputs: s.inputs, outputs: s.outputs });
+  const scope = templateScope({
+    inputs: s.inputs,
+    outputs: s.outputs,
+    ...(s.runId === undefined ? {} : { runId: s.runId }),
+  });
   return { message: renderText(step.message, scope, { field: `steps.${name}.message` }) };
 }
 
 const readsCache = new WeakMap<StepDefinition, ReadonlySet<string> | null>();
+const secretsCache = new WeakMap<StepDefinition, readonly string[]>();
+
+/** The secrets a step renders (into the fields that may hold them: step-secrets.ts). */
+function stepSecrets(name: string, step: StepDefinition): readonly string[] {
+  let names = secretsCache.get(step);
+  if (names === undefined) {
+    names = [...new Set(secretRefs(step, templatesOf(name, step)).map((ref) => ref.name))];
+    secretsCache.set(step, names);
+  }
+  return names;
+}
 
 /**
  * The names any template of the step can read (scopeReads), or null for "any upstream step": the
@@ -271,16 +324,32 @@ export async function runStep(
 ): Promise<OutputEnvelope> {
   switch (step.worker) {
     case 'http':
-      return runHttp(input as unknown as HttpStepInput, ctx, { allow: deps.httpAllow });
+      return runHttp(input as unknown as HttpStepInput, ctx, {
+        allow: deps.httpAllow,
+        secrets: secretValues(deps.config),
+      });
     case 'llm':
       return runLlm(input as unknown as LlmStepInput, ctx, deps.llmDefaults, { allow: deps.httpAllow });
     case 'claude':
+      if (step.workspace) return claudeInCheckout(step, input, ctx, deps, meta);
       return deps.runClaude(claudeInput(input, deps.config, meta), ctx);
     case 'transform':
       return input.output as OutputEnvelope;
     case 'approval':
       throw new AppError('internal', 'approval steps are decided, not run');
   }
+}
+
+const formsCache = new WeakMap<Config, string[]>();
+
+/** Every workflow secret in every form it is sent in, for the http worker's error excerpts. */
+function secretValues(config: Config): string[] {
+  let forms = formsCache.get(config);
+  if (!forms) {
+    forms = config.secrets.values().flatMap(secretForms);
+    formsCache.set(config, forms);
+  }
+  return forms;
 }
 
 let capCache: { rules: string[]; policy: ToolPolicy } | undefined;
@@ -300,12 +369,43 @@ export function stepPolicy(allowedTools: unknown, config: Config, field: string)
   return compilePolicy(allowedTools ?? [], cap ? { cap, field } : { field });
 }
 
-function claudeInput(input: Record<string, unknown>, config: Config, meta: AttemptMeta): ClaudeInput {
+/** A claude step in a repository checkout: the checkout (made by the server) is its cwd. */
+function claudeInCheckout(
+  step: ClaudeStep,
+  input: Record<string, unknown>,
+  ctx: RunContext,
+  deps: StepRunnerDeps,
+  meta: AttemptMeta,
+): Promise<OutputEnvelope> {
+  if (!deps.checkouts) throw new AppError('internal', 'repository checkouts are not set up on this server');
+  const credentials = step.workspace && 'credentials' in step.workspace ? step.workspace.credentials : undefined;
+  return runInCheckout(
+    {
+      runId: meta.runId,
+      step: meta.step,
+      itemIndex: meta.itemIndex,
+      workspace: input.workspace as RenderedWorkspace,
+      commit: input.commit as RenderedCommit | undefined,
+      credentials,
+    },
+    ctx,
+    { checkouts: deps.checkouts, secrets: deps.config.secrets },
+    (cwd) => ({ input: claudeInput(input, deps.config, meta, cwd), run: (i) => deps.runClaude(i, ctx) }),
+  );
+}
+
+/** `checkout`: a directory the server made for the step (never a user's `cwd`), taken as it is. */
+function claudeInput(
+  input: Record<string, unknown>,
+  config: Config,
+  meta: AttemptMeta,
+  checkout?: string,
+): ClaudeInput {
   const field = `steps.${meta.step}.allowed_tools`;
   const out: ClaudeInput = {
     prompt: input.prompt as string,
     policy: stepPolicy(input.allowed_tools, config, field),
-    cwd: resolveWorkspace(input.cwd as string | undefined, config, `steps.${meta.step}.cwd`),
+    cwd: checkout ?? resolveWorkspace(input.cwd as string | undefined, config, `steps.${meta.step}.cwd`),
     timeout: input.timeout as number,
     idle_timeout: config.idleTimeout,
     // A fresh CLAUDE_CONFIG_DIR per attempt: nothing leaks between steps, runs or attempts.
@@ -320,5 +420,6 @@ function claudeInput(input: Record<string, unknown>, config: Config, meta: Attem
   if (input.max_turns !== undefined) out.max_turns = input.max_turns as number;
   if (input.max_budget_usd !== undefined) out.max_budget_usd = input.max_budget_usd as number;
   if (input.output_schema !== undefined) out.output_schema = input.output_schema as Record<string, unknown>;
+  if (input.allow_empty === true) out.allow_empty = true;
   return out;
 }

@@ -53,6 +53,19 @@ export interface StepView {
   items?: Array<Omit<StepView, 'items' | 'name' | 'worker' | 'pool_usage'> & { index: number }>;
 }
 
+/** What started a run when no client did (null on runs a client started). */
+/**
+ * What started a run without a client: a schedule's fire (`name` is the trigger's, with its
+ * `fire_time`) or a webhook delivery (`name` is the hook's, with the `delivery` id and `event`).
+ */
+export interface RunTrigger {
+  kind: 'cron' | 'webhook';
+  name: string;
+  fire_time?: string;
+  delivery?: string;
+  event?: string | null;
+}
+
 export interface RunView {
   id: string;
   workflow: string;
@@ -65,6 +78,7 @@ export interface RunView {
   error: ErrorInfo | null;
   usage: Usage;
   steps: StepView[];
+  trigger: RunTrigger | null;
 }
 
 export interface RunEvent {
@@ -93,6 +107,13 @@ export interface DlqEntry {
   resolved_at: string | null;
 }
 
+/** The inbound webhook delivery that starts a run (src/triggers/webhook-triggers.ts). */
+export interface HookDelivery {
+  hook: string;
+  id: string;
+  event: string | null;
+}
+
 export interface WorkflowApi {
   /** Parses, validates (AppError 'validation' naming file/step/field) and stores a definition. */
   registerWorkflow(text: string, options?: { filename?: string; source?: string }): Promise<WorkflowSummary>;
@@ -101,10 +122,14 @@ export interface WorkflowApi {
   /** Validates without storing: what `switchyard validate FILE` uses. */
   validateWorkflow(text: string, filename?: string): WorkflowDefinition;
 
+  /**
+   * `delivery`: the run is started by an inbound webhook delivery, recorded with it atomically; a
+   * delivery already recorded starts nothing and returns its run (`created: false`).
+   */
   startRun(
     workflow: string,
     inputs: unknown,
-    options?: { idempotencyKey?: string },
+    options?: { idempotencyKey?: string; delivery?: HookDelivery },
   ): Promise<{ run: RunView; created: boolean }>;
   getRun(id: string): Promise<RunView>;
   /** Resolves once the run is terminal or `waitMs` runs out. */

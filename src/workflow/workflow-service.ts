@@ -14,17 +14,31 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
+import { secretRefName, unknownSecretMessage } from '../secrets/secret-store.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
+import { checkHookNamesFree, checkWebhookTriggers } from '../triggers/webhook-definition.ts';
+import type { Checkouts } from '../workspaces/checkouts.ts';
+import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
-import { parseWorkflow, validateInputs } from './definition.ts';
+import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
 import type { WorkflowDefinition } from './definition-schema.ts';
 import type { Logger } from './engine-deps.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
 import { RunControl } from './run-control.ts';
 import { loadRun, newStep } from './run-state.ts';
 import { type ClaudeStepRunner, stepPolicy } from './step-runner.ts';
+import { secretRefs } from './step-secrets.ts';
 import { runView, workflowSummary } from './views.ts';
-import type { DlqEntry, RunEvent, RunStatus, RunView, WorkflowApi, WorkflowSummary } from './workflow-api.ts';
+import type {
+  DlqEntry,
+  HookDelivery,
+  RunEvent,
+  RunStatus,
+  RunTrigger,
+  RunView,
+  WorkflowApi,
+  WorkflowSummary,
+} from './workflow-api.ts';
 import { WorkflowsDir } from './workflows-dir.ts';
 
 export interface WorkflowServiceDeps {
@@ -36,6 +50,10 @@ export interface WorkflowServiceDeps {
   env?: Record<string, string | undefined>;
   redact?: <T>(value: T) => T;
   random?: () => number;
+  /** Repository checkouts for claude steps with `workspace:` (src/workspaces/). */
+  checkouts?: Checkouts;
+  /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
+  webhookQueued?: () => void;
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
@@ -44,6 +62,7 @@ export class WorkflowService implements WorkflowApi {
   readonly #deps: WorkflowServiceDeps;
   readonly #engine: RunControl;
   #dir: WorkflowsDir | undefined;
+  readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
 
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
@@ -55,17 +74,25 @@ export class WorkflowService implements WorkflowApi {
         runClaude: deps.runClaude,
         llmDefaults: llmDefaultsFromEnv(deps.env ?? process.env),
         httpAllow: parseAllowList(config.httpAllow),
+        checkouts: deps.checkouts,
       },
       pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
       logger: deps.logger,
       ...(deps.redact ? { redact: deps.redact } : {}),
       ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
     });
   }
 
   /** Resumes the runs a previous process left, then loads (and watches) SWITCHYARD_WORKFLOWS_DIR. */
   async start(): Promise<void> {
     for (const w of await this.#deps.store.listWorkflows()) this.#engine.pools.declare(w.definition.pools);
+    // Checkouts a crash left behind, of runs that will not resume (kept-on-failure ones stay).
+    const removed = await this.#deps.checkouts?.sweep(async (id) => {
+      const run = await this.#deps.store.getRun(id);
+      return run !== undefined && !TERMINAL.has(run.status);
+    });
+    if (removed) this.#deps.logger.info({ runs: removed }, 'removed checkouts of runs that no longer run');
     await this.#engine.start();
     const dir = this.#deps.config.workflowsDir;
     if (dir) {
@@ -82,6 +109,7 @@ export class WorkflowService implements WorkflowApi {
 
   validateWorkflow(text: string, filename?: string): WorkflowDefinition {
     const def = parseWorkflow(text, filename === undefined ? {} : { filename });
+    checkNotify(def, this.#deps.config, filename ? `${filename}: ` : '');
     // Tool rules are checked here too, so a bad `allowed_tools` is refused at registration, not mid-run.
     for (const [name, step] of Object.entries(def.steps)) {
       if (step.worker !== 'claude') continue;
@@ -94,11 +122,43 @@ export class WorkflowService implements WorkflowApi {
         throw new AppError('validation', `${where}step "${name}": ${err.message}`, { field, cause: err });
       }
     }
+    // A secret the server does not have is refused now, not when the step first runs.
+    for (const [name, step] of Object.entries(def.steps)) {
+      for (const ref of secretRefs(step, templatesOf(name, step))) {
+        if (this.#deps.config.secrets.has(ref.name)) continue;
+        const field = fieldPath(ref.path);
+        const where = filename ? `${filename}: ` : '';
+        throw new AppError('validation', `${where}${unknownSecretMessage(field, ref.name)}`, { field });
+      }
+      // A checkout's credentials (src/workspaces/): one {{ secrets.NAME }}, resolved when the step runs.
+      const ws = step.worker === 'claude' ? step.workspace : undefined;
+      const secret = ws && 'repo' in ws && ws.credentials ? secretRefName(ws.credentials) : undefined;
+      if (secret !== undefined && !this.#deps.config.secrets.has(secret)) {
+        const field = `steps.${name}.workspace.credentials`;
+        const where = filename ? `${filename}: ` : '';
+        throw new AppError('validation', `${where}${unknownSecretMessage(field, secret)}`, { field });
+      }
+    }
+    try {
+      checkWebhookTriggers(def, this.#deps.config.secrets);
+    } catch (err) {
+      if (!(err instanceof AppError) || !filename) throw err;
+      throw new AppError(err.kind, `${filename}: ${err.message}`, {
+        ...(err.field ? { field: err.field } : {}),
+        cause: err,
+      });
+    }
     return def;
   }
 
   async registerWorkflow(text: string, options: { filename?: string; source?: string } = {}): Promise<WorkflowSummary> {
     const definition = this.validateWorkflow(text, options.filename);
+    // Checked before the write, not inside it: two registrations racing for one new hook name could both
+    // pass, and a delivery to such a name is then refused (src/triggers/webhook-triggers.ts).
+    checkHookNamesFree(
+      definition,
+      (await this.#deps.store.listWorkflows()).map((w) => w.definition),
+    );
     const record = await this.#deps.store.putWorkflow({
       name: definition.name,
       source: options.source ?? 'api',
@@ -106,7 +166,18 @@ export class WorkflowService implements WorkflowApi {
       updated_at: new Date().toISOString(),
     });
     this.#engine.pools.declare(definition.pools);
-    return workflowSummary(record);
+    const summary = workflowSummary(record);
+    for (const listener of this.#registered) await listener(summary);
+    return summary;
+  }
+
+  /**
+   * Calls (and awaits) `listener` after every registration, so schedules follow the current definitions
+   * by the time the registration is answered.
+   */
+  onRegistered(listener: (workflow: WorkflowSummary) => void | Promise<void>): () => void {
+    this.#registered.add(listener);
+    return () => this.#registered.delete(listener);
   }
 
   async listWorkflows(): Promise<WorkflowSummary[]> {
@@ -122,7 +193,7 @@ export class WorkflowService implements WorkflowApi {
   async startRun(
     workflow: string,
     inputs: unknown,
-    options: { idempotencyKey?: string } = {},
+    options: { idempotencyKey?: string; delivery?: HookDelivery; trigger?: RunTrigger } = {},
   ): Promise<{ run: RunView; created: boolean }> {
     const wf = await this.getWorkflow(workflow);
     const key = options.idempotencyKey;
@@ -131,26 +202,49 @@ export class WorkflowService implements WorkflowApi {
         field: 'Idempotency-Key',
       });
     }
+    // Schedules key their runs `schedule:<digest of the fire>`: a client holding such a key could
+    // take a fire's place (its run, without the trigger), so the prefix is theirs alone.
+    if (key?.startsWith('schedule:') && options.trigger === undefined) {
+      throw new AppError('validation', 'Idempotency-Key must not start with "schedule:" (reserved for schedules)', {
+        field: 'Idempotency-Key',
+      });
+    }
     const validated = validateInputs(wf.definition, inputs);
     const id = randomUUID();
     const steps = topologicalOrder(wf.definition).map((name) => newStep(id, name));
-    const { run, created } = await this.#deps.store.createRun(
-      {
-        id,
-        workflow: wf.name,
-        version: wf.version,
-        definition: wf.definition,
-        inputs: validated,
-        idempotency_key: key ?? null,
-        idempotency_hash: key
-          ? createHash('sha256')
-              .update(JSON.stringify([workflow, inputs ?? {}]))
-              .digest('hex')
-          : null,
-        created_at: new Date().toISOString(),
-      },
-      steps,
-    );
+    const newRun = {
+      id,
+      workflow: wf.name,
+      version: wf.version,
+      definition: wf.definition,
+      inputs: validated,
+      idempotency_key: key ?? null,
+      idempotency_hash: key
+        ? createHash('sha256')
+            .update(JSON.stringify([workflow, inputs ?? {}]))
+            .digest('hex')
+        : null,
+      created_at: new Date().toISOString(),
+      ...(options.trigger ? { trigger: options.trigger } : {}),
+      ...(options.delivery
+        ? {
+            trigger: {
+              kind: 'webhook' as const,
+              name: options.delivery.hook,
+              delivery: options.delivery.id,
+              event: options.delivery.event,
+            },
+          }
+        : {}),
+    };
+    const { delivery } = options;
+    const { run, created } = delivery
+      ? await this.#deps.store.createRunForDelivery(
+          { hook: delivery.hook, delivery_id: delivery.id, event: delivery.event, received_at: newRun.created_at },
+          newRun,
+          steps,
+        )
+      : await this.#deps.store.createRun(newRun, steps);
     if (created) await this.#engine.adopt(loadRun(run, steps));
     return { run: await this.getRun(run.id), created };
   }

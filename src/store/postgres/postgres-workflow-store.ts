@@ -11,20 +11,24 @@ import type {
   DlqEntry,
   RunEvent,
   RunStatus,
+  RunTrigger,
   StepAttemptError,
   StepStatus,
   StepView,
 } from '../../workflow/workflow-api.ts';
+import type { ScheduleStore } from '../schedule-store.ts';
 import type {
   NewRun,
   RunListQuery,
   RunRecord,
   StepRecord,
+  WebhookDelivery,
   WorkflowBatch,
   WorkflowRecord,
   WorkflowStore,
 } from '../workflow-store.ts';
-import { json, parse, type Row, text } from './columns.ts';
+import { freeText, json, parse, type Row, readFreeText, text } from './columns.ts';
+import { PostgresScheduleStore } from './postgres-schedule-store.ts';
 import { LOCK_RUN_EVENTS, LOCK_WORKFLOW, NO_CURSOR, type PostgresStore } from './postgres-store.ts';
 
 function toWorkflow(row: Row): WorkflowRecord {
@@ -52,6 +56,7 @@ function toRun(row: Row): RunRecord {
     error: parse<ErrorInfo>(row.error),
     usage: parse<Usage>(row.usage)!,
     holders: Number(row.holders ?? 0),
+    trigger: parse<RunTrigger>(row.run_trigger),
   };
 }
 
@@ -107,10 +112,24 @@ const ACTIVE = "status NOT IN ('completed', 'failed')";
 
 export class PostgresWorkflowStore implements WorkflowStore {
   readonly #base: PostgresStore;
+  readonly #schedules: ScheduleStore;
 
   constructor(base: PostgresStore) {
     this.#base = base;
+    this.#schedules = new PostgresScheduleStore(base);
   }
+
+  // Schedules (migration 004) live in their own file; these delegate.
+  upsertSchedule: ScheduleStore['upsertSchedule'] = (s) => this.#schedules.upsertSchedule(s);
+  getSchedule: ScheduleStore['getSchedule'] = (k) => this.#schedules.getSchedule(k);
+  listSchedules: ScheduleStore['listSchedules'] = () => this.#schedules.listSchedules();
+  deleteSchedule: ScheduleStore['deleteSchedule'] = (k) => this.#schedules.deleteSchedule(k);
+  setSchedulePaused: ScheduleStore['setSchedulePaused'] = (k, p, at) => this.#schedules.setSchedulePaused(k, p, at);
+  claimFire: ScheduleStore['claimFire'] = (f) => this.#schedules.claimFire(f);
+  settleFire: ScheduleStore['settleFire'] = (f, o, at) => this.#schedules.settleFire(f, o, at);
+  lastFire: ScheduleStore['lastFire'] = (k) => this.#schedules.lastFire(k);
+  listUnsettledFires: ScheduleStore['listUnsettledFires'] = () => this.#schedules.listUnsettledFires();
+  activeScheduledRun: ScheduleStore['activeScheduledRun'] = (k) => this.#schedules.activeScheduledRun(k);
 
   async #one(sql: string, params: unknown[] = []): Promise<Row | undefined> {
     return (await this.#base.pool.query(sql, params)).rows[0];
@@ -154,37 +173,60 @@ export class PostgresWorkflowStore implements WorkflowStore {
     return (await this.#all('SELECT * FROM workflows ORDER BY name COLLATE "C"')).map(toWorkflow);
   }
 
-  async createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }> {
-    const created = await this.#base.transaction(async (c) => {
-      const { rows } = await c.query(
-        `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9)
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
-        [
-          run.id,
-          run.workflow,
-          run.version,
-          JSON.stringify(run.definition),
-          JSON.stringify(run.inputs),
-          run.idempotency_key,
-          run.idempotency_hash,
-          run.created_at,
-          JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
-        ],
+  createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }> {
+    return this.#base.transaction((c) => insertRun(c, run, steps));
+  }
+
+  createRunForDelivery(
+    delivery: Omit<WebhookDelivery, 'run_id'>,
+    run: NewRun,
+    steps: StepRecord[],
+  ): Promise<{ run: RunRecord; created: boolean }> {
+    // One transaction for the delivery row and the run: a crash before COMMIT leaves neither (the sender,
+    // unanswered, delivers again), after it both. The delivery row goes in first, keyed: the same delivery
+    // arriving at two processes at once waits on the other's insert, then finds its row and run.
+    return this.#base.transaction(async (c) => {
+      const claimed = await c.query(
+        `INSERT INTO inbound_webhook_deliveries (hook, delivery_id, run_id, event, received_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
+        [delivery.hook, delivery.delivery_id, run.id, freeText(delivery.event), delivery.received_at],
       );
-      if (!rows[0]) return undefined;
-      for (const step of steps) await putStep(c, step);
-      return toRun(rows[0]);
+      if (claimed.rowCount === 0) {
+        const { rows } = await c.query(
+          `SELECT r.* FROM inbound_webhook_deliveries d JOIN workflow_runs r ON r.id = d.run_id
+           WHERE d.hook = $1 AND d.delivery_id = $2`,
+          [delivery.hook, delivery.delivery_id],
+        );
+        if (!rows[0]) throw new Error(`webhook delivery ${delivery.delivery_id} is recorded without its run`);
+        return { run: toRun(rows[0]), created: false };
+      }
+      const created = await insertRun(c, run, steps);
+      // An idempotency key can hand back an earlier run: the delivery then points at that one.
+      if (created.run.id !== run.id) {
+        await c.query('UPDATE inbound_webhook_deliveries SET run_id = $1 WHERE hook = $2 AND delivery_id = $3', [
+          created.run.id,
+          delivery.hook,
+          delivery.delivery_id,
+        ]);
+      }
+      return created;
     });
-    if (created) return { run: created, created: true };
-    // The key was taken by an earlier request (in this process or another).
-    const existing = await this.#one('SELECT * FROM workflow_runs WHERE idempotency_key = $1', [run.idempotency_key]);
-    if (!existing || existing.idempotency_hash !== run.idempotency_hash) {
-      throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
-        field: 'Idempotency-Key',
-      });
-    }
-    return { run: toRun(existing), created: false };
+  }
+
+  async getWebhookDelivery(hook: string, deliveryId: string): Promise<WebhookDelivery | undefined> {
+    const row = await this.#one('SELECT * FROM inbound_webhook_deliveries WHERE hook = $1 AND delivery_id = $2', [
+      hook,
+      deliveryId,
+    ]);
+    return row
+      ? {
+          hook: String(row.hook),
+          delivery_id: String(row.delivery_id),
+          run_id: String(row.run_id),
+          event: readFreeText(row.event),
+          received_at: String(row.received_at),
+        }
+      : undefined;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -237,6 +279,13 @@ export class PostgresWorkflowStore implements WorkflowStore {
             d.created_at,
             d.resolved_at,
           ],
+        );
+      }
+      for (const w of batch.webhooks ?? []) {
+        // Due now; the WebhookSender (tasks/webhooks.ts) signs, sends and retries it.
+        await c.query(
+          'INSERT INTO webhook_deliveries (task_id, url, payload, next_attempt_at) VALUES ($1, $2, $3, $4)',
+          [w.run_id, w.url, w.payload, new Date().toISOString()],
         );
       }
       const events = batch.events ?? [];
@@ -302,6 +351,48 @@ export class PostgresWorkflowStore implements WorkflowStore {
     const items = rows.slice(0, page.limit);
     return { items: items.map(map), next_cursor: rows.length > page.limit ? String(items.at(-1)!.seq) : null };
   }
+}
+
+/**
+ * Inserts a queued run and its steps, or returns the run an earlier request with the same idempotency key
+ * made (settled by the unique index: a concurrent insert of the key is waited for, then found).
+ */
+async function insertRun(
+  c: PoolClient,
+  run: NewRun,
+  steps: StepRecord[],
+): Promise<{ run: RunRecord; created: boolean }> {
+  const { rows } = await c.query(
+    `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash,
+       created_at, usage, run_trigger)
+     VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
+    [
+      run.id,
+      run.workflow,
+      run.version,
+      JSON.stringify(run.definition),
+      JSON.stringify(run.inputs),
+      run.idempotency_key,
+      run.idempotency_hash,
+      run.created_at,
+      JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
+      json(run.trigger),
+    ],
+  );
+  if (rows[0]) {
+    for (const step of steps) await putStep(c, step);
+    return { run: toRun(rows[0]), created: true };
+  }
+  const existing: Row | undefined = (
+    await c.query('SELECT * FROM workflow_runs WHERE idempotency_key = $1', [run.idempotency_key])
+  ).rows[0];
+  if (!existing || existing.idempotency_hash !== run.idempotency_hash) {
+    throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
+      field: 'Idempotency-Key',
+    });
+  }
+  return { run: toRun(existing), created: false };
 }
 
 /** Inserts or replaces a step or item row; a replaced row keeps its place (seq) in getSteps' order. */

@@ -11,20 +11,24 @@ import type {
   DlqEntry,
   RunEvent,
   RunStatus,
+  RunTrigger,
   StepAttemptError,
   StepStatus,
   StepView,
 } from '../../workflow/workflow-api.ts';
+import type { ScheduleStore } from '../schedule-store.ts';
 import type {
   NewRun,
   RunListQuery,
   RunRecord,
   StepRecord,
+  WebhookDelivery,
   WorkflowBatch,
   WorkflowRecord,
   WorkflowStore,
 } from '../workflow-store.ts';
 import { json, parse, type Row, text } from './columns.ts';
+import { SqliteScheduleStore } from './sqlite-schedule-store.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 
 function toWorkflow(row: Row): WorkflowRecord {
@@ -52,6 +56,7 @@ function toRun(row: Row): RunRecord {
     error: parse<ErrorInfo>(row.error),
     usage: parse<Usage>(row.usage)!,
     holders: Number(row.holders ?? 0),
+    trigger: parse<RunTrigger>(row.run_trigger),
   };
 }
 
@@ -107,10 +112,24 @@ const ACTIVE = "status NOT IN ('completed', 'failed')";
 
 export class SqliteWorkflowStore implements WorkflowStore {
   readonly #base: SqliteStore;
+  readonly #schedules: ScheduleStore;
 
   constructor(base: SqliteStore) {
     this.#base = base;
+    this.#schedules = new SqliteScheduleStore(base);
   }
+
+  // Schedules (migration 004) live in their own file; these delegate.
+  upsertSchedule: ScheduleStore['upsertSchedule'] = (s) => this.#schedules.upsertSchedule(s);
+  getSchedule: ScheduleStore['getSchedule'] = (k) => this.#schedules.getSchedule(k);
+  listSchedules: ScheduleStore['listSchedules'] = () => this.#schedules.listSchedules();
+  deleteSchedule: ScheduleStore['deleteSchedule'] = (k) => this.#schedules.deleteSchedule(k);
+  setSchedulePaused: ScheduleStore['setSchedulePaused'] = (k, p, at) => this.#schedules.setSchedulePaused(k, p, at);
+  claimFire: ScheduleStore['claimFire'] = (f) => this.#schedules.claimFire(f);
+  settleFire: ScheduleStore['settleFire'] = (f, o, at) => this.#schedules.settleFire(f, o, at);
+  lastFire: ScheduleStore['lastFire'] = (k) => this.#schedules.lastFire(k);
+  listUnsettledFires: ScheduleStore['listUnsettledFires'] = () => this.#schedules.listUnsettledFires();
+  activeScheduledRun: ScheduleStore['activeScheduledRun'] = (k) => this.#schedules.activeScheduledRun(k);
 
   #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
     return this.#base.prepare(sql).get(...params) as Row | undefined;
@@ -160,34 +179,84 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }> {
-    return this.#base.write(() => {
-      if (run.idempotency_key !== null) {
-        const existing = this.#get('SELECT * FROM workflow_runs WHERE idempotency_key = ?', run.idempotency_key);
-        if (existing) {
-          if (existing.idempotency_hash !== run.idempotency_hash) {
-            throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
-              field: 'Idempotency-Key',
-            });
-          }
-          return { run: toRun(existing), created: false };
+    return this.#base.write(() => this.#insertRun(run, steps));
+  }
+
+  /** createRun's body, inside the caller's write transaction. */
+  #insertRun(run: NewRun, steps: StepRecord[]): { run: RunRecord; created: boolean } {
+    if (run.idempotency_key !== null) {
+      const existing = this.#get('SELECT * FROM workflow_runs WHERE idempotency_key = ?', run.idempotency_key);
+      if (existing) {
+        if (existing.idempotency_hash !== run.idempotency_hash) {
+          throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
+            field: 'Idempotency-Key',
+          });
         }
+        return { run: toRun(existing), created: false };
       }
-      const row = this.#get(
-        `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *`,
-        run.id,
-        run.workflow,
-        run.version,
-        JSON.stringify(run.definition),
-        JSON.stringify(run.inputs),
-        run.idempotency_key,
-        run.idempotency_hash,
-        run.created_at,
-        JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
+    }
+    const row = this.#get(
+      `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage, run_trigger)
+       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING *`,
+      run.id,
+      run.workflow,
+      run.version,
+      JSON.stringify(run.definition),
+      JSON.stringify(run.inputs),
+      run.idempotency_key,
+      run.idempotency_hash,
+      run.created_at,
+      JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
+      json(run.trigger),
+    );
+    for (const step of steps) this.#putStep(step);
+    return { run: toRun(row!), created: true };
+  }
+
+  createRunForDelivery(
+    delivery: Omit<WebhookDelivery, 'run_id'>,
+    run: NewRun,
+    steps: StepRecord[],
+  ): Promise<{ run: RunRecord; created: boolean }> {
+    // One transaction for the delivery row and the run: a crash before COMMIT leaves neither (the
+    // sender, unanswered, delivers again and the run starts once); after it, both (the engine resumes
+    // the queued run at start, and the sender's retry finds the row and gets this run back).
+    return this.#base.write(() => {
+      const existing = this.#get(
+        `SELECT r.* FROM inbound_webhook_deliveries d JOIN workflow_runs r ON r.id = d.run_id
+         WHERE d.hook = ? AND d.delivery_id = ?`,
+        delivery.hook,
+        delivery.delivery_id,
       );
-      for (const step of steps) this.#putStep(step);
-      return { run: toRun(row!), created: true };
+      if (existing) return { run: toRun(existing), created: false };
+      const created = this.#insertRun(run, steps);
+      this.#run(
+        'INSERT INTO inbound_webhook_deliveries (hook, delivery_id, run_id, event, received_at) VALUES (?, ?, ?, ?, ?)',
+        delivery.hook,
+        delivery.delivery_id,
+        created.run.id,
+        delivery.event,
+        delivery.received_at,
+      );
+      return created;
     });
+  }
+
+  async getWebhookDelivery(hook: string, deliveryId: string): Promise<WebhookDelivery | undefined> {
+    const row = this.#get(
+      'SELECT * FROM inbound_webhook_deliveries WHERE hook = ? AND delivery_id = ?',
+      hook,
+      deliveryId,
+    );
+    return row
+      ? {
+          hook: String(row.hook),
+          delivery_id: String(row.delivery_id),
+          run_id: String(row.run_id),
+          event: text(row.event),
+          received_at: String(row.received_at),
+        }
+      : undefined;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -286,6 +355,16 @@ export class SqliteWorkflowStore implements WorkflowStore {
           JSON.stringify(d.context),
           d.created_at,
           d.resolved_at,
+        );
+      }
+      for (const w of batch.webhooks ?? []) {
+        // Due now; the WebhookSender (tasks/webhooks.ts) signs, sends and retries it.
+        this.#run(
+          'INSERT INTO webhook_deliveries (task_id, url, payload, next_attempt_at) VALUES (?, ?, ?, ?)',
+          w.run_id,
+          w.url,
+          w.payload,
+          new Date().toISOString(),
         );
       }
       const insert = this.#base.prepare(
