@@ -11,8 +11,10 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { listMigrations, migrate } from '../../src/store/postgres/migrate.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { PostgresWorkflowStore } from '../../src/store/postgres/postgres-workflow-store.ts';
 import { listMigrations as listSqliteMigrations } from '../../src/store/sqlite/migrate.ts';
 import type { NewTask } from '../../src/store/store.ts';
+import type { WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
 import { postgresBinDir, usePostgres } from '../fixtures/postgres.ts';
 
 const postgres = usePostgres();
@@ -139,6 +141,30 @@ describe('two processes on one database', () => {
     );
     assert.equal(results.filter((r) => r.created).length, 1);
     assert.equal(new Set(results.map((r) => r.task.id)).size, 1);
+  });
+
+  test('the same webhook delivery reaching both at once starts one run', async () => {
+    const wa = new PostgresWorkflowStore(a);
+    const wb = new PostgresWorkflowStore(b);
+    const run = (id: string) => ({
+      id,
+      workflow: 'wf',
+      version: 1,
+      definition: { name: 'wf', steps: {} } as unknown as WorkflowDefinition,
+      inputs: {},
+      idempotency_key: null,
+      idempotency_hash: null,
+      created_at: now(),
+    });
+    // The event name is the sender's to choose: NUL included.
+    const delivery = { hook: 'gh', delivery_id: 'same', event: 'pull_request\u0000.opened', received_at: now() };
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 ? wa : wb).createRunForDelivery(delivery, run(`run-${i}`), [])),
+    );
+    assert.equal(results.filter((r) => r.created).length, 1);
+    assert.equal(new Set(results.map((r) => r.run.id)).size, 1);
+    assert.deepEqual(await wa.getWebhookDelivery('gh', 'same'), { ...delivery, run_id: results[0]!.run.id });
+    assert.equal((await a.pool.query('SELECT count(*)::int AS n FROM workflow_runs')).rows[0].n, 1);
   });
 
   test('events appended to one task from both at once are numbered 1…n without gaps', async () => {

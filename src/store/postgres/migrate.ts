@@ -4,9 +4,8 @@
  * others wait, then find every version recorded. Each migration commits with its record or not at all
  * (PostgreSQL's DDL is transactional).
  *
- * Each SQLite migration has a twin here with the same number and name (a test holds them in step). The
- * SQLite 004_schedules.sql and 005_webhook_deliveries.sql being written alongside this have none yet: port
- * them (INTEGER flags may stay INTEGER; text times and JSON text as in 001) with their store methods.
+ * Each SQLite migration has a twin here with the same number and name (a test holds them in step): a
+ * new SQLite migration needs its PostgreSQL twin, and its store methods theirs, before the suites pass.
  */
 import path from 'node:path';
 import type { Pool } from 'pg';

@@ -113,6 +113,7 @@ const ACTIVE = "status NOT IN ('completed', 'failed')";
 export class PostgresWorkflowStore implements WorkflowStore {
   readonly #base: PostgresStore;
   readonly #schedules: ScheduleStore;
+  #deliveries: Promise<unknown> = Promise.resolve();
 
   constructor(base: PostgresStore) {
     this.#base = base;
@@ -184,33 +185,38 @@ export class PostgresWorkflowStore implements WorkflowStore {
   ): Promise<{ run: RunRecord; created: boolean }> {
     // One transaction for the delivery row and the run: a crash before COMMIT leaves neither (the sender,
     // unanswered, delivers again), after it both. The delivery row goes in first, keyed: the same delivery
-    // arriving at two processes at once waits on the other's insert, then finds its row and run.
-    return this.#base.transaction(async (c) => {
-      const claimed = await c.query(
-        `INSERT INTO inbound_webhook_deliveries (hook, delivery_id, run_id, event, received_at)
+    // arriving at two processes at once waits on the other's insert, then finds its row and run. Within
+    // this process deliveries go one at a time, so the first to arrive is the one that starts the run.
+    const next = this.#deliveries.then(() =>
+      this.#base.transaction(async (c) => {
+        const claimed = await c.query(
+          `INSERT INTO inbound_webhook_deliveries (hook, delivery_id, run_id, event, received_at)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-        [delivery.hook, delivery.delivery_id, run.id, freeText(delivery.event), delivery.received_at],
-      );
-      if (claimed.rowCount === 0) {
-        const { rows } = await c.query(
-          `SELECT r.* FROM inbound_webhook_deliveries d JOIN workflow_runs r ON r.id = d.run_id
-           WHERE d.hook = $1 AND d.delivery_id = $2`,
-          [delivery.hook, delivery.delivery_id],
+          [delivery.hook, delivery.delivery_id, run.id, freeText(delivery.event), delivery.received_at],
         );
-        if (!rows[0]) throw new Error(`webhook delivery ${delivery.delivery_id} is recorded without its run`);
-        return { run: toRun(rows[0]), created: false };
-      }
-      const created = await insertRun(c, run, steps);
-      // An idempotency key can hand back an earlier run: the delivery then points at that one.
-      if (created.run.id !== run.id) {
-        await c.query('UPDATE inbound_webhook_deliveries SET run_id = $1 WHERE hook = $2 AND delivery_id = $3', [
-          created.run.id,
-          delivery.hook,
-          delivery.delivery_id,
-        ]);
-      }
-      return created;
-    });
+        if (claimed.rowCount === 0) {
+          const { rows } = await c.query(
+            `SELECT r.* FROM inbound_webhook_deliveries d JOIN workflow_runs r ON r.id = d.run_id
+           WHERE d.hook = $1 AND d.delivery_id = $2`,
+            [delivery.hook, delivery.delivery_id],
+          );
+          if (!rows[0]) throw new Error(`webhook delivery ${delivery.delivery_id} is recorded without its run`);
+          return { run: toRun(rows[0]), created: false };
+        }
+        const created = await insertRun(c, run, steps);
+        // An idempotency key can hand back an earlier run: the delivery then points at that one.
+        if (created.run.id !== run.id) {
+          await c.query('UPDATE inbound_webhook_deliveries SET run_id = $1 WHERE hook = $2 AND delivery_id = $3', [
+            created.run.id,
+            delivery.hook,
+            delivery.delivery_id,
+          ]);
+        }
+        return created;
+      }),
+    );
+    this.#deliveries = next.catch(() => undefined);
+    return next;
   }
 
   async getWebhookDelivery(hook: string, deliveryId: string): Promise<WebhookDelivery | undefined> {
