@@ -244,7 +244,7 @@ export function loadConfig(
     claudePath: c.SWITCHYARD_CLAUDE_PATH,
     sandbox: c.SWITCHYARD_SANDBOX,
     passThroughEnv,
-    secrets: SecretStore.fromEnv(merged, cwd),
+    secrets: SecretStore.fromEnv(merged, cwd, workspaceRoots),
   };
 }
 

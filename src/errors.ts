@@ -23,6 +23,8 @@ export const ERROR_KINDS = {
   output_invalid: { status: 422, retryable: true },
   // The same output would be as large again on a retry.
   output_too_large: { status: 422, retryable: false },
+  // Claude Code finished but said nothing (the article's "Empty response"): another attempt may answer.
+  empty_response: { status: 502, retryable: true },
   internal: { status: 500, retryable: false },
   // Raised by the API only.
   unauthorized: { status: 401, retryable: false },

@@ -15,6 +15,7 @@ import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { AppError } from './errors.ts';
 import { Metrics } from './metrics.ts';
+import { missingCredentials, missingCredentialsError } from './model/credentials.ts';
 import { demoScript } from './model/demo-script.ts';
 import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
@@ -25,7 +26,7 @@ import { prepareSandboxHost, probeSandbox, type SandboxStatus } from './runners/
 import { WarmPool } from './runners/claude/warm-pool.ts';
 import type { OutputEnvelope, RunContext } from './runners/runner.ts';
 import { parseAllowList } from './runners/ssrf.ts';
-import { Redactor } from './secrets/redactor.ts';
+import { Redactor, secretForms } from './secrets/redactor.ts';
 import { openSqliteStore } from './store/sqlite/sqlite-store.ts';
 import { SqliteWorkflowStore } from './store/sqlite/sqlite-workflow-store.ts';
 import type { TaskRecord } from './store/store.ts';
@@ -64,6 +65,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     config.webhookSecret,
     config.passThroughEnv.ANTHROPIC_API_KEY,
     config.passThroughEnv.ANTHROPIC_AUTH_TOKEN,
+    // Workflow secrets, in every form a template writes them (raw, percent-encoded, JSON-escaped).
+    ...config.secrets.values().flatMap(secretForms),
   ]);
   const logger = pino({
     level: config.logLevel,
@@ -79,6 +82,9 @@ export async function startServer(config: Config): Promise<RunningServer> {
     };
     logger.info({ model: demoModel.url }, 'demo mode: Claude Code talks to the built-in scripted model');
   }
+  // Without model credentials the server still serves llm, http and transform work; claude runs fail at once.
+  const noCredentials = missingCredentials(config.passThroughEnv);
+  if (noCredentials) logger.warn(`${noCredentials}. Tasks and claude steps fail until then.`);
   // loadConfig required configured roots to exist; this creates the default one (./workspace).
   for (const root of config.workspaceRoots) fs.mkdirSync(root, { recursive: true });
   const sandbox = await probeSandbox(config.sandbox);
@@ -161,7 +167,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
     slots: admission.slots,
     dataDir: config.dataDir,
     redactor,
-    runClaude: (input, ctx, hooks) => runClaude(input, ctx, { ...runnerOptions, ...hooks }),
+    runClaude: async (input, ctx, hooks) => {
+      if (noCredentials) throw missingCredentialsError(noCredentials);
+      return runClaude(input, ctx, { ...runnerOptions, ...hooks });
+    },
     onTerminal,
     sandbox,
   });
@@ -176,9 +185,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
   const workflows = new WorkflowService({
     config,
     store: new SqliteWorkflowStore(store),
-    runClaude: (input, ctx) => runWorkflowClaude(admission.slots, input, ctx, runnerOptions),
+    runClaude: async (input, ctx) => {
+      if (noCredentials) throw missingCredentialsError(noCredentials);
+      return runWorkflowClaude(admission.slots, input, ctx, runnerOptions);
+    },
     logger,
     redact: (value) => redactor.value(value),
+    webhookQueued: () => webhooks.kick(),
   });
   await workflows.start();
 

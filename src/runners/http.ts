@@ -24,6 +24,11 @@ export interface HttpStepInput {
   timeout?: number;
   /** Largest response body accepted; default 10 MiB. */
   max_response_bytes?: number;
+  /**
+   * Follow redirects only within the URL's origin. Set for workflow steps that send secrets: a
+   * cross-origin hop drops credential-named headers, but a 307/308 keeps the body and every other header.
+   */
+  keep_origin?: boolean;
 }
 
 export interface HttpRunnerOptions {
@@ -31,6 +36,8 @@ export interface HttpRunnerOptions {
   allow: AllowList;
   /** Name resolution; defaults to the system resolver (`dns.lookup`, all addresses). */
   resolveAll?: ResolveAll;
+  /** Values never to quote in an error (workflow secrets, in every form they are sent in). */
+  secrets?: readonly string[];
 }
 
 export const HTTP_DEFAULT_TIMEOUT_MS = 60_000;
@@ -72,6 +79,7 @@ interface Request {
   expected: (status: number) => boolean;
   timeout: number;
   maxBytes: number;
+  keepOrigin: boolean;
 }
 
 /**
@@ -123,6 +131,13 @@ export async function runHttp(
           body = undefined;
           headers = withoutHeaders(headers, (name) => name === 'content-type');
         }
+        if (req.keepOrigin && next.origin !== req.url.origin) {
+          throw new AppError(
+            'permission_denied',
+            `${display(url)} redirected to another origin (${next.origin}); a step that sends secrets follows ` +
+              `redirects only within ${req.url.origin}`,
+          );
+        }
         if (next.origin !== url.origin) headers = withoutHeaders(headers, (name) => SENSITIVE_HEADER.test(name));
         ctx.emit({ type: 'http.redirect', data: { status, from: display(url), to: display(next) } });
         redirectedFrom = url;
@@ -134,7 +149,9 @@ export async function runHttp(
         res.headers['content-type'],
       );
       if (!req.expected(status)) {
-        const excerpt = redact(text.replace(/\s+/g, ' ').trim().slice(0, 300), secretsOf(req));
+        // Redacted whole, then cut: a cut first could leave the head of a secret that no longer matches.
+        const known = [...secretsOf(req), ...(options.secrets ?? [])];
+        const excerpt = redact(text.replace(/\s+/g, ' ').trim(), known).slice(0, 300);
         const suffix = excerpt ? `: ${excerpt}` : '';
         throw new AppError('http_status', `${method} ${display(url)} answered ${status}${suffix}`);
       }
@@ -205,6 +222,7 @@ function checkInput(input: HttpStepInput): Request {
     expected: expect ? (status) => expect.includes(status) : (status) => status >= 200 && status < 300,
     timeout: positiveInt(input.timeout, 'timeout', HTTP_DEFAULT_TIMEOUT_MS, 86_400_000, ' (ms)'),
     maxBytes: positiveInt(input.max_response_bytes, 'max_response_bytes', HTTP_DEFAULT_MAX_RESPONSE_BYTES, 2 ** 31, ''),
+    keepOrigin: input.keep_origin === true,
   };
 }
 

@@ -35,6 +35,8 @@ export interface LlmStepInput {
   model?: string;
   /** Name of an environment variable ending in `_API_KEY` that holds the key for this step. */
   api_key_env?: string;
+  /** The key itself (a workflow's rendered `{{ secrets.NAME }}`): wins over api_key_env and the defaults. */
+  api_key?: string;
   /** A JSON Schema (2020-12): the reply must be JSON that validates against it. */
   output_schema?: object;
   temperature?: number;
@@ -214,7 +216,13 @@ function resolveTarget(input: LlmStepInput, defaults: LlmDefaults): Target {
   if (!model) throw validationError('model', 'is required (on the step or SWITCHYARD_LLM_MODEL)');
   const chosen = configured === undefined || baseUrl !== normalizeBaseUrl(provider, configured);
   let apiKey: string | undefined;
-  if (input.api_key_env !== undefined) {
+  if (input.api_key !== undefined) {
+    // Never echoed: it is a secret.
+    if (typeof input.api_key !== 'string' || input.api_key.trim() === '') {
+      throw validationError('api_key', 'rendered empty: check the secret it names');
+    }
+    apiKey = input.api_key;
+  } else if (input.api_key_env !== undefined) {
     if (!KEY_ENV.test(input.api_key_env)) {
       throw validationError('api_key_env', 'must name an environment variable ending in _API_KEY');
     }

@@ -22,9 +22,25 @@ export class Redactor {
   }
 
   text(value: string): string {
-    let out = value.replace(KEY_SHAPES, REDACTED);
-    for (const secret of this.#values) out = redactTails(out, secret);
-    return out;
+    const out = value.replace(KEY_SHAPES, REDACTED);
+    // Every secret's matches are found in the same text and merged: forms of one secret share a tail
+    // (raw and JSON-escaped), and redacting one first would leave the other's head standing.
+    const ranges = this.#values.flatMap((secret) => tailRanges(out, secret));
+    if (ranges.length === 0) return out;
+    ranges.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+    let result = '';
+    let copied = 0;
+    let [start, end] = ranges[0] as [number, number];
+    for (const [s, e] of ranges.slice(1)) {
+      if (s < end) {
+        end = Math.max(end, e);
+        continue;
+      }
+      result += out.slice(copied, start) + REDACTED;
+      copied = end;
+      [start, end] = [s, e];
+    }
+    return result + out.slice(copied, start) + REDACTED + out.slice(end);
   }
 
   /** Redacts every string inside a JSON-compatible value. */
@@ -44,25 +60,39 @@ export class Redactor {
   }
 }
 
-/** Replaces every run of text that is a tail of secret (the whole secret included) of MIN_TAIL or more. */
-function redactTails(text: string, secret: string): string {
+/** Every run of text that is a tail of secret (the whole secret included) of MIN_TAIL or more, as [start, end). */
+function tailRanges(text: string, secret: string): Array<[number, number]> {
   const tail = secret.slice(-MIN_TAIL);
+  const ranges: Array<[number, number]> = [];
   let at = text.indexOf(tail);
-  if (at < 0) return text;
-  let out = '';
-  let copied = 0;
+  let previous = 0;
   while (at >= 0) {
     // Grow the match leftwards while it still spells the secret backwards from its last character.
     const end = at + tail.length;
     let start = at;
     let s = secret.length - tail.length;
-    while (s > 0 && start > copied && text[start - 1] === secret[s - 1]) {
+    while (s > 0 && start > previous && text[start - 1] === secret[s - 1]) {
       start--;
       s--;
     }
-    out += text.slice(copied, start) + REDACTED;
-    copied = end;
+    ranges.push([start, end]);
+    previous = end;
     at = text.indexOf(tail, end);
   }
-  return out + text.slice(copied);
+  return ranges;
+}
+
+/**
+ * A secret as the places it is rendered into write it: as is (a header, a JSON body built as data),
+ * percent-encoded (a URL: template.ts renderUrl) and escaped inside a JSON string (a JSON text body),
+ * and escaped twice, as a server that echoes a JSON request body inside its JSON reply writes it.
+ * Give the Redactor all of them, so a recorded URL or an echoed body does not keep an encoded copy.
+ */
+export function secretForms(value: string): string[] {
+  const json = jsonEscaped(value);
+  return [...new Set([value, encodeURIComponent(value), json, jsonEscaped(json)])];
+}
+
+function jsonEscaped(text: string): string {
+  return JSON.stringify(text).slice(1, -1);
 }

@@ -9,30 +9,63 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { AppError } from '../errors.ts';
+import { isWithin, realPathOf } from '../paths.ts';
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ENV_PREFIX = 'SWITCHYARD_SECRET_';
 const FILE_VAR = 'SWITCHYARD_SECRETS_FILE';
+/**
+ * The Redactor replaces known values of this length or more wherever they appear; a shorter one would
+ * either stay visible or, redacted exactly, blank out ordinary words. So shorter secrets are refused.
+ */
+export const MIN_SECRET_LENGTH = 8;
 
 export class SecretStore {
   readonly #values: Map<string, string>;
 
   constructor(values: Record<string, string> = {}) {
     this.#values = new Map(Object.entries(values).filter(([, v]) => v !== ''));
+    for (const [name, value] of this.#values) {
+      if (!SECRET_NAME.test(name)) {
+        throw new AppError('validation', `"${name}" is not a valid secret name (A-Z, a-z, 0-9, _)`, { field: name });
+      }
+      if (value.length < MIN_SECRET_LENGTH) throw tooShort(name, `${ENV_PREFIX}${name}`, value.length);
+    }
   }
 
   /**
    * The secrets of an environment. A secrets file that others can read is refused: its values would
-   * not be secret on a shared machine.
+   * not be secret on a shared machine. So is one inside a workspace root, where a task could read it.
    */
-  static fromEnv(env: Record<string, string | undefined>, cwd = process.cwd()): SecretStore {
+  static fromEnv(
+    env: Record<string, string | undefined>,
+    cwd = process.cwd(),
+    workspaceRoots: string[] = [],
+  ): SecretStore {
     const values: Record<string, string> = {};
     const file = env[FILE_VAR];
-    if (file) Object.assign(values, readSecretsFile(path.resolve(cwd, file)));
+    if (file) {
+      const resolved = path.resolve(cwd, file);
+      const real = realPathOf(resolved);
+      const root = workspaceRoots.find((r) => isWithin(realPathOf(r), real));
+      if (root !== undefined) {
+        throw new AppError(
+          'validation',
+          `${FILE_VAR} ${resolved} lies inside the workspace root ${root}, where tasks can read it: keep it outside every workspace root`,
+          { field: FILE_VAR },
+        );
+      }
+      Object.assign(values, readSecretsFile(resolved));
+    }
     for (const [key, value] of Object.entries(env)) {
-      if (!key.startsWith(ENV_PREFIX) || value === undefined) continue;
+      if (!key.startsWith(ENV_PREFIX) || value === undefined || value === '') continue;
       const name = key.slice(ENV_PREFIX.length);
-      if (!SECRET_NAME.test(name)) continue;
+      if (!SECRET_NAME.test(name)) {
+        throw new AppError('validation', `${key}: "${name}" is not a valid secret name (A-Z, a-z, 0-9, _)`, {
+          field: key,
+        });
+      }
+      if (value.length < MIN_SECRET_LENGTH) throw tooShort(name, key, value.length);
       values[name] = value;
     }
     return new SecretStore(values);
@@ -79,14 +112,31 @@ function readSecretsFile(file: string): Record<string, string> {
     );
   }
   const parsed = parseEnv(fs.readFileSync(file, 'utf8')) as Record<string, string>;
-  for (const name of Object.keys(parsed)) {
+  for (const [name, value] of Object.entries(parsed)) {
     if (!SECRET_NAME.test(name)) {
       throw new AppError('validation', `${FILE_VAR} ${file}: "${name}" is not a valid secret name (A-Z, 0-9, _)`, {
         field: FILE_VAR,
       });
     }
+    if (value !== '' && value.length < MIN_SECRET_LENGTH) {
+      throw tooShort(name, `${FILE_VAR} ${file}: ${name}`, value.length, FILE_VAR);
+    }
   }
   return parsed;
+}
+
+function tooShort(name: string, where: string, length: number, field = `${ENV_PREFIX}${name}`): AppError {
+  return new AppError(
+    'validation',
+    `${where} is ${length} characters long; a secret must have at least ${MIN_SECRET_LENGTH}, ` +
+      'so that it can be redacted wherever it might appear without redacting ordinary words',
+    { field },
+  );
+}
+
+/** The message for a secret a definition names but the server does not have. */
+export function unknownSecretMessage(field: string, name: string): string {
+  return `${field} names the secret ${name}, which is not set: set ${ENV_PREFIX}${name} or add ${name}=… to ${FILE_VAR}`;
 }
 
 /** `{{ secrets.NAME }}` and nothing else: the form a field that holds one credential takes. */
@@ -101,11 +151,7 @@ export function resolveSecretField(text: string, secrets: SecretStore, field: st
   if (!match) return text;
   const name = match[1] as string;
   const value = secrets.get(name);
-  if (value === undefined) {
-    throw new AppError('validation', `${field} names the secret ${name}, which is not set (${ENV_PREFIX}${name})`, {
-      field,
-    });
-  }
+  if (value === undefined) throw new AppError('validation', unknownSecretMessage(field, name), { field });
   return value;
 }
 

@@ -97,6 +97,18 @@ export interface WorkflowBatch {
   events?: Array<Omit<RunEvent, 'seq'>>;
   /** Inserted or replaced, keyed by id. */
   dlq?: DlqEntry[];
+  /**
+   * Signed webhooks to deliver (approval notices), queued in the task webhooks' outbox with the
+   * transition that causes them, so a crash can neither lose one nor send one for a wait never written.
+   */
+  webhooks?: WebhookToQueue[];
+}
+
+export interface WebhookToQueue {
+  run_id: string;
+  url: string;
+  /** The JSON body, signed when sent. */
+  payload: string;
 }
 
 export interface RunListQuery {

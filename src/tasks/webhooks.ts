@@ -1,8 +1,10 @@
 /**
- * Signed webhooks on terminal task states (Standard Webhooks: webhook-id, webhook-timestamp,
- * webhook-signature). Each delivery is stored before it is attempted and retried with exponential
- * backoff, so a restart resumes pending deliveries. The target passes the same SSRF guard as http
- * steps: a client cannot make the server POST into the operator's private network.
+ * Signed webhooks (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature): on terminal
+ * task states, and for workflow approvals waiting for a person (approval.pending, which the workflow
+ * engine stores in this same table with the transition that starts the wait). Each delivery is stored
+ * before it is attempted and retried with exponential backoff, so a restart resumes pending
+ * deliveries. The target passes the same SSRF guard as http steps: neither a client nor a workflow
+ * can make the server POST into the operator's private network.
  */
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
@@ -25,11 +27,18 @@ export interface WebhookSenderDeps {
   pollMs?: number;
 }
 
+/** Every webhook's body: `{type, timestamp, data}`, the shape Standard Webhooks recommends. */
+export function webhookBody(type: string, timestamp: string | null, data: unknown): string {
+  return JSON.stringify({ type, timestamp, data });
+}
+
 export function webhookPayload(task: TaskRecord): string {
-  return JSON.stringify({
-    type: `task.${task.status}`,
-    timestamp: task.finished_at,
-    data: { session_id: task.id, status: task.status, response: task.response, result: task.result, error: task.error },
+  return webhookBody(`task.${task.status}`, task.finished_at, {
+    session_id: task.id,
+    status: task.status,
+    response: task.response,
+    result: task.result,
+    error: task.error,
   });
 }
 
@@ -59,16 +68,21 @@ export class WebhookSender {
   }
 
   start(): void {
+    // Deliveries are signed: rows queued while a secret was set wait, unsent, for a start that has one.
+    if (!this.#signer) return;
     this.#timer = setInterval(() => this.kick(), this.#deps.pollMs ?? 1000);
     this.#timer.unref();
     this.kick();
   }
 
+  /** Sends what is due now (a delivery was just stored); the timer covers retries and missed kicks. */
   kick(): void {
-    if (this.#stopped || this.#busy) return;
-    this.#busy = this.#sendDue().finally(() => {
-      this.#busy = undefined;
-    });
+    if (this.#stopped || this.#busy || !this.#signer) return;
+    this.#busy = this.#sendDue()
+      .catch((err: unknown) => this.#deps.logger.error({ err }, 'webhook deliveries could not be read or recorded'))
+      .finally(() => {
+        this.#busy = undefined;
+      });
   }
 
   async stop(): Promise<void> {
@@ -113,7 +127,8 @@ export class WebhookSender {
             ? null
             : new Date(Date.now() + Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempts - 1))).toISOString();
         // The logger redacts what it writes; the store does not, so the stored copy is scrubbed here.
-        if (error) logger.warn({ task: d.task_id, attempts, error }, 'webhook delivery failed');
+        // `task_id` is the delivery's subject: a task id, or a run id for an approval notice.
+        if (error) logger.warn({ subject: d.task_id, attempts, error }, 'webhook delivery failed');
         await store.recordWebhookAttempt(d.id, error === null, next, error === null ? null : this.#deps.redact(error));
       }),
     );

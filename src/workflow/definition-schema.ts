@@ -71,6 +71,10 @@ export const claudeStepSchema = z.strictObject({
   max_turns: intRange(1, 1000).optional(),
   max_budget_usd: z.number().positive({ error: 'must be a positive number' }).optional(),
   output_schema: outputSchema,
+  allow_empty: z
+    .boolean()
+    .optional()
+    .meta({ description: 'An empty response completes the step instead of failing it `empty_response`.' }),
 });
 
 export const llmStepSchema = z.strictObject({
@@ -81,6 +85,9 @@ export const llmStepSchema = z.strictObject({
   system: template('System prompt.').optional(),
   provider: z.enum(['anthropic', 'openai-compatible']).optional(),
   base_url: z.string().optional().meta({ description: 'Server of an openai-compatible provider.' }),
+  api_key: template(
+    "This step's provider key, as {{ secrets.NAME }}; overrides the key from the environment.",
+  ).optional(),
   model: z.string().optional(),
   temperature: numberRange(0, 2).optional(),
   max_tokens: intRange(1, 1_000_000).optional(),
@@ -112,8 +119,28 @@ export const approvalStepSchema = z.strictObject({
   worker: z.literal('approval'),
   ...base,
   message: template('What the reviewer is asked to approve.'),
-  timeout: intRange(1000, 86_400_000, '(ms)').optional().meta({ description: 'How long to wait for a decision.' }),
+  timeout: intRange(1000, 86_400_000, '(ms)')
+    .optional()
+    .meta({ description: 'How long to wait for a decision (ms); then the step is rejected.' }),
+  notify: z
+    .string()
+    .refine(isLiteralHttpUrl, {
+      error: 'must be an http or https URL written out in full (no templates, no user:password@)',
+    })
+    .optional()
+    .meta({ description: 'URL that gets a signed approval.pending webhook when the step starts waiting.' }),
 });
+
+/** A webhook target is the author's literal: no {{ }} lets upstream text choose where a notice goes. */
+function isLiteralHttpUrl(value: string): boolean {
+  if (value.includes('{{') || value.includes('{%') || value.length > 2048) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === '';
+  } catch {
+    return false;
+  }
+}
 
 export const stepSchemas = {
   claude: claudeStepSchema,

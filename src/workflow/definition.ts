@@ -23,6 +23,7 @@ import {
   workflowSchema,
 } from './definition-schema.ts';
 import { parseDefinitionYaml } from './definition-yaml.ts';
+import { apiKeyRule, literalOriginRule, secretRule, secretUses } from './step-secrets.ts';
 import { checkTemplate, isSingleExpression, templateReferences } from './template.ts';
 
 export type {
@@ -47,7 +48,7 @@ export const MAX_STEPS = 5000;
 /** Pools every engine provides; a step may name these without declaring them under `pools`. */
 export const DEFAULT_POOLS = ['claude', 'llm', 'http'] as const;
 /** Names templates already use for something else, so a step cannot be called that. */
-const RESERVED = ['steps', 'inputs', 'item', 'item_index', 'forloop', 'tablerowloop', '__proto__'];
+const RESERVED = ['steps', 'inputs', 'secrets', 'item', 'item_index', 'forloop', 'tablerowloop', '__proto__'];
 const LIQUID_LITERALS = ['true', 'false', 'nil', 'null', 'empty', 'blank'];
 
 type Path = ReadonlyArray<string | number>;
@@ -219,6 +220,11 @@ function checkHttpStep(step: Extract<StepDefinition, { worker: 'http' }>, path: 
     if (!HEADER_NAME.test(header)) invalid([...path, 'headers', header], 'is not a valid header name');
     if (FORBIDDEN_HEADERS.has(header.toLowerCase())) invalid([...path, 'headers', header], 'is set by Switchyard');
   }
+  const sendsSecrets = [step.url, ...Object.values(step.headers ?? {}), JSON.stringify(step.body ?? '')].some(
+    (text) => secretUses(text).names.length > 0,
+  );
+  const originRule = sendsSecrets ? literalOriginRule(step.url) : undefined;
+  if (originRule) invalid([...path, 'url'], originRule);
 }
 
 function semanticCheck(def: WorkflowDefinition): void {
@@ -254,6 +260,8 @@ function semanticCheck(def: WorkflowDefinition): void {
     if (step.worker === 'llm' && step.base_url !== undefined && !isHttpUrl(step.base_url)) {
       invalid(['steps', name, 'base_url'], 'must be an absolute http:// or https:// URL');
     }
+    const keyRule = step.worker === 'llm' && step.api_key !== undefined ? apiKeyRule(step.api_key) : undefined;
+    if (keyRule) invalid(['steps', name, 'api_key'], keyRule);
   }
 
   const cycle = findCycle(def);
@@ -290,6 +298,7 @@ export function templatesOf(name: string, step: StepDefinition): Array<[Path, st
     case 'llm':
       walk(step.prompt, at('prompt'));
       walk(step.system, at('system'));
+      walk(step.api_key, at('api_key'));
       break;
     case 'http':
       walk(step.url, at('url'));
@@ -325,8 +334,10 @@ function checkStepTemplates(
     if (isForEach && !isSingleExpression(tpl)) {
       invalid(path, 'must be exactly one {{ expression }} whose value is an array');
     }
+    const secrets = secretRule(step, path, tpl);
+    if (secrets) invalid(path, secrets);
     for (const ref of templateReferences(tpl)) {
-      if (ref === 'inputs') continue;
+      if (ref === 'inputs' || ref === 'secrets') continue;
       if (ref.startsWith('inputs.')) {
         const input = ref.slice('inputs.'.length);
         if (!Object.hasOwn(def.inputs ?? {}, input))

@@ -15,6 +15,8 @@ export interface OrchestratorDeps {
   logger: Logger;
   /** Applied to everything stored from a worker (outputs, errors, agent messages). */
   redact?: <T>(value: T) => T;
+  /** Tells the webhook sender a delivery was queued (approval notify); it also polls, so this only saves time. */
+  webhookQueued?: () => void;
   /** Backoff jitter source; injectable for tests. */
   random?: () => number;
 }

@@ -15,6 +15,7 @@
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
+import { announceApproval, DEADLINE_COMMENT } from './approval-notice.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
 import type { OrchestratorDeps } from './engine-deps.ts';
@@ -156,7 +157,7 @@ export class Orchestrator {
   protected failRun(run: ActiveRun, cause: unknown, error?: ErrorInfo): void {
     if (this.active.get(run.record.id) !== run) return;
     this.active.delete(run.record.id);
-    const info = error ?? failureInfo(cause);
+    const info = this.#redact(error ?? failureInfo(cause));
     this.deps.logger.error({ err: cause, run: run.record.id }, 'workflow engine: failing a run');
     this.#attempts.abortRun(run, new AppError(info.kind, info.message));
     const tx = new Transition();
@@ -229,6 +230,12 @@ export class Orchestrator {
         return;
       }
       this.setStatus(tx, run, step, 'awaiting_approval');
+      announceApproval(tx, run, step, def, {
+        signing: Boolean(this.deps.runner.config.webhookSecret),
+        redact: (value) => this.#redact(value),
+        kick: this.deps.webhookQueued,
+        warn: (obj, msg) => this.deps.logger.warn(obj, msg),
+      });
       tx.after.push(() => this.armApproval(run, step));
       return;
     }
@@ -333,7 +340,7 @@ export class Orchestrator {
       this.#release(tx, attempt.pool);
       if (!this.#isCurrent(attempt)) return;
       if (outcome.output) this.complete(tx, run, unit, outcome.output);
-      else this.attemptFailed(tx, run, unit, this.#redact(outcome.error!), outcome.usage);
+      else this.attemptFailed(tx, run, unit, outcome.error!, outcome.usage);
       this.settle(tx, run);
     });
   }
@@ -391,6 +398,8 @@ export class Orchestrator {
     error: ErrorInfo,
     usage?: OutputEnvelope['usage'],
   ): void {
+    // Every failure passes here (worker, render, output check): its message may quote a URL or a reply.
+    error = this.#redact(error);
     const def = stepDef(run, unit.name);
     if (usage) unit.usage = addUsage(unit.usage ?? emptyUsage(), usage);
     itemUsage(tx, run, unit, usage);
@@ -430,19 +439,33 @@ export class Orchestrator {
     });
   }
 
-  /** An approval step with a `timeout` fails `timeout` when nobody decides in time. */
+  /**
+   * An approval step with a `timeout` is rejected when nobody decides by its deadline (started_at +
+   * timeout, both stored: a server that starts after the deadline rejects it at once).
+   */
   protected armApproval(run: ActiveRun, unit: StepRecord): void {
     const def = stepDef(run, unit.name);
     if (def.worker !== 'approval' || def.timeout === undefined || this.#draining) return;
     this.#timers.set(unit, approvalDelay(unit.started_at, def.timeout), () => {
       if (unit.status !== 'awaiting_approval' || this.active.get(run.record.id) !== run) return;
       void this.transition(run, (tx) => {
-        const error = new AppError('timeout', `no decision within ${def.timeout} ms`).toInfo();
-        unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
-        this.fail(tx, run, unit, error, true);
+        tx.event(run.record.id, 'approval', {
+          step: unit.name,
+          approved: false,
+          comment: DEADLINE_COMMENT,
+          deadline: true,
+        });
+        this.rejectApproval(tx, run, unit, `rejected: ${DEADLINE_COMMENT} (${def.timeout} ms)`);
         this.settle(tx, run);
       });
     });
+  }
+
+  /** A rejected approval fails `permission_denied`, without a DLQ entry: a person (or their silence) said no. */
+  protected rejectApproval(tx: Transition, run: ActiveRun, unit: StepRecord, message: string): void {
+    const error = new AppError('permission_denied', message).toInfo();
+    unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
+    this.fail(tx, run, unit, error, false);
   }
 
   protected clearTimer(unit: StepRecord): void {

@@ -117,7 +117,10 @@ export class RunControl extends Orchestrator {
     await this.commit(tx);
   }
 
-  /** Resolves an approval step: approved completes it; rejected fails it `permission_denied` (no DLQ entry). */
+  /**
+   * Resolves an approval step: approved completes it; rejected fails it `permission_denied` (no DLQ
+   * entry), as does its deadline passing (Orchestrator.armApproval).
+   */
   decide(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<void> {
     return this.#serially(() => this.#decide(id, step, decision));
   }
@@ -136,12 +139,7 @@ export class RunControl extends Orchestrator {
       const data = { approved: true, ...(comment === undefined ? {} : { comment }) };
       this.complete(tx, run, unit, { response: comment ?? 'approved', data });
     } else {
-      const error = new AppError(
-        'permission_denied',
-        `rejected by the reviewer${comment ? `: ${comment}` : ''}`,
-      ).toInfo();
-      unit.errors.push({ ...error, attempt: unit.attempts, at: tx.at });
-      this.fail(tx, run, unit, error, false);
+      this.rejectApproval(tx, run, unit, `rejected by the reviewer${comment ? `: ${comment}` : ''}`);
     }
     this.#settleOrFail(tx, run);
     await this.commit(tx);

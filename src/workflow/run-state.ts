@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
-import type { RunRecord, StepRecord, WorkflowBatch } from '../store/workflow-store.ts';
+import type { RunRecord, StepRecord, WebhookToQueue, WorkflowBatch } from '../store/workflow-store.ts';
 import { ancestry, topologicalOrder, upstreamSteps } from './dag.ts';
 import type { StepDefinition, WorkflowDefinition } from './definition-schema.ts';
 import { RenderBudget } from './sliced-render.ts';
@@ -197,6 +197,7 @@ export class Transition {
   readonly deleteItems: Array<{ run_id: string; name: string }> = [];
   readonly events: Array<Omit<RunEvent, 'seq'>> = [];
   readonly dlq: DlqEntry[] = [];
+  readonly webhooks: WebhookToQueue[] = [];
   /** Run after the write commits, in order (start runners, arm timers, wake waiters). */
   readonly after: Array<() => void> = [];
   readonly now = new Date();
@@ -229,10 +230,17 @@ export class Transition {
     keep(this.events);
     keep(this.dlq);
     keep(this.deleteItems);
+    keep(this.webhooks);
   }
 
   get empty(): boolean {
-    return this.runs.size === 0 && this.steps.size === 0 && this.events.length === 0 && this.dlq.length === 0;
+    return (
+      this.runs.size === 0 &&
+      this.steps.size === 0 &&
+      this.events.length === 0 &&
+      this.dlq.length === 0 &&
+      this.webhooks.length === 0
+    );
   }
 
   /** A snapshot: the in-memory records keep changing after this returns, the batch must not. */
@@ -251,6 +259,7 @@ export class Transition {
       steps: [...this.steps].map((s) => ({ ...s, errors: [...s.errors] })),
       events: [...this.events],
       dlq: this.dlq.map((d) => ({ ...d })),
+      webhooks: [...this.webhooks],
     };
   }
 }

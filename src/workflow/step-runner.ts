@@ -14,11 +14,13 @@ import { type HttpStepInput, runHttp } from '../runners/http.ts';
 import { type LlmDefaults, type LlmStepInput, runLlm } from '../runners/llm.ts';
 import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { AllowList } from '../runners/ssrf.ts';
+import { secretForms } from '../secrets/redactor.ts';
 import { resolveWorkspace } from '../tasks/request.ts';
 import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
 import { nextTurn, type SlicedRender, takeTurnBytes } from './sliced-render.ts';
+import { hideSecrets, secretRefs, withSecrets } from './step-secrets.ts';
 import {
   isSingleExpression,
   jsonRender,
@@ -73,6 +75,10 @@ export function* renderStep(
     ...(s.itemIndex === undefined ? {} : { item: s.item, itemIndex: s.itemIndex }),
   });
   const at = (field: string): TemplateOptions => ({ field: `steps.${name}.${field}` });
+  // Only the fields that may hold secrets see them, and only those the step names (step-secrets.ts).
+  const secretNames = stepSecrets(name, step);
+  const secretScope = (field: string) =>
+    secretNames.length === 0 ? scope : withSecrets(scope, secretNames, config.secrets, `steps.${name}.${field}`);
   switch (step.worker) {
     case 'claude': {
       const prompt = buildPrompt(step, yield* textRender(step.prompt, scope, at('prompt')), s.direct);
@@ -81,7 +87,7 @@ export function* renderStep(
         allowed_tools: step.allowed_tools ?? [],
         timeout: step.timeout ?? config.defaultTimeout,
       };
-      for (const key of ['cwd', 'model', 'max_turns', 'max_budget_usd', 'output_schema'] as const) {
+      for (const key of ['cwd', 'model', 'max_turns', 'max_budget_usd', 'output_schema', 'allow_empty'] as const) {
         if (step[key] !== undefined) input[key] = step[key];
       }
       return { input, shown: input };
@@ -91,6 +97,9 @@ export function* renderStep(
       const prompt = buildPrompt(step, yield* textRender(step.prompt, scope, at('prompt')), s.direct);
       const input: Record<string, unknown> = { prompt };
       if (system !== undefined) input.system = system;
+      if (step.api_key !== undefined) {
+        input.api_key = yield* textRender(step.api_key, secretScope('api_key'), at('api_key'));
+      }
       for (const key of [
         'provider',
         'base_url',
@@ -102,13 +111,18 @@ export function* renderStep(
       ] as const) {
         if (step[key] !== undefined) input[key] = step[key];
       }
-      return { input, shown: input };
+      const { api_key, ...shown } = input;
+      return { input, shown: api_key === undefined ? input : { ...shown, api_key: '[redacted]' } };
     }
     case 'http': {
-      const input: Record<string, unknown> = { url: yield* urlRender(step.url, scope, at('url')) };
+      const input: Record<string, unknown> = { url: yield* urlRender(step.url, secretScope('url'), at('url')) };
       if (step.method !== undefined) input.method = step.method;
-      if (step.headers !== undefined) input.headers = yield* jsonRender(step.headers, scope, at('headers'));
-      if (step.body !== undefined) input.body = yield* renderBody(step.body, scope, at('body'));
+      if (step.headers !== undefined) {
+        input.headers = yield* jsonRender(step.headers, secretScope('headers'), at('headers'));
+      }
+      if (step.body !== undefined) input.body = yield* renderBody(step.body, secretScope('body'), at('body'));
+      // Where a secret is sent, a redirect must not carry it to another origin (the body survives a 307).
+      if (secretNames.length > 0) input.keep_origin = true;
       if (step.expect_status !== undefined) input.expect_status = step.expect_status;
       if (step.timeout !== undefined) input.timeout = step.timeout;
       const headers = input.headers as Record<string, string> | undefined;
@@ -120,7 +134,7 @@ export function* renderStep(
             ),
           }
         : input;
-      return { input, shown };
+      return { input, shown: hideSecrets(shown, secretNames, config.secrets) };
     }
     case 'transform': {
       // A single {{ expression }} keeps its value (object, list …) as `data`; anything else is text.
@@ -147,6 +161,17 @@ export function renderApproval(name: string, step: StepDefinition, s: RenderScop
 }
 
 const readsCache = new WeakMap<StepDefinition, ReadonlySet<string> | null>();
+const secretsCache = new WeakMap<StepDefinition, readonly string[]>();
+
+/** The secrets a step renders (into the fields that may hold them: step-secrets.ts). */
+function stepSecrets(name: string, step: StepDefinition): readonly string[] {
+  let names = secretsCache.get(step);
+  if (names === undefined) {
+    names = [...new Set(secretRefs(step, templatesOf(name, step)).map((ref) => ref.name))];
+    secretsCache.set(step, names);
+  }
+  return names;
+}
 
 /**
  * The names any template of the step can read (scopeReads), or null for "any upstream step": the
@@ -271,7 +296,10 @@ export async function runStep(
 ): Promise<OutputEnvelope> {
   switch (step.worker) {
     case 'http':
-      return runHttp(input as unknown as HttpStepInput, ctx, { allow: deps.httpAllow });
+      return runHttp(input as unknown as HttpStepInput, ctx, {
+        allow: deps.httpAllow,
+        secrets: secretValues(deps.config),
+      });
     case 'llm':
       return runLlm(input as unknown as LlmStepInput, ctx, deps.llmDefaults, { allow: deps.httpAllow });
     case 'claude':
@@ -281,6 +309,18 @@ export async function runStep(
     case 'approval':
       throw new AppError('internal', 'approval steps are decided, not run');
   }
+}
+
+const formsCache = new WeakMap<Config, string[]>();
+
+/** Every workflow secret in every form it is sent in, for the http worker's error excerpts. */
+function secretValues(config: Config): string[] {
+  let forms = formsCache.get(config);
+  if (!forms) {
+    forms = config.secrets.values().flatMap(secretForms);
+    formsCache.set(config, forms);
+  }
+  return forms;
 }
 
 let capCache: { rules: string[]; policy: ToolPolicy } | undefined;
@@ -320,5 +360,6 @@ function claudeInput(input: Record<string, unknown>, config: Config, meta: Attem
   if (input.max_turns !== undefined) out.max_turns = input.max_turns as number;
   if (input.max_budget_usd !== undefined) out.max_budget_usd = input.max_budget_usd as number;
   if (input.output_schema !== undefined) out.output_schema = input.output_schema as Record<string, unknown>;
+  if (input.allow_empty === true) out.allow_empty = true;
   return out;
 }

@@ -14,15 +14,18 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
+import { unknownSecretMessage } from '../secrets/secret-store.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
+import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
-import { parseWorkflow, validateInputs } from './definition.ts';
+import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
 import type { WorkflowDefinition } from './definition-schema.ts';
 import type { Logger } from './engine-deps.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
 import { RunControl } from './run-control.ts';
 import { loadRun, newStep } from './run-state.ts';
 import { type ClaudeStepRunner, stepPolicy } from './step-runner.ts';
+import { secretRefs } from './step-secrets.ts';
 import { runView, workflowSummary } from './views.ts';
 import type { DlqEntry, RunEvent, RunStatus, RunView, WorkflowApi, WorkflowSummary } from './workflow-api.ts';
 import { WorkflowsDir } from './workflows-dir.ts';
@@ -36,6 +39,8 @@ export interface WorkflowServiceDeps {
   env?: Record<string, string | undefined>;
   redact?: <T>(value: T) => T;
   random?: () => number;
+  /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
+  webhookQueued?: () => void;
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
@@ -60,6 +65,7 @@ export class WorkflowService implements WorkflowApi {
       logger: deps.logger,
       ...(deps.redact ? { redact: deps.redact } : {}),
       ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
     });
   }
 
@@ -82,6 +88,7 @@ export class WorkflowService implements WorkflowApi {
 
   validateWorkflow(text: string, filename?: string): WorkflowDefinition {
     const def = parseWorkflow(text, filename === undefined ? {} : { filename });
+    checkNotify(def, this.#deps.config, filename ? `${filename}: ` : '');
     // Tool rules are checked here too, so a bad `allowed_tools` is refused at registration, not mid-run.
     for (const [name, step] of Object.entries(def.steps)) {
       if (step.worker !== 'claude') continue;
@@ -92,6 +99,15 @@ export class WorkflowService implements WorkflowApi {
         if (!(err instanceof AppError)) throw err;
         const where = filename ? `${filename}: ` : '';
         throw new AppError('validation', `${where}step "${name}": ${err.message}`, { field, cause: err });
+      }
+    }
+    // A secret the server does not have is refused now, not when the step first runs.
+    for (const [name, step] of Object.entries(def.steps)) {
+      for (const ref of secretRefs(step, templatesOf(name, step))) {
+        if (this.#deps.config.secrets.has(ref.name)) continue;
+        const field = fieldPath(ref.path);
+        const where = filename ? `${filename}: ` : '';
+        throw new AppError('validation', `${where}${unknownSecretMessage(field, ref.name)}`, { field });
       }
     }
     return def;

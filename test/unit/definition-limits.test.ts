@@ -158,7 +158,7 @@ describe('pool mistakes', () => {
     refused(
       'name: w\nsteps:\n  s:\n    worker: approval\n    message: x\n    zzz: 1\n',
       'steps.s.zzz',
-      /zzz is not a known key \(known keys: worker, description, depends_on, message, timeout\)/,
+      /zzz is not a known key \(known keys: worker, description, depends_on, message, timeout, notify\)/,
     );
   });
 });

@@ -31,10 +31,19 @@ export function meteredUsage(metered: MeteredUsage): Usage {
   };
 }
 
+/**
+ * The article's "Empty response" row: a session that ends successfully with no text and no structured
+ * output did not do its job, so it fails `empty_response` (retryable) unless the caller allows it.
+ */
+export const EMPTY_RESPONSE_MESSAGE =
+  'Claude Code finished without a response: check that the prompt is clear and that allowed_tools ' +
+  'grants what the task needs';
+
 export function classifyResult(
   result: SDKResultMessage,
   filesChanged: string[],
   metered?: MeteredUsage,
+  options: { allowEmpty?: boolean | undefined } = {},
 ): OutputEnvelope {
   const usage = result.usage as unknown as Record<string, number | undefined>;
   const sdkUsage: Usage = {
@@ -64,6 +73,9 @@ export function classifyResult(
   };
   if (result.subtype === 'success' && !result.is_error) {
     if (result.structured_output !== undefined) envelope.data = result.structured_output;
+    if (envelope.data === undefined && envelope.response.trim() === '' && !options.allowEmpty) {
+      throw new RunnerError('empty_response', EMPTY_RESPONSE_MESSAGE, envelope);
+    }
     return envelope;
   }
   const text = result.subtype === 'success' ? result.result : (result.errors ?? []).join('; ');

@@ -24,6 +24,8 @@ export interface ClaudeInput {
   max_budget_usd?: number;
   system_prompt_append?: string;
   output_schema?: Record<string, unknown>;
+  /** An empty final response completes instead of failing `empty_response` (classify-result.ts). */
+  allow_empty?: boolean;
   /** Wall-clock limit in ms. */
   timeout: number;
   /** Longest silence from the agent in ms. */
@@ -167,7 +169,7 @@ export async function runClaude(
       }),
     );
   }
-  const envelope = classifyResult(result, [...proc.filesChanged], metered);
+  const envelope = classifyResult(result, [...proc.filesChanged], metered, { allowEmpty: input.allow_empty });
   // Where the task's time went before the agent ran: waiting for a start, then Claude Code starting.
   envelope.detail = { ...envelope.detail, admission };
   return envelope;

@@ -288,6 +288,16 @@ export class SqliteWorkflowStore implements WorkflowStore {
           d.resolved_at,
         );
       }
+      for (const w of batch.webhooks ?? []) {
+        // Due now; the WebhookSender (tasks/webhooks.ts) signs, sends and retries it.
+        this.#run(
+          'INSERT INTO webhook_deliveries (task_id, url, payload, next_attempt_at) VALUES (?, ?, ?, ?)',
+          w.run_id,
+          w.url,
+          w.payload,
+          new Date().toISOString(),
+        );
+      }
       const insert = this.#base.prepare(
         `INSERT INTO workflow_run_events (run_id, seq, type, data, created_at)
          VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM workflow_run_events WHERE run_id = ?), ?, ?, ?) RETURNING seq`,
