@@ -66,7 +66,10 @@ test('code-review: a signed pull_request.opened delivery ends with the review po
   assert.equal(comment?.body, '**Bug**: `ratio` divides by zero when b is 0 (head read: true).');
   const diffRequest = github.requests.find((r) => r.method === 'GET');
   assert.equal(diffRequest?.headers.accept, 'application/vnd.github.v3.diff');
-  assert.ok(git.requests.some((r) => r.authorized), 'the checkout was fetched with the token');
+  assert.ok(
+    git.requests.some((r) => r.authorized),
+    'the checkout was fetched with the token',
+  );
 
   // The injected instruction got nowhere: Bash is not among the review's tools, and the token never
   // reached the agent (the model sees all the agent sees), nor any record.
