@@ -19,6 +19,7 @@ const SCRIPTS = [
   'burst.ts',
   'workflow-run.ts',
   'schema-heap.ts',
+  'webhook-latency.ts',
 ];
 
 let failed = 0;

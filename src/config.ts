@@ -72,6 +72,8 @@ const schema = z.object({
   SWITCHYARD_CONCURRENT_STARTS: int(1, 256).optional(),
   SWITCHYARD_QUEUE_LIMIT: int(1, 10_000_000).default(10_000),
   SWITCHYARD_MAX_PROMPT_BYTES: int(1, 100 * 1024 * 1024).default(1024 * 1024),
+  /** The largest inbound webhook body (POST /v1/hooks/{name}); GitHub sends at most 25 MB. */
+  SWITCHYARD_MAX_HOOK_BODY_BYTES: int(1024, 100 * 1024 * 1024, ' (bytes)').default(5 * 1024 * 1024),
   /** The largest output one workflow step (or for_each item, or fan-in) may keep. */
   SWITCHYARD_MAX_STEP_OUTPUT_BYTES: int(1024, 256 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
   /** The most a run's step outputs may total: what templates and the DLQ carry around. */
@@ -111,6 +113,7 @@ export interface Config {
   warmIdle: number;
   queueLimit: number;
   maxPromptBytes: number;
+  maxHookBodyBytes: number;
   maxStepOutputBytes: number;
   maxRunContextBytes: number;
   stepRenderBudget: number;
@@ -226,6 +229,7 @@ export function loadConfig(
     warmIdle: c.SWITCHYARD_WARM_IDLE,
     queueLimit: c.SWITCHYARD_QUEUE_LIMIT,
     maxPromptBytes: c.SWITCHYARD_MAX_PROMPT_BYTES,
+    maxHookBodyBytes: c.SWITCHYARD_MAX_HOOK_BODY_BYTES,
     maxStepOutputBytes: c.SWITCHYARD_MAX_STEP_OUTPUT_BYTES,
     maxRunContextBytes: c.SWITCHYARD_MAX_RUN_CONTEXT_BYTES,
     stepRenderBudget: c.SWITCHYARD_STEP_RENDER_BUDGET,

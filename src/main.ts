@@ -9,6 +9,7 @@ import { serve } from '@hono/node-server';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
+import { hookDeliveryRoutes, hookListRoutes } from './api/routes/hooks.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
 import { type Config, isLoopback } from './config.ts';
@@ -34,6 +35,7 @@ import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
+import { WebhookTriggers } from './triggers/webhook-triggers.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
 
 export interface RunningServer {
@@ -182,9 +184,10 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   await tasks.start();
   webhooks.start();
+  const workflowStore = new SqliteWorkflowStore(store);
   const workflows = new WorkflowService({
     config,
-    store: new SqliteWorkflowStore(store),
+    store: workflowStore,
     runClaude: async (input, ctx) => {
       if (noCredentials) throw missingCredentialsError(noCredentials);
       return runWorkflowClaude(admission.slots, input, ctx, runnerOptions);
@@ -194,6 +197,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     webhookQueued: () => webhooks.kick(),
   });
   await workflows.start();
+  const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });
 
   const app = createApp({
     config,
@@ -201,7 +205,8 @@ export async function startServer(config: Config): Promise<RunningServer> {
     logger,
     metrics,
     sandbox,
-    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows)],
+    openRoutes: [hookDeliveryRoutes(hooks, config.maxHookBodyBytes)],
+    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows), hookListRoutes(hooks)],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {

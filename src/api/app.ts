@@ -25,6 +25,11 @@ export interface AppDeps {
   metrics: Metrics;
   /** The OS sandbox tasks run in, shown on /health. */
   sandbox?: SandboxStatus;
+  /**
+   * Routers mounted ahead of the API key check, for requests that carry their own authentication
+   * (signed inbound webhooks). A route answers there and the key check never runs for it.
+   */
+  openRoutes?: Array<(app: Hono) => void>;
   /** Extra routers mounted under the same auth and error handling (workflows, runs, DLQ …). */
   extraRoutes?: Array<(app: Hono) => void>;
 }
@@ -48,6 +53,7 @@ export function createApp(deps: AppDeps): Hono {
 
   healthRoutes(app, deps);
   docsRoutes(app);
+  for (const mount of deps.openRoutes ?? []) mount(app);
   app.use('*', apiKeyAuth(deps.config.apiKeys));
   // Room for the largest prompt plus the rest of the request.
   app.use(

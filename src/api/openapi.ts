@@ -165,6 +165,61 @@ function workflowPaths(ok: Ok): Record<string, unknown> {
   };
 }
 
+/** Inbound webhooks (src/api/routes/hooks.ts): the delivery route needs no key, its signature is its auth. */
+function hookPaths(ok: Ok): Record<string, unknown> {
+  const header = (name: string, description: string) => ({
+    name,
+    in: 'header',
+    schema: { type: 'string' },
+    description,
+  });
+  const outcome = {
+    type: 'object',
+    properties: {
+      started: { type: 'boolean' },
+      run_id: { type: 'string' },
+      workflow: { type: 'string' },
+      event: { type: ['string', 'null'] },
+      delivery: { type: 'string' },
+      duplicate: { type: 'boolean' },
+      reason: { type: 'string', description: 'Why no run started: a ping, an event outside the filter, a repeat.' },
+    },
+  };
+  return {
+    '/v1/hooks': {
+      get: {
+        summary: 'List the hooks registered workflows declare: name, workflow, provider, events (never the secret).',
+        responses: ok('All hooks', { type: 'object', properties: { items: { type: 'array' } } }),
+      },
+    },
+    '/v1/hooks/{name}': {
+      post: {
+        summary:
+          'Deliver a webhook: starts a run of the workflow whose trigger has this hook name, with inputs rendered from the body. ' +
+          'Needs no API key: GitHub (X-Hub-Signature-256) or Standard Webhooks signatures are checked over the raw body; ' +
+          'a repeated delivery id answers 200 with the original run.',
+        security: [],
+        parameters: [
+          nameParam,
+          header('X-Hub-Signature-256', 'GitHub: sha256=<hex HMAC-SHA256 of the body>'),
+          header('X-GitHub-Event', "GitHub: the event; the body's action is appended (pull_request.opened)"),
+          header('X-GitHub-Delivery', 'GitHub: the delivery id (dedupe key)'),
+          header('webhook-id', 'Standard Webhooks: the message id (dedupe key)'),
+          header('webhook-timestamp', 'Standard Webhooks: seconds since the epoch, within five minutes'),
+          header('webhook-signature', 'Standard Webhooks: v1,<base64 signature>'),
+        ],
+        requestBody: { required: true, ...json({ type: 'object' }) },
+        responses: {
+          202: { description: 'A run started', ...json(outcome) },
+          ...ok('No run started: ping, filtered event, or a repeated delivery (with its run_id)', outcome),
+          401: { description: 'Bad or missing signature', ...json(errorSchema) },
+          413: { description: 'Body larger than SWITCHYARD_MAX_HOOK_BODY_BYTES', ...json(errorSchema) },
+        },
+      },
+    },
+  };
+}
+
 let cached: Record<string, unknown> | undefined;
 
 export function openApiDocument(): Record<string, unknown> {
@@ -238,6 +293,7 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       ...workflowPaths(ok),
+      ...hookPaths(ok),
       '/health': {
         get: { summary: 'Liveness; needs no key.', security: [], responses: { 200: { description: 'ok' } } },
       },

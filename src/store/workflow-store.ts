@@ -87,6 +87,16 @@ export interface NewRun {
   created_at: string;
 }
 
+/** An inbound webhook delivery that started a run (see src/triggers/webhook-triggers.ts). */
+export interface WebhookDelivery {
+  hook: string;
+  delivery_id: string;
+  run_id: string;
+  /** `pull_request.opened`, a Standard Webhooks `type`; null when the body named none. */
+  event: string | null;
+  received_at: string;
+}
+
 /** One transition, written atomically. */
 export interface WorkflowBatch {
   runs?: RunPatch[];
@@ -135,6 +145,16 @@ export interface WorkflowStore {
    */
   createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }>;
   getRun(id: string): Promise<RunRecord | undefined>;
+  /**
+   * createRun for an inbound webhook delivery: the delivery row and the run commit in one transaction.
+   * A delivery already recorded (a sender's retry) creates nothing and returns the run it started.
+   */
+  createRunForDelivery(
+    delivery: Omit<WebhookDelivery, 'run_id'>,
+    run: NewRun,
+    steps: StepRecord[],
+  ): Promise<{ run: RunRecord; created: boolean }>;
+  getWebhookDelivery(hook: string, deliveryId: string): Promise<WebhookDelivery | undefined>;
   /** Newest first. */
   listRuns(query: RunListQuery): Promise<{ items: RunRecord[]; next_cursor: string | null }>;
   /** Runs not yet completed or failed, oldest first: what a starting engine resumes. */

@@ -196,6 +196,11 @@ export const webhookTriggerSchema = z.strictObject({
       .array(z.string().min(1).max(200))
       .optional()
       .meta({ description: 'Accepted events, e.g. pull_request.opened (GitHub: event or event.action).' }),
+    when: z
+      .string()
+      .max(10_000)
+      .optional()
+      .meta({ description: 'A {{ expression }} over body, event, delivery: the run starts only when it is true.' }),
     inputs: triggerInputs,
   }),
 });

@@ -93,6 +93,13 @@ export interface DlqEntry {
   resolved_at: string | null;
 }
 
+/** The inbound webhook delivery that starts a run (src/triggers/webhook-triggers.ts). */
+export interface HookDelivery {
+  hook: string;
+  id: string;
+  event: string | null;
+}
+
 export interface WorkflowApi {
   /** Parses, validates (AppError 'validation' naming file/step/field) and stores a definition. */
   registerWorkflow(text: string, options?: { filename?: string; source?: string }): Promise<WorkflowSummary>;
@@ -101,10 +108,14 @@ export interface WorkflowApi {
   /** Validates without storing: what `switchyard validate FILE` uses. */
   validateWorkflow(text: string, filename?: string): WorkflowDefinition;
 
+  /**
+   * `delivery`: the run is started by an inbound webhook delivery, recorded with it atomically; a
+   * delivery already recorded starts nothing and returns its run (`created: false`).
+   */
   startRun(
     workflow: string,
     inputs: unknown,
-    options?: { idempotencyKey?: string },
+    options?: { idempotencyKey?: string; delivery?: HookDelivery },
   ): Promise<{ run: RunView; created: boolean }>;
   getRun(id: string): Promise<RunView>;
   /** Resolves once the run is terminal or `waitMs` runs out. */

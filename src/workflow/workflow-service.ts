@@ -16,6 +16,7 @@ import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import { unknownSecretMessage } from '../secrets/secret-store.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
+import { checkHookNamesFree, checkWebhookTriggers } from '../triggers/webhook-definition.ts';
 import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
@@ -27,7 +28,15 @@ import { loadRun, newStep } from './run-state.ts';
 import { type ClaudeStepRunner, stepPolicy } from './step-runner.ts';
 import { secretRefs } from './step-secrets.ts';
 import { runView, workflowSummary } from './views.ts';
-import type { DlqEntry, RunEvent, RunStatus, RunView, WorkflowApi, WorkflowSummary } from './workflow-api.ts';
+import type {
+  DlqEntry,
+  HookDelivery,
+  RunEvent,
+  RunStatus,
+  RunView,
+  WorkflowApi,
+  WorkflowSummary,
+} from './workflow-api.ts';
 import { WorkflowsDir } from './workflows-dir.ts';
 
 export interface WorkflowServiceDeps {
@@ -110,11 +119,26 @@ export class WorkflowService implements WorkflowApi {
         throw new AppError('validation', `${where}${unknownSecretMessage(field, ref.name)}`, { field });
       }
     }
+    try {
+      checkWebhookTriggers(def, this.#deps.config.secrets);
+    } catch (err) {
+      if (!(err instanceof AppError) || !filename) throw err;
+      throw new AppError(err.kind, `${filename}: ${err.message}`, {
+        ...(err.field ? { field: err.field } : {}),
+        cause: err,
+      });
+    }
     return def;
   }
 
   async registerWorkflow(text: string, options: { filename?: string; source?: string } = {}): Promise<WorkflowSummary> {
     const definition = this.validateWorkflow(text, options.filename);
+    // Checked before the write, not inside it: two registrations racing for one new hook name could both
+    // pass, and a delivery to such a name is then refused (src/triggers/webhook-triggers.ts).
+    checkHookNamesFree(
+      definition,
+      (await this.#deps.store.listWorkflows()).map((w) => w.definition),
+    );
     const record = await this.#deps.store.putWorkflow({
       name: definition.name,
       source: options.source ?? 'api',
@@ -138,7 +162,7 @@ export class WorkflowService implements WorkflowApi {
   async startRun(
     workflow: string,
     inputs: unknown,
-    options: { idempotencyKey?: string } = {},
+    options: { idempotencyKey?: string; delivery?: HookDelivery } = {},
   ): Promise<{ run: RunView; created: boolean }> {
     const wf = await this.getWorkflow(workflow);
     const key = options.idempotencyKey;
@@ -150,23 +174,28 @@ export class WorkflowService implements WorkflowApi {
     const validated = validateInputs(wf.definition, inputs);
     const id = randomUUID();
     const steps = topologicalOrder(wf.definition).map((name) => newStep(id, name));
-    const { run, created } = await this.#deps.store.createRun(
-      {
-        id,
-        workflow: wf.name,
-        version: wf.version,
-        definition: wf.definition,
-        inputs: validated,
-        idempotency_key: key ?? null,
-        idempotency_hash: key
-          ? createHash('sha256')
-              .update(JSON.stringify([workflow, inputs ?? {}]))
-              .digest('hex')
-          : null,
-        created_at: new Date().toISOString(),
-      },
-      steps,
-    );
+    const newRun = {
+      id,
+      workflow: wf.name,
+      version: wf.version,
+      definition: wf.definition,
+      inputs: validated,
+      idempotency_key: key ?? null,
+      idempotency_hash: key
+        ? createHash('sha256')
+            .update(JSON.stringify([workflow, inputs ?? {}]))
+            .digest('hex')
+        : null,
+      created_at: new Date().toISOString(),
+    };
+    const { delivery } = options;
+    const { run, created } = delivery
+      ? await this.#deps.store.createRunForDelivery(
+          { hook: delivery.hook, delivery_id: delivery.id, event: delivery.event, received_at: newRun.created_at },
+          newRun,
+          steps,
+        )
+      : await this.#deps.store.createRun(newRun, steps);
     if (created) await this.#engine.adopt(loadRun(run, steps));
     return { run: await this.getRun(run.id), created };
   }

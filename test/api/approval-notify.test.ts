@@ -173,7 +173,8 @@ test('a deadline rejects the approval; a server started after the deadline rejec
     // Down while the deadline passes.
     const second = (await wf.startRun('reviewed', { title: 'b' })).run;
     const pending = (await wf.runEvents(second.id, 0)).find((e) => e.type === 'approval_pending');
-    const deadline = Date.parse((pending?.data as ApprovalNotice).deadline!);
+    assert.ok(pending, 'an approval_pending event');
+    const deadline = Date.parse((pending.data as ApprovalNotice).deadline!);
     await h.server.close();
     const db = new DatabaseSync(path.join(h.dataDir, 'switchyard.db'), { readOnly: true });
     const stored = db.prepare('SELECT status FROM workflow_runs WHERE id = ?').get(second.id) as { status: string };

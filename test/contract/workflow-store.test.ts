@@ -110,6 +110,49 @@ for (const [name, open] of Object.entries(factories)) {
     );
 
     it(
+      'records a webhook delivery with its run in one transaction; a repeated delivery returns that run',
+      withStore(async (subject) => {
+        const { store } = subject;
+        const at = new Date().toISOString();
+        const delivery = { hook: 'gh', delivery_id: 'd1', event: 'push', received_at: at };
+        const first = await store.createRunForDelivery(delivery, newRun('r1'), [newStep('r1', 'a')]);
+        assert.equal(first.created, true);
+        const again = await store.createRunForDelivery(delivery, newRun('r2'), [newStep('r2', 'a')]);
+        assert.deepEqual([again.created, again.run.id], [false, 'r1']);
+        assert.equal(await store.getRun('r2'), undefined);
+        // Two copies in the same tick (one group commit): one run.
+        const copy = { ...delivery, delivery_id: 'd2' };
+        const both = await Promise.all([
+          store.createRunForDelivery(copy, newRun('r3'), []),
+          store.createRunForDelivery(copy, newRun('r4'), []),
+        ]);
+        assert.deepEqual(
+          both.map((b) => [b.created, b.run.id]),
+          [
+            [true, 'r3'],
+            [false, 'r3'],
+          ],
+        );
+        // The same id on another hook is another delivery.
+        assert.equal(
+          (await store.createRunForDelivery({ ...delivery, hook: 'other' }, newRun('r5'), [])).created,
+          true,
+        );
+        // A run that cannot be inserted leaves no delivery behind.
+        await store.createRun(newRun('r6', { idempotency_key: 'k', idempotency_hash: 'h' }), []);
+        const failing = newRun('r7', { idempotency_key: 'k', idempotency_hash: 'other' });
+        await assert.rejects(store.createRunForDelivery({ ...delivery, delivery_id: 'd3' }, failing, []), {
+          kind: 'conflict',
+        });
+        assert.equal(await store.getWebhookDelivery('gh', 'd3'), undefined);
+        const reopened = await subject.reopen();
+        assert.deepEqual(await reopened.getWebhookDelivery('gh', 'd1'), { ...delivery, run_id: 'r1' });
+        assert.equal((await reopened.getWebhookDelivery('gh', 'd2'))?.run_id, 'r3');
+        assert.equal(await reopened.getWebhookDelivery('gh', 'nope'), undefined);
+      }),
+    );
+
+    it(
       'applies a transition atomically and numbers events per run',
       withStore(async ({ store }) => {
         await store.createRun(newRun('r1'), [newStep('r1', 'a'), newStep('r1', 'b')]);

@@ -20,6 +20,7 @@ import type {
   RunListQuery,
   RunRecord,
   StepRecord,
+  WebhookDelivery,
   WorkflowBatch,
   WorkflowRecord,
   WorkflowStore,
@@ -160,34 +161,83 @@ export class SqliteWorkflowStore implements WorkflowStore {
   }
 
   createRun(run: NewRun, steps: StepRecord[]): Promise<{ run: RunRecord; created: boolean }> {
-    return this.#base.write(() => {
-      if (run.idempotency_key !== null) {
-        const existing = this.#get('SELECT * FROM workflow_runs WHERE idempotency_key = ?', run.idempotency_key);
-        if (existing) {
-          if (existing.idempotency_hash !== run.idempotency_hash) {
-            throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
-              field: 'Idempotency-Key',
-            });
-          }
-          return { run: toRun(existing), created: false };
+    return this.#base.write(() => this.#insertRun(run, steps));
+  }
+
+  /** createRun's body, inside the caller's write transaction. */
+  #insertRun(run: NewRun, steps: StepRecord[]): { run: RunRecord; created: boolean } {
+    if (run.idempotency_key !== null) {
+      const existing = this.#get('SELECT * FROM workflow_runs WHERE idempotency_key = ?', run.idempotency_key);
+      if (existing) {
+        if (existing.idempotency_hash !== run.idempotency_hash) {
+          throw new AppError('conflict', 'Idempotency-Key was already used with a different request', {
+            field: 'Idempotency-Key',
+          });
         }
+        return { run: toRun(existing), created: false };
       }
-      const row = this.#get(
-        `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage)
-         VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *`,
-        run.id,
-        run.workflow,
-        run.version,
-        JSON.stringify(run.definition),
-        JSON.stringify(run.inputs),
-        run.idempotency_key,
-        run.idempotency_hash,
-        run.created_at,
-        JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
+    }
+    const row = this.#get(
+      `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage)
+       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *`,
+      run.id,
+      run.workflow,
+      run.version,
+      JSON.stringify(run.definition),
+      JSON.stringify(run.inputs),
+      run.idempotency_key,
+      run.idempotency_hash,
+      run.created_at,
+      JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
+    );
+    for (const step of steps) this.#putStep(step);
+    return { run: toRun(row!), created: true };
+  }
+
+  createRunForDelivery(
+    delivery: Omit<WebhookDelivery, 'run_id'>,
+    run: NewRun,
+    steps: StepRecord[],
+  ): Promise<{ run: RunRecord; created: boolean }> {
+    // One transaction for the delivery row and the run: a crash before COMMIT leaves neither (the
+    // sender, unanswered, delivers again and the run starts once); after it, both (the engine resumes
+    // the queued run at start, and the sender's retry finds the row and gets this run back).
+    return this.#base.write(() => {
+      const existing = this.#get(
+        `SELECT r.* FROM inbound_webhook_deliveries d JOIN workflow_runs r ON r.id = d.run_id
+         WHERE d.hook = ? AND d.delivery_id = ?`,
+        delivery.hook,
+        delivery.delivery_id,
       );
-      for (const step of steps) this.#putStep(step);
-      return { run: toRun(row!), created: true };
+      if (existing) return { run: toRun(existing), created: false };
+      const created = this.#insertRun(run, steps);
+      this.#run(
+        'INSERT INTO inbound_webhook_deliveries (hook, delivery_id, run_id, event, received_at) VALUES (?, ?, ?, ?, ?)',
+        delivery.hook,
+        delivery.delivery_id,
+        created.run.id,
+        delivery.event,
+        delivery.received_at,
+      );
+      return created;
     });
+  }
+
+  async getWebhookDelivery(hook: string, deliveryId: string): Promise<WebhookDelivery | undefined> {
+    const row = this.#get(
+      'SELECT * FROM inbound_webhook_deliveries WHERE hook = ? AND delivery_id = ?',
+      hook,
+      deliveryId,
+    );
+    return row
+      ? {
+          hook: String(row.hook),
+          delivery_id: String(row.delivery_id),
+          run_id: String(row.run_id),
+          event: text(row.event),
+          received_at: String(row.received_at),
+        }
+      : undefined;
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
