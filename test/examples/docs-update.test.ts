@@ -63,7 +63,8 @@ test('docs-update: a merged PR ends with a docs-only branch pushed and, once app
   const unmerged = structuredClone(payload);
   unmerged.pull_request.merged = false;
   const skipped = await sendGithubWebhook(hook, { event: 'pull_request', payload: unmerged, secret: HOOK_SECRET });
-  assert.notEqual(skipped.status, 202, skipped.body);
+  assert.equal(skipped.status, 200, skipped.body);
+  assert.equal(JSON.parse(skipped.body).started, false);
 
   const delivery = await sendGithubWebhook(hook, { event: 'pull_request', payload, secret: HOOK_SECRET });
   assert.equal(delivery.status, 202, delivery.body);
