@@ -11,6 +11,7 @@ import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
 import { hookDeliveryRoutes, hookListRoutes } from './api/routes/hooks.ts';
 import { runRoutes } from './api/routes/runs.ts';
+import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
 import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -20,6 +21,7 @@ import { missingCredentials, missingCredentialsError } from './model/credentials
 import { demoScript } from './model/demo-script.ts';
 import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
+import { isWithin } from './paths.ts';
 import { createAdmission, type Semaphore } from './runners/claude/admission.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { type ClaudeInput, type ClaudeRunnerOptions, runClaude } from './runners/claude/run-claude.ts';
@@ -35,8 +37,11 @@ import { TaskNotifier } from './tasks/task-events.ts';
 import { TaskScheduler } from './tasks/task-scheduler.ts';
 import { TaskService } from './tasks/task-service.ts';
 import { WebhookSender } from './tasks/webhooks.ts';
+import { type Clock, realClock } from './triggers/clock.ts';
+import { Schedules } from './triggers/schedules.ts';
 import { WebhookTriggers } from './triggers/webhook-triggers.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
+import { Checkouts } from './workspaces/checkouts.ts';
 
 export interface RunningServer {
   url: string;
@@ -47,6 +52,8 @@ export interface RunningServer {
   tasks: TaskService;
   /** The workflow engine (WorkflowApi). */
   workflows: WorkflowService;
+  /** Cron triggers of the registered workflows. */
+  schedules: Schedules;
   /** Graceful stop: no new work, running tasks get `graceMs` to finish, then the store closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -61,7 +68,12 @@ const REDACT = [
   '*.ANTHROPIC_AUTH_TOKEN',
 ];
 
-export async function startServer(config: Config): Promise<RunningServer> {
+/** Seams a test may replace: the clock schedules fire by. */
+export interface ServerOptions {
+  clock?: Clock;
+}
+
+export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const redactor = new Redactor([
     ...config.apiKeys,
     config.webhookSecret,
@@ -184,20 +196,29 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   await tasks.start();
   webhooks.start();
+  const checkouts = new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger });
   const workflowStore = new SqliteWorkflowStore(store);
   const workflows = new WorkflowService({
     config,
     store: workflowStore,
     runClaude: async (input, ctx) => {
       if (noCredentials) throw missingCredentialsError(noCredentials);
-      return runWorkflowClaude(admission.slots, input, ctx, runnerOptions);
+      // A checkout is a cwd used once: a warm spare parked for its shape would never be claimed.
+      const options = isWithin(checkouts.root, input.cwd) ? { ...runnerOptions, warm: undefined } : runnerOptions;
+      return runWorkflowClaude(admission.slots, input, ctx, options);
     },
+    checkouts,
     logger,
     redact: (value) => redactor.value(value),
     webhookQueued: () => webhooks.kick(),
   });
   await workflows.start();
   const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });
+  const schedules = new Schedules({ store: workflowStore, runs: workflows, clock: options.clock ?? realClock, logger });
+  workflows.onRegistered(() =>
+    schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed')),
+  );
+  await schedules.start();
 
   const app = createApp({
     config,
@@ -206,7 +227,13 @@ export async function startServer(config: Config): Promise<RunningServer> {
     metrics,
     sandbox,
     openRoutes: [hookDeliveryRoutes(hooks, config.maxHookBodyBytes)],
-    extraRoutes: [workflowRoutes(workflows), runRoutes(workflows), dlqRoutes(workflows), hookListRoutes(hooks)],
+    extraRoutes: [
+      workflowRoutes(workflows),
+      runRoutes(workflows),
+      dlqRoutes(workflows),
+      hookListRoutes(hooks),
+      scheduleRoutes(schedules),
+    ],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
@@ -228,6 +255,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
     warm,
     tasks,
     workflows,
+    schedules,
     close(graceMs = 30_000) {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
@@ -235,6 +263,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
           // Long-polls and SSE streams would hold close() open; end them.
           (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
         });
+        await schedules.stop();
         await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
         await warm.close();
         await webhooks.stop();

@@ -41,7 +41,9 @@ function workflowPaths(ok: Ok): Record<string, unknown> {
   };
   const run = {
     type: 'object',
-    description: 'A run: run_id, workflow, status, inputs, steps (status, attempts, output, errors), usage, error.',
+    description:
+      'A run: run_id, workflow, status, inputs, steps (status, attempts, output, errors), usage, error, ' +
+      'trigger (what started it when no client did: {kind: cron, name, fire_time}; else null).',
   };
   const dlq = { type: 'object', description: 'A dead-lettered step: its inputs, every attempt error, the context.' };
   const definitionBody = {
@@ -160,6 +162,48 @@ function workflowPaths(ok: Ok): Record<string, unknown> {
         summary: 'Discard the entry; the run stays failed.',
         parameters: [idParam],
         responses: ok('The entry', dlq),
+      },
+    },
+  };
+}
+
+/** Schedules: the cron triggers of the registered workflows (src/api/routes/schedules.ts). */
+function schedulePaths(ok: Ok): Record<string, unknown> {
+  const schedule = {
+    type: 'object',
+    description:
+      'A schedule: workflow, trigger (its name, or its cron expression), cron, timezone, misfire, overlap, paused, ' +
+      'next_fire_time (ISO 8601), last_fire {fire_time, status (started|skipped|failed|claimed), run_id, reason, misfire}.',
+  };
+  const params = [
+    { name: 'workflow', in: 'path', required: true, schema: { type: 'string' } },
+    {
+      name: 'trigger',
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+      description: "The trigger's name, or its cron expression percent-encoded when it has none.",
+    },
+  ];
+  return {
+    '/v1/schedules': {
+      get: {
+        summary: 'List the schedules (cron triggers) of every registered workflow.',
+        responses: ok('All schedules', { type: 'object', properties: { items: { type: 'array', items: schedule } } }),
+      },
+    },
+    '/v1/schedules/{workflow}/{trigger}/pause': {
+      post: {
+        summary: 'Pause a schedule: its fires start no runs until it is resumed. Survives restarts.',
+        parameters: params,
+        responses: ok('The schedule', schedule),
+      },
+    },
+    '/v1/schedules/{workflow}/{trigger}/resume': {
+      post: {
+        summary: 'Resume a schedule; fire times that passed while it was paused are not made up.',
+        parameters: params,
+        responses: ok('The schedule', schedule),
       },
     },
   };
@@ -294,6 +338,7 @@ export function openApiDocument(): Record<string, unknown> {
       },
       ...workflowPaths(ok),
       ...hookPaths(ok),
+      ...schedulePaths(ok),
       '/health': {
         get: { summary: 'Liveness; needs no key.', security: [], responses: { 200: { description: 'ok' } } },
       },

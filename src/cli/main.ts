@@ -6,6 +6,7 @@ import { dlqCommand } from './dlq.ts';
 import { execCommand } from './exec.ts';
 import { runCommand } from './run.ts';
 import { runsCommand } from './runs.ts';
+import { schedulesCommand } from './schedules.ts';
 import { serveCommand } from './serve.ts';
 import { tasksCommand } from './tasks.ts';
 import { validateCommand } from './validate.ts';
@@ -26,6 +27,8 @@ const USAGE = `usage: switchyard <command> [options]
   runs [ls] [--workflow W] [--status S] | show ID | wait ID | cancel ID | rerun ID [--step S]
        | approve ID STEP [--comment C] | reject ID STEP [--comment C]
   dlq [ls] [--status open|retried|discarded] | show ID | retry ID | discard ID
+  schedules [ls] | pause WORKFLOW TRIGGER | resume WORKFLOW TRIGGER
+                                                        cron triggers; TRIGGER is the trigger's name or its cron
 
   Client commands talk to --url (SWITCHYARD_URL, default http://127.0.0.1:7847) with --api-key (SWITCHYARD_API_KEY).`;
 
@@ -38,6 +41,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   run: runCommand,
   runs: runsCommand,
   dlq: dlqCommand,
+  schedules: schedulesCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -12,9 +12,11 @@
  * console.log(done.status, done.steps.map((s) => `${s.name} ${s.status}`));
  * ```
  */
+import type { ScheduleView } from '../triggers/schedules.ts';
 import type { DlqEntry, RunStatus, RunView, WorkflowSummary } from '../workflow/workflow-api.ts';
 import { isTerminal, type StreamOptions, SwitchyardClient, type TaskStreamEvent } from './client.ts';
 
+export type { ScheduleView } from '../triggers/schedules.ts';
 export type { DlqEntry, RunStatus, RunView, StepView, WorkflowSummary } from '../workflow/workflow-api.ts';
 
 /** A run as the API returns it. */
@@ -122,6 +124,20 @@ export class WorkflowClient extends SwitchyardClient {
 
   discardDlq(id: string): Promise<DlqEntry> {
     return this.request('POST', `/v1/dlq/${enc(id)}/discard`);
+  }
+
+  /** Every cron trigger of the registered workflows, with its next fire time and last fire. */
+  async listSchedules(): Promise<ScheduleView[]> {
+    return (await this.request<{ items: ScheduleView[] }>('GET', '/v1/schedules')).items;
+  }
+
+  /** `trigger` is the trigger's name, or its cron expression when it has none. */
+  pauseSchedule(workflow: string, trigger: string): Promise<ScheduleView> {
+    return this.request('POST', `/v1/schedules/${enc(workflow)}/${enc(trigger)}/pause`);
+  }
+
+  resumeSchedule(workflow: string, trigger: string): Promise<ScheduleView> {
+    return this.request('POST', `/v1/schedules/${enc(workflow)}/${enc(trigger)}/resume`);
   }
 
   /** Streams a run's events (SSE: run, step, agent …) until the run ends; resumes after `afterId`. */

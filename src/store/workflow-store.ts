@@ -14,10 +14,12 @@ import type {
   DlqEntry,
   RunEvent,
   RunStatus,
+  RunTrigger,
   StepAttemptError,
   StepStatus,
   StepView,
 } from '../workflow/workflow-api.ts';
+import type { ScheduleStore } from './schedule-store.ts';
 
 export interface WorkflowRecord {
   name: string;
@@ -46,6 +48,8 @@ export interface RunRecord {
    * with a clean shutdown (0). Found above 0 by a starting engine, the earlier holders crashed.
    */
   holders: number;
+  /** What started the run when no client did (a schedule). */
+  trigger: RunTrigger | null;
 }
 
 /** The fields of a run that change while it runs. */
@@ -85,6 +89,7 @@ export interface NewRun {
   /** A digest of the request, so a reused key with another body is refused. */
   idempotency_hash: string | null;
   created_at: string;
+  trigger?: RunTrigger | null;
 }
 
 /** An inbound webhook delivery that started a run (see src/triggers/webhook-triggers.ts). */
@@ -128,7 +133,7 @@ export interface RunListQuery {
   cursor?: string;
 }
 
-export interface WorkflowStore {
+export interface WorkflowStore extends ScheduleStore {
   /** Stores a definition; the version goes up only when the definition changed. */
   putWorkflow(workflow: {
     name: string;

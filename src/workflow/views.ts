@@ -67,5 +67,6 @@ export function runView(run: RunRecord, rows: StepRecord[], poolUsage: (pool: st
     error: run.error,
     usage: run.usage,
     steps,
+    trigger: run.trigger,
   };
 }

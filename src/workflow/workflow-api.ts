@@ -53,6 +53,19 @@ export interface StepView {
   items?: Array<Omit<StepView, 'items' | 'name' | 'worker' | 'pool_usage'> & { index: number }>;
 }
 
+/** What started a run when no client did (null on runs a client started). */
+/**
+ * What started a run without a client: a schedule's fire (`name` is the trigger's, with its
+ * `fire_time`) or a webhook delivery (`name` is the hook's, with the `delivery` id and `event`).
+ */
+export interface RunTrigger {
+  kind: 'cron' | 'webhook';
+  name: string;
+  fire_time?: string;
+  delivery?: string;
+  event?: string | null;
+}
+
 export interface RunView {
   id: string;
   workflow: string;
@@ -65,6 +78,7 @@ export interface RunView {
   error: ErrorInfo | null;
   usage: Usage;
   steps: StepView[];
+  trigger: RunTrigger | null;
 }
 
 export interface RunEvent {

@@ -14,9 +14,10 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
-import { unknownSecretMessage } from '../secrets/secret-store.ts';
+import { secretRefName, unknownSecretMessage } from '../secrets/secret-store.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
 import { checkHookNamesFree, checkWebhookTriggers } from '../triggers/webhook-definition.ts';
+import type { Checkouts } from '../workspaces/checkouts.ts';
 import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
@@ -33,6 +34,7 @@ import type {
   HookDelivery,
   RunEvent,
   RunStatus,
+  RunTrigger,
   RunView,
   WorkflowApi,
   WorkflowSummary,
@@ -48,6 +50,8 @@ export interface WorkflowServiceDeps {
   env?: Record<string, string | undefined>;
   redact?: <T>(value: T) => T;
   random?: () => number;
+  /** Repository checkouts for claude steps with `workspace:` (src/workspaces/). */
+  checkouts?: Checkouts;
   /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
   webhookQueued?: () => void;
 }
@@ -58,6 +62,7 @@ export class WorkflowService implements WorkflowApi {
   readonly #deps: WorkflowServiceDeps;
   readonly #engine: RunControl;
   #dir: WorkflowsDir | undefined;
+  readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
 
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
@@ -69,6 +74,7 @@ export class WorkflowService implements WorkflowApi {
         runClaude: deps.runClaude,
         llmDefaults: llmDefaultsFromEnv(deps.env ?? process.env),
         httpAllow: parseAllowList(config.httpAllow),
+        checkouts: deps.checkouts,
       },
       pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
       logger: deps.logger,
@@ -81,6 +87,12 @@ export class WorkflowService implements WorkflowApi {
   /** Resumes the runs a previous process left, then loads (and watches) SWITCHYARD_WORKFLOWS_DIR. */
   async start(): Promise<void> {
     for (const w of await this.#deps.store.listWorkflows()) this.#engine.pools.declare(w.definition.pools);
+    // Checkouts a crash left behind, of runs that will not resume (kept-on-failure ones stay).
+    const removed = await this.#deps.checkouts?.sweep(async (id) => {
+      const run = await this.#deps.store.getRun(id);
+      return run !== undefined && !TERMINAL.has(run.status);
+    });
+    if (removed) this.#deps.logger.info({ runs: removed }, 'removed checkouts of runs that no longer run');
     await this.#engine.start();
     const dir = this.#deps.config.workflowsDir;
     if (dir) {
@@ -118,6 +130,14 @@ export class WorkflowService implements WorkflowApi {
         const where = filename ? `${filename}: ` : '';
         throw new AppError('validation', `${where}${unknownSecretMessage(field, ref.name)}`, { field });
       }
+      // A checkout's credentials (src/workspaces/): one {{ secrets.NAME }}, resolved when the step runs.
+      const ws = step.worker === 'claude' ? step.workspace : undefined;
+      const secret = ws && 'repo' in ws && ws.credentials ? secretRefName(ws.credentials) : undefined;
+      if (secret !== undefined && !this.#deps.config.secrets.has(secret)) {
+        const field = `steps.${name}.workspace.credentials`;
+        const where = filename ? `${filename}: ` : '';
+        throw new AppError('validation', `${where}${unknownSecretMessage(field, secret)}`, { field });
+      }
     }
     try {
       checkWebhookTriggers(def, this.#deps.config.secrets);
@@ -146,7 +166,18 @@ export class WorkflowService implements WorkflowApi {
       updated_at: new Date().toISOString(),
     });
     this.#engine.pools.declare(definition.pools);
-    return workflowSummary(record);
+    const summary = workflowSummary(record);
+    for (const listener of this.#registered) await listener(summary);
+    return summary;
+  }
+
+  /**
+   * Calls (and awaits) `listener` after every registration, so schedules follow the current definitions
+   * by the time the registration is answered.
+   */
+  onRegistered(listener: (workflow: WorkflowSummary) => void | Promise<void>): () => void {
+    this.#registered.add(listener);
+    return () => this.#registered.delete(listener);
   }
 
   async listWorkflows(): Promise<WorkflowSummary[]> {
@@ -162,12 +193,19 @@ export class WorkflowService implements WorkflowApi {
   async startRun(
     workflow: string,
     inputs: unknown,
-    options: { idempotencyKey?: string; delivery?: HookDelivery } = {},
+    options: { idempotencyKey?: string; delivery?: HookDelivery; trigger?: RunTrigger } = {},
   ): Promise<{ run: RunView; created: boolean }> {
     const wf = await this.getWorkflow(workflow);
     const key = options.idempotencyKey;
     if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
       throw new AppError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
+        field: 'Idempotency-Key',
+      });
+    }
+    // Schedules key their runs `schedule:<digest of the fire>`: a client holding such a key could
+    // take a fire's place (its run, without the trigger), so the prefix is theirs alone.
+    if (key?.startsWith('schedule:') && options.trigger === undefined) {
+      throw new AppError('validation', 'Idempotency-Key must not start with "schedule:" (reserved for schedules)', {
         field: 'Idempotency-Key',
       });
     }
@@ -187,6 +225,17 @@ export class WorkflowService implements WorkflowApi {
             .digest('hex')
         : null,
       created_at: new Date().toISOString(),
+      ...(options.trigger ? { trigger: options.trigger } : {}),
+      ...(options.delivery
+        ? {
+            trigger: {
+              kind: 'webhook' as const,
+              name: options.delivery.hook,
+              delivery: options.delivery.id,
+              event: options.delivery.event,
+            },
+          }
+        : {}),
     };
     const { delivery } = options;
     const { run, created } = delivery

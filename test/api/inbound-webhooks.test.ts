@@ -244,6 +244,12 @@ test('GitHub pull_request.opened and .synchronize (real payloads) start runs wit
     title: opened.pull_request.title,
   });
   assert.equal(typeof run.inputs.pr, 'number');
+  assert.deepEqual(run.trigger, {
+    kind: 'webhook',
+    name: 'github-pr',
+    delivery: started.delivery,
+    event: 'pull_request.opened',
+  });
   assert.equal(
     run.steps[0].output.response,
     `${opened.repository.full_name}#${opened.pull_request.number} ${opened.pull_request.title}`,

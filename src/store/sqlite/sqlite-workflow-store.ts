@@ -11,10 +11,12 @@ import type {
   DlqEntry,
   RunEvent,
   RunStatus,
+  RunTrigger,
   StepAttemptError,
   StepStatus,
   StepView,
 } from '../../workflow/workflow-api.ts';
+import type { ScheduleStore } from '../schedule-store.ts';
 import type {
   NewRun,
   RunListQuery,
@@ -26,6 +28,7 @@ import type {
   WorkflowStore,
 } from '../workflow-store.ts';
 import { json, parse, type Row, text } from './columns.ts';
+import { SqliteScheduleStore } from './sqlite-schedule-store.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 
 function toWorkflow(row: Row): WorkflowRecord {
@@ -53,6 +56,7 @@ function toRun(row: Row): RunRecord {
     error: parse<ErrorInfo>(row.error),
     usage: parse<Usage>(row.usage)!,
     holders: Number(row.holders ?? 0),
+    trigger: parse<RunTrigger>(row.run_trigger),
   };
 }
 
@@ -108,10 +112,24 @@ const ACTIVE = "status NOT IN ('completed', 'failed')";
 
 export class SqliteWorkflowStore implements WorkflowStore {
   readonly #base: SqliteStore;
+  readonly #schedules: ScheduleStore;
 
   constructor(base: SqliteStore) {
     this.#base = base;
+    this.#schedules = new SqliteScheduleStore(base);
   }
+
+  // Schedules (migration 004) live in their own file; these delegate.
+  upsertSchedule: ScheduleStore['upsertSchedule'] = (s) => this.#schedules.upsertSchedule(s);
+  getSchedule: ScheduleStore['getSchedule'] = (k) => this.#schedules.getSchedule(k);
+  listSchedules: ScheduleStore['listSchedules'] = () => this.#schedules.listSchedules();
+  deleteSchedule: ScheduleStore['deleteSchedule'] = (k) => this.#schedules.deleteSchedule(k);
+  setSchedulePaused: ScheduleStore['setSchedulePaused'] = (k, p, at) => this.#schedules.setSchedulePaused(k, p, at);
+  claimFire: ScheduleStore['claimFire'] = (f) => this.#schedules.claimFire(f);
+  settleFire: ScheduleStore['settleFire'] = (f, o, at) => this.#schedules.settleFire(f, o, at);
+  lastFire: ScheduleStore['lastFire'] = (k) => this.#schedules.lastFire(k);
+  listUnsettledFires: ScheduleStore['listUnsettledFires'] = () => this.#schedules.listUnsettledFires();
+  activeScheduledRun: ScheduleStore['activeScheduledRun'] = (k) => this.#schedules.activeScheduledRun(k);
 
   #get(sql: string, ...params: SQLInputValue[]): Row | undefined {
     return this.#base.prepare(sql).get(...params) as Row | undefined;
@@ -178,8 +196,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
       }
     }
     const row = this.#get(
-      `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage)
-       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING *`,
+      `INSERT INTO workflow_runs (id, workflow, version, definition, status, inputs, idempotency_key, idempotency_hash, created_at, usage, run_trigger)
+       VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) RETURNING *`,
       run.id,
       run.workflow,
       run.version,
@@ -189,6 +207,7 @@ export class SqliteWorkflowStore implements WorkflowStore {
       run.idempotency_hash,
       run.created_at,
       JSON.stringify({ input_tokens: 0, output_tokens: 0, cost_usd: 0 }),
+      json(run.trigger),
     );
     for (const step of steps) this.#putStep(step);
     return { run: toRun(row!), created: true };
