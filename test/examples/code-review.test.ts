@@ -73,7 +73,7 @@ test('code-review: a signed pull_request.opened delivery ends with the review po
 
   // The injected instruction got nowhere: Bash is not among the review's tools, and the token never
   // reached the agent (the model sees all the agent sees), nor any record.
-  assert.match(h.model.requests[1]?.lastUserText ?? '', /permission|not allowed|denied/i);
+  assert.match(h.model.requests[1]?.lastUserText ?? '', /No such tool available: Bash/);
   assert.equal(JSON.stringify(h.model.requests.map((r) => r.body)).includes(GITHUB_TOKEN), false);
   assert.deepEqual(filesContaining(h.dataDir, [GITHUB_TOKEN, HOOK_SECRET]), []);
   const view = await (await h.fetch(`/v1/runs/${runId}`)).text();

@@ -16,14 +16,15 @@ const edit = (file_path: string, old_string: string, new_string: string): Turn =
   tool_use: { name: 'Edit', input: { file_path, old_string, new_string } },
 });
 
-/** The docs agent: diffs, reads the doc, edits it, tries to edit code too (refused), then reports. */
+/** The docs agent: diffs, reads the doc, edits it, reads and tries to edit code too (refused), then reports. */
 function documenter(base: string): (req: ScriptRequest) => Turn {
   return (req) => {
     const turns: Turn[] = [
       { tool_use: { name: 'Bash', input: { command: `git diff ${base} HEAD`, description: 'diff' } } },
       { tool_use: { name: 'Read', input: { file_path: 'docs/api.md' } } },
       edit('docs/api.md', '`ratio(a, b)`', '`ratio(a, b)` and `clamp(x, lo, hi)`'),
-      edit('src/math.js', 'export', '// touched\nexport'),
+      { tool_use: { name: 'Read', input: { file_path: 'src/math.js' } } },
+      edit('src/math.js', 'export const clamp', '// touched\nexport const clamp'),
       { text: 'Documented clamp in docs/api.md.' },
     ];
     return turns[req.turnIndex] ?? { text: 'done' };
@@ -90,7 +91,7 @@ test('docs-update: a merged PR ends with a docs-only branch pushed and, once app
   assert.match(git.git('octo-org', 'calc', ['show', `${data.commit}:docs/api.md`]), /clamp\(x, lo, hi\)/);
   // The agent saw the diff of the merge; its edit of src/ was refused by its rules.
   assert.match(h.model.requests[1]?.lastUserText ?? '', /clamp/);
-  assert.match(h.model.requests[4]?.lastUserText ?? '', /permission|not allowed|denied/i);
+  assert.match(h.model.requests[5]?.lastUserText ?? '', /src\/math.js" is outside the allowed scope \(docs\/\*\*\)/);
   assert.equal(github.requests.filter((r) => r.method === 'POST').length, 0, 'no PR before the approval');
 
   const approved = await h.fetch(`/v1/runs/${runId}/steps/review/approve`, {

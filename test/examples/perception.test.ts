@@ -42,7 +42,7 @@ test('perception: the 6-hour fire fetches, extracts one at a time, and posts the
 
   const schedules = (await (await h.fetch('/v1/schedules')).json()) as { items: Array<Record<string, unknown>> };
   assert.equal(schedules.items.length, 1);
-  assert.equal(schedules.items[0]?.next_fire, '2026-03-01T06:00:00.000Z');
+  assert.equal(schedules.items[0]?.next_fire_time, '2026-03-01T06:00:00.000Z');
 
   await clock.set(Date.parse('2026-03-01T05:59:59Z'));
   assert.equal((await h.server.workflows.listRuns({ limit: 10 })).items.length, 0, 'nothing before the fire');
