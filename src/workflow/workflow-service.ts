@@ -12,7 +12,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import { secretRefName, unknownSecretMessage } from '../secrets/secret-store.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
@@ -46,8 +45,6 @@ export interface WorkflowServiceDeps {
   store: WorkflowStore;
   runClaude: ClaudeStepRunner;
   logger: Logger & { info(obj: object, msg?: string): void };
-  /** Where llm defaults (SWITCHYARD_LLM_*, ANTHROPIC_*) are read from; default process.env. */
-  env?: Record<string, string | undefined>;
   redact?: <T>(value: T) => T;
   random?: () => number;
   /** Repository checkouts for claude steps with `workspace:` (src/workspaces/). */
@@ -72,7 +69,7 @@ export class WorkflowService implements WorkflowApi {
       runner: {
         config,
         runClaude: deps.runClaude,
-        llmDefaults: llmDefaultsFromEnv(deps.env ?? process.env),
+        llmDefaults: config.llm,
         httpAllow: parseAllowList(config.httpAllow),
         checkouts: deps.checkouts,
       },

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ScriptedModel, ScriptRequest, Turn } from '../../src/model/scripted-model.ts';
 import { startScriptedModel } from '../../src/model/scripted-model.ts';
 import type { RunView } from '../../src/workflow/workflow-api.ts';
+import { filesContaining } from '../fixtures/files.ts';
 import { type GitServer, startGitServer } from '../fixtures/git-server.ts';
 import { type Harness, startHarness } from '../fixtures/harness.ts';
 import { startService } from '../scenarios/kit.ts';
@@ -42,23 +43,6 @@ const bash = (command: string): Turn => ({ tool_use: { name: 'Bash', input: { co
 async function until(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
   assert.ok(check(), `timed out waiting until ${what}`);
-}
-
-/** Every file under `dir` whose bytes contain one of `needles`. */
-function filesContaining(dir: string, needles: string[]): string[] {
-  const hits: string[] = [];
-  const walk = (d: string) => {
-    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, entry.name);
-      if (entry.isDirectory()) walk(p);
-      else if (entry.isFile()) {
-        const bytes = fs.readFileSync(p);
-        if (needles.some((n) => bytes.includes(n))) hits.push(p);
-      }
-    }
-  };
-  walk(dir);
-  return hits;
 }
 
 describe('repository checkouts', () => {
