@@ -23,7 +23,8 @@ let doc: Doc;
 let client: WorkflowClient;
 
 before(async () => {
-  h = await startHarness();
+  // Loopback allowed so an http step can fail for good against a port nothing listens on.
+  h = await startHarness({ env: { SWITCHYARD_HTTP_ALLOW: '127.0.0.1' } });
   client = new WorkflowClient({ baseUrl: h.url });
   const res = await h.fetch('/openapi.json');
   assert.equal(res.status, 200);
@@ -100,6 +101,27 @@ test('a finished run and a page of runs match the documented Run', async () => {
   assert.equal(body.status, 'completed');
   await assertDocumented('get', '/v1/runs', await h.fetch('/v1/runs?workflow=greet'));
   await assertDocumented('get', '/v1/workflows/{name}', await h.fetch('/v1/workflows/greet'));
+});
+
+test('a failed run and its dead-letter entry match the documented Run and DlqEntry', async () => {
+  await client.registerWorkflow(`name: unreachable
+steps:
+  fetch:
+    worker: http
+    url: "http://127.0.0.1:9/"
+    retry: { max_attempts: 1 }
+`);
+  const run = await client.startRun('unreachable');
+  await client.waitRun(run.run_id, 60_000);
+  const failed = (await assertDocumented('get', '/v1/runs/{id}', await h.fetch(`/v1/runs/${run.run_id}`))) as {
+    status: string;
+    steps: Array<{ errors: unknown[] }>;
+  };
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.steps[0]!.errors.length, 1);
+  const page = (await assertDocumented('get', '/v1/dlq', await h.fetch('/v1/dlq'))) as { items: Array<{ id: string }> };
+  assert.equal(page.items.length, 1);
+  await assertDocumented('get', '/v1/dlq/{id}', await h.fetch(`/v1/dlq/${page.items[0]!.id}`));
 });
 
 test('a schedule list matches the documented Schedule', async () => {

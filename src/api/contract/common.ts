@@ -17,6 +17,12 @@ export const ErrorEnvelope = z
   .openapi('Error');
 export type ErrorEnvelope = z.infer<typeof ErrorEnvelope>;
 
+/**
+ * `T | null` for a named (component) schema. zod's `.nullable()` on one documents it wrongly (the
+ * component itself turns nullable, or an allOf that null can never satisfy); a union is `anyOf`.
+ */
+export const orNull = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]);
+
 /** A failure as it is stored on a task, a run or a step. */
 export const ErrorInfo = z
   .object({ kind: z.string(), message: z.string(), retryable: z.boolean(), field: z.string().optional() })

@@ -14,6 +14,7 @@ import {
   jsonResponse,
   limitQuery,
   numberQuery,
+  orNull,
   pageOf,
 } from './common.ts';
 
@@ -71,7 +72,7 @@ export const Task = z
     status: TaskStatus,
     response: z.string().nullable(),
     result: z.record(z.string(), z.unknown()).nullable(),
-    error: ErrorInfo.nullable(),
+    error: orNull(ErrorInfo),
     request: z.record(z.string(), z.unknown()).openapi({ description: 'The request as accepted, defaults applied.' }),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     attempts: z.number(),
@@ -90,7 +91,7 @@ export const Session = z
     status: TaskStatus,
     response: z.string().nullable(),
     result: z.record(z.string(), z.unknown()).nullable(),
-    error: ErrorInfo.nullable(),
+    error: orNull(ErrorInfo),
   })
   .openapi('Session');
 export type Session = z.infer<typeof Session>;

@@ -14,6 +14,7 @@ import {
   jsonResponse,
   limitQuery,
   listOf,
+  orNull,
   pageOf,
   Usage,
 } from './common.ts';
@@ -73,11 +74,11 @@ const stepState = {
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
   output: StepOutput.nullable().openapi({ description: 'The output envelope: response, data, usage, detail.' }),
-  error: ErrorInfo.nullable(),
+  error: orNull(ErrorInfo),
   errors: z.array(StepAttemptError).openapi({ description: "Every failed attempt's error, oldest first." }),
   pool: z.string().nullable(),
   next_attempt_at: z.string().nullable(),
-  usage: Usage.nullable(),
+  usage: orNull(Usage),
 };
 
 export const StepView = z
@@ -118,10 +119,10 @@ export const Run = z
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
-    error: ErrorInfo.nullable(),
+    error: orNull(ErrorInfo),
     usage: Usage,
     steps: z.array(StepView),
-    trigger: RunTrigger.nullable(),
+    trigger: orNull(RunTrigger),
   })
   .openapi('Run');
 export type Run = z.infer<typeof Run>;
