@@ -8,6 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
 import { isWithin, overlaps, realPathOf } from './paths.ts';
+import { type LlmDefaults, llmDefaultsFromEnv } from './runners/llm-defaults.ts';
 import { SecretStore } from './secrets/secret-store.ts';
 import { parsePools } from './workflow/pools.ts';
 
@@ -134,6 +135,8 @@ export interface Config {
   sandbox: 'auto' | 'required' | 'off';
   /** The variables passed through to Claude Code (model endpoint, credentials, proxies). */
   passThroughEnv: Record<string, string>;
+  /** Defaults of llm steps (SWITCHYARD_LLM_*, ANTHROPIC_*, the `*_API_KEY` a step may name). */
+  llm: LlmDefaults;
   /** Workflow secrets (`{{ secrets.NAME }}`); never passed to Claude Code. */
   secrets: SecretStore;
 }
@@ -248,6 +251,7 @@ export function loadConfig(
     claudePath: c.SWITCHYARD_CLAUDE_PATH,
     sandbox: c.SWITCHYARD_SANDBOX,
     passThroughEnv,
+    llm: llmDefaultsFromEnv(merged),
     secrets: SecretStore.fromEnv(merged, cwd, workspaceRoots),
   };
 }

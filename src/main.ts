@@ -23,6 +23,7 @@ import { missingCredentials, missingCredentialsError } from './model/credentials
 import { demoScript } from './model/demo-script.ts';
 import { ModelProxy, type TaskLimits } from './model/model-proxy.ts';
 import { type ScriptedModel, startScriptedModel } from './model/scripted-model.ts';
+import { isWithin } from './paths.ts';
 import { createAdmission, type Semaphore } from './runners/claude/admission.ts';
 import { killOrphans } from './runners/claude/process-tree.ts';
 import { type ClaudeInput, type ClaudeRunnerOptions, runClaude } from './runners/claude/run-claude.ts';
@@ -42,6 +43,7 @@ import { type Clock, realClock } from './triggers/clock.ts';
 import { Schedules } from './triggers/schedules.ts';
 import { WebhookTriggers } from './triggers/webhook-triggers.ts';
 import { WorkflowService } from './workflow/workflow-service.ts';
+import { Checkouts } from './workspaces/checkouts.ts';
 
 export interface RunningServer {
   url: string;
@@ -198,14 +200,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   await tasks.start();
   webhooks.start();
+  const checkouts = new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger });
   const workflowStore = new SqliteWorkflowStore(store);
   const workflows = new WorkflowService({
     config,
     store: workflowStore,
     runClaude: async (input, ctx) => {
       if (noCredentials) throw missingCredentialsError(noCredentials);
-      return runWorkflowClaude(admission.slots, input, ctx, runnerOptions);
+      // A checkout is a cwd used once: a warm spare parked for its shape would never be claimed.
+      const options = isWithin(checkouts.root, input.cwd) ? { ...runnerOptions, warm: undefined } : runnerOptions;
+      return runWorkflowClaude(admission.slots, input, ctx, options);
     },
+    checkouts,
     logger,
     redact: (value) => redactor.value(value),
     webhookQueued: () => webhooks.kick(),

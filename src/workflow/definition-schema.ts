@@ -60,6 +60,29 @@ const work = {
 
 const outputSchema = jsonObject.optional().meta({ description: 'JSON Schema (2020-12) the output must match.' });
 
+/** `workspace:` of a claude step: a checkout of a repository at a ref, or an upstream step's checkout. */
+export const checkoutSchema = z.strictObject({
+  repo: template(
+    'https:// URL of a git repository; each {{ }} output is percent-encoded, so scheme and host must be literal.',
+  ),
+  ref: template('Branch, tag or commit sha to check out.'),
+  credentials: z.string().optional().meta({ description: 'Token for fetch and push, as {{ secrets.NAME }}.' }),
+  keep: z.enum(['never', 'on_failure']).optional().meta({ description: 'Keep the checkout when the run fails.' }),
+});
+export const sharedWorkspaceSchema = z.strictObject({
+  from: stepName.meta({ description: 'An upstream step with a workspace: this step works in its checkout.' }),
+});
+export const workspaceSchema = z.union([checkoutSchema, sharedWorkspaceSchema]);
+/** `commit:` of a claude step with a workspace: what the server commits (and pushes) once the agent is done. */
+export const commitSchema = z.strictObject({
+  branch: template('New branch to commit to, e.g. docs/update-{{ run.id }}.'),
+  message: template('Commit message.'),
+  push: z
+    .boolean({ error: 'must be true or false' })
+    .optional()
+    .meta({ description: 'Push the branch (never forced).' }),
+});
+
 export const claudeStepSchema = z.strictObject({
   worker: z.literal('claude'),
   ...base,
@@ -67,6 +90,8 @@ export const claudeStepSchema = z.strictObject({
   prompt: template('Task for Claude Code; without step references, dependency responses are prepended.'),
   allowed_tools: z.array(z.string()).optional().meta({ description: 'Tools and rules, e.g. Read, Edit(docs/**).' }),
   cwd: z.string().optional(),
+  workspace: workspaceSchema.optional().meta({ description: 'A fresh checkout of a repository as the cwd.' }),
+  commit: commitSchema.optional(),
   model: z.string().optional(),
   max_turns: intRange(1, 1000).optional(),
   max_budget_usd: z.number().positive({ error: 'must be a positive number' }).optional(),
@@ -306,6 +331,8 @@ function knownKeys(path: Path, raw: unknown): string[] {
   const worker = valueAt(raw, ['steps', name, 'worker']) as keyof typeof stepSchemas;
   if (path.length === 2) return Object.keys(stepSchemas[worker]?.shape ?? {});
   if (sub === 'retry' && path.length === 3) return Object.keys(retrySchema.shape);
+  if (sub === 'commit' && path.length === 3) return Object.keys(commitSchema.shape);
+  if (sub === 'workspace' && path.length === 3) return [...Object.keys(checkoutSchema.shape), 'from'];
   if (sub === 'retry' && subsub === 'backoff') return Object.keys(backoffSchema.shape);
   return [];
 }

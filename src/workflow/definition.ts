@@ -10,15 +10,20 @@ import { compilePolicy } from '../runners/claude/policy.ts';
 import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
 import { compileUserSchema } from '../schema/ajv.ts';
 import { MatchBudgetError } from '../schema/linear-regex.ts';
+import { secretRefName } from '../secrets/secret-store.ts';
 import { cronTriggerProblem, scheduleId } from '../triggers/schedules-cron.ts';
+import { refNameProblem } from '../workspaces/refs.ts';
 import { ancestry, findCycle } from './dag.ts';
 import {
+  type ClaudeStep,
+  checkoutSchema,
   closest,
   cronTriggerSchema,
   describeIssue,
   MAX_NAME_LENGTH,
   STEP_NAME,
   type StepDefinition,
+  sharedWorkspaceSchema,
   WORKERS,
   type WorkerName,
   type WorkflowDefinition,
@@ -51,7 +56,7 @@ export const MAX_STEPS = 5000;
 /** Pools every engine provides; a step may name these without declaring them under `pools`. */
 export const DEFAULT_POOLS = ['claude', 'llm', 'http'] as const;
 /** Names templates already use for something else, so a step cannot be called that. */
-const RESERVED = ['steps', 'inputs', 'secrets', 'item', 'item_index', 'forloop', 'tablerowloop', '__proto__'];
+const RESERVED = ['steps', 'inputs', 'secrets', 'item', 'item_index', 'run', 'forloop', 'tablerowloop', '__proto__'];
 const LIQUID_LITERALS = ['true', 'false', 'nil', 'null', 'empty', 'blank'];
 
 type Path = ReadonlyArray<string | number>;
@@ -158,7 +163,19 @@ function preCheck(raw: unknown): void {
         `"${String(step.worker)}" is not a known worker; expected one of ${WORKERS.join(', ')}`,
       );
     }
+    if (step.worker === 'claude' && step.workspace !== undefined) preCheckWorkspace(raw, name, step.workspace);
   }
+}
+
+/** `workspace` is one of two shapes: judged against the one its keys choose, for a message that names the key. */
+function preCheckWorkspace(raw: unknown, name: string, ws: unknown): void {
+  const at = ['steps', name, 'workspace'];
+  if (!isRecord(ws)) invalid(at, 'must be a mapping: {repo, ref, credentials?, keep?} or {from: <step>}');
+  const parsed = (Object.hasOwn(ws, 'from') ? sharedWorkspaceSchema : checkoutSchema).safeParse(ws);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0];
+  const { path, rule } = describeIssue(issue && { ...issue, path: [...at, ...issue.path] }, raw);
+  invalid(path, rule);
 }
 
 /** A trigger is checked against the schema of its kind, so a bad field is named rather than "invalid input". */
@@ -254,6 +271,71 @@ function checkHttpStep(step: Extract<StepDefinition, { worker: 'http' }>, path: 
   if (originRule) invalid([...path, 'url'], originRule);
 }
 
+/**
+ * `workspace` and `commit` of a claude step (src/workspaces/): what can be judged before any input is
+ * known. The repo's scheme and host must be literal (templates are percent-encoded, so a value can
+ * only fill the path), credentials must be a secret reference, and a literal ref or branch must be a
+ * valid name.
+ */
+function checkWorkspace(
+  def: WorkflowDefinition,
+  name: string,
+  step: ClaudeStep,
+  isUpstream: (step: string, target: string) => boolean,
+): void {
+  const at = ['steps', name];
+  const ws = step.workspace;
+  if (step.commit && !ws) invalid([...at, 'commit'], 'needs a workspace (the commit is made in its checkout)');
+  if (!ws) return;
+  if (step.cwd !== undefined)
+    invalid([...at, 'cwd'], 'cannot be set together with workspace (the checkout is the cwd)');
+  if ('from' in ws) {
+    const target = def.steps[ws.from];
+    if (!target) invalid([...at, 'workspace', 'from'], `names unknown step "${ws.from}"`);
+    if (!isUpstream(name, ws.from)) {
+      invalid(
+        [...at, 'workspace', 'from'],
+        `names step "${ws.from}", which is not upstream of "${name}"; add it to depends_on`,
+      );
+    }
+    if (target.worker !== 'claude' || !target.workspace || !('repo' in target.workspace)) {
+      invalid([...at, 'workspace', 'from'], `names step "${ws.from}", which has no workspace with a repo`);
+    }
+    if (target.for_each !== undefined || step.for_each !== undefined) {
+      invalid([...at, 'workspace', 'from'], 'cannot share a checkout with or across a for_each step');
+    }
+    // Two agents in one checkout at once would edit (and commit) each other's files.
+    for (const [other, o] of Object.entries(def.steps)) {
+      if (other === name || o.worker !== 'claude' || !o.workspace || !('from' in o.workspace)) continue;
+      if (o.workspace.from !== ws.from || isUpstream(name, other) || isUpstream(other, name)) continue;
+      invalid(
+        [...at, 'workspace', 'from'],
+        `shares the checkout of "${ws.from}" with step "${other}", and neither depends on the other; order them with depends_on`,
+      );
+    }
+  } else {
+    const literal = ws.repo.split(/\{[{%]/)[0] ?? '';
+    const templated = literal.length < ws.repo.length;
+    if (templated ? !/^https?:\/\/[^/?#{}]+\//i.test(literal) : !/^https?:\/\/[^/?#]+/i.test(ws.repo)) {
+      invalid(
+        [...at, 'workspace', 'repo'],
+        'must be an https:// URL whose scheme and host are literal (a template may fill only the path)',
+      );
+    }
+    if (ws.credentials !== undefined && secretRefName(ws.credentials) === undefined) {
+      invalid([...at, 'workspace', 'credentials'], 'must be exactly {{ secrets.NAME }}, never a literal token');
+    }
+    if (!/\{[{%]/.test(ws.ref)) {
+      const problem = refNameProblem(ws.ref);
+      if (problem) invalid([...at, 'workspace', 'ref'], problem);
+    }
+  }
+  if (step.commit && !/\{[{%]/.test(step.commit.branch)) {
+    const problem = refNameProblem(step.commit.branch);
+    if (problem) invalid([...at, 'commit', 'branch'], problem);
+  }
+}
+
 function semanticCheck(def: WorkflowDefinition): void {
   const inputs = def.inputs ?? {};
   for (const [name, schema] of Object.entries(inputs)) checkSchema(schema, ['inputs', name]);
@@ -303,6 +385,7 @@ function semanticCheck(def: WorkflowDefinition): void {
 
   const isUpstream = ancestry(def);
   for (const [name, step] of Object.entries(def.steps)) {
+    if (step.worker === 'claude') checkWorkspace(def, name, step, isUpstream);
     checkStepTemplates(def, name, step, (target) => isUpstream(name, target));
   }
   checkCronTriggers(def);
@@ -347,6 +430,18 @@ export function templatesOf(name: string, step: StepDefinition): Array<[Path, st
   switch (step.worker) {
     case 'claude':
       walk(step.prompt, at('prompt'));
+      if (step.workspace && 'repo' in step.workspace) {
+        out.push(
+          [[...at('workspace'), 'repo'], step.workspace.repo],
+          [[...at('workspace'), 'ref'], step.workspace.ref],
+        );
+      }
+      if (step.commit) {
+        out.push(
+          [[...at('commit'), 'branch'], step.commit.branch],
+          [[...at('commit'), 'message'], step.commit.message],
+        );
+      }
       break;
     case 'llm':
       walk(step.prompt, at('prompt'));
@@ -397,6 +492,7 @@ function checkStepTemplates(
           invalid(path, `references ${ref}, which is not declared under inputs`);
         continue;
       }
+      if (ref === 'run') continue; // run.id
       if (ref === 'item' || ref === 'item_index') {
         if (!hasForEach || isForEach) invalid(path, `references ${ref}, which exists only in steps with for_each`);
         continue;

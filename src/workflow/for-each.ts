@@ -34,7 +34,11 @@ export interface ItemMoves {
 export function fanOut(moves: ItemMoves, tx: Transition, run: ActiveRun, step: StepRecord, def: StepDefinition): void {
   let list: unknown[];
   try {
-    const scope = templateScope({ inputs: run.record.inputs, outputs: upstreamOutputs(run, step.name).outputs });
+    const scope = templateScope({
+      inputs: run.record.inputs,
+      outputs: upstreamOutputs(run, step.name).outputs,
+      runId: run.record.id,
+    });
     const field = `steps.${step.name}.for_each`;
     list = renderList((def as { for_each: string }).for_each, scope, { field });
     if (list.length > MAX_FOR_EACH_ITEMS) {

@@ -71,6 +71,16 @@ export class Orchestrator {
   constructor(deps: OrchestratorDeps) {
     this.deps = deps;
     this.#writer = new TransitionWriter(deps.store, deps.logger);
+    const checkouts = deps.runner.checkouts;
+    // A run's repository checkouts go when it ends (kept on failure where a step asks: keep: on_failure).
+    if (checkouts) {
+      this.#writer.onAnyTerminal((id) => {
+        void deps.store
+          .getRun(id)
+          .then((r) => checkouts.runEnded(id, r?.status !== 'completed'))
+          .catch((err: unknown) => deps.logger.warn({ err, run: id }, 'removing the checkouts of a run failed'));
+      });
+    }
     this.#limits = outputLimits(deps.runner.config);
     this.pools = new Pools<Waiter>(
       deps.pools.builtin,
@@ -297,7 +307,7 @@ export class Orchestrator {
 
   #scope(run: ActiveRun, unit: StepRecord) {
     const { outputs, direct } = upstreamOutputs(run, unit.name, stepReads(unit.name, stepDef(run, unit.name)));
-    const base = { inputs: run.record.inputs, outputs, direct };
+    const base = { inputs: run.record.inputs, outputs, direct, runId: run.record.id };
     return unit.item_index === null ? base : { ...base, item: unit.item, itemIndex: unit.item_index };
   }
 

@@ -16,9 +16,11 @@ import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/ru
 import type { AllowList } from '../runners/ssrf.ts';
 import { secretForms } from '../secrets/redactor.ts';
 import { resolveWorkspace } from '../tasks/request.ts';
+import type { Checkouts } from '../workspaces/checkouts.ts';
+import { type RenderedCommit, type RenderedWorkspace, runInCheckout } from '../workspaces/claude-step.ts';
 import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
-import type { StepDefinition } from './definition-schema.ts';
+import type { ClaudeStep, StepDefinition } from './definition-schema.ts';
 import { nextTurn, type SlicedRender, takeTurnBytes } from './sliced-render.ts';
 import { hideSecrets, secretRefs, withSecrets } from './step-secrets.ts';
 import {
@@ -41,6 +43,8 @@ export interface StepRunnerDeps {
   runClaude: ClaudeStepRunner;
   llmDefaults: LlmDefaults;
   httpAllow: AllowList;
+  /** Repository checkouts for claude steps with `workspace:` (src/workspaces/). */
+  checkouts?: Checkouts | undefined;
 }
 
 /** What a step's templates can see. `outputs` holds every upstream step's output; `direct` only its dependencies'. */
@@ -50,6 +54,7 @@ export interface RenderScope {
   direct: Record<string, StepOutput>;
   item?: unknown;
   itemIndex?: number;
+  runId?: string;
 }
 
 /** Header names whose values are credentials: never stored with the rendered inputs. */
@@ -73,6 +78,7 @@ export function* renderStep(
     inputs: s.inputs,
     outputs: s.outputs,
     ...(s.itemIndex === undefined ? {} : { item: s.item, itemIndex: s.itemIndex }),
+    ...(s.runId === undefined ? {} : { runId: s.runId }),
   });
   const at = (field: string): TemplateOptions => ({ field: `steps.${name}.${field}` });
   // Only the fields that may hold secrets see them, and only those the step names (step-secrets.ts).
@@ -89,6 +95,24 @@ export function* renderStep(
       };
       for (const key of ['cwd', 'model', 'max_turns', 'max_budget_usd', 'output_schema', 'allow_empty'] as const) {
         if (step[key] !== undefined) input[key] = step[key];
+      }
+      // A checkout (src/workspaces/): the URL rendered as a URL, so a value fills only its path.
+      // `credentials` is not rendered here: it is resolved when the step runs and never stored.
+      const ws = step.workspace;
+      if (ws && 'from' in ws) input.workspace = { from: ws.from };
+      else if (ws) {
+        input.workspace = {
+          repo: yield* urlRender(ws.repo, scope, at('workspace.repo')),
+          ref: yield* textRender(ws.ref, scope, at('workspace.ref')),
+          ...(ws.keep ? { keep: ws.keep } : {}),
+        };
+      }
+      if (step.commit) {
+        input.commit = {
+          branch: yield* textRender(step.commit.branch, scope, at('commit.branch')),
+          message: yield* textRender(step.commit.message, scope, at('commit.message')),
+          push: step.commit.push ?? false,
+        };
       }
       return { input, shown: input };
     }
@@ -156,7 +180,11 @@ export function* renderStep(
  */
 export function renderApproval(name: string, step: StepDefinition, s: RenderScope): { message: string } {
   if (step.worker !== 'approval') throw new AppError('internal', `step "${name}" is not an approval step`);
-  const scope = templateScope({ inputs: s.inputs, outputs: s.outputs });
+  const scope = templateScope({
+    inputs: s.inputs,
+    outputs: s.outputs,
+    ...(s.runId === undefined ? {} : { runId: s.runId }),
+  });
   return { message: renderText(step.message, scope, { field: `steps.${name}.message` }) };
 }
 
@@ -303,6 +331,7 @@ export async function runStep(
     case 'llm':
       return runLlm(input as unknown as LlmStepInput, ctx, deps.llmDefaults, { allow: deps.httpAllow });
     case 'claude':
+      if (step.workspace) return claudeInCheckout(step, input, ctx, deps, meta);
       return deps.runClaude(claudeInput(input, deps.config, meta), ctx);
     case 'transform':
       return input.output as OutputEnvelope;
@@ -340,12 +369,43 @@ export function stepPolicy(allowedTools: unknown, config: Config, field: string)
   return compilePolicy(allowedTools ?? [], cap ? { cap, field } : { field });
 }
 
-function claudeInput(input: Record<string, unknown>, config: Config, meta: AttemptMeta): ClaudeInput {
+/** A claude step in a repository checkout: the checkout (made by the server) is its cwd. */
+function claudeInCheckout(
+  step: ClaudeStep,
+  input: Record<string, unknown>,
+  ctx: RunContext,
+  deps: StepRunnerDeps,
+  meta: AttemptMeta,
+): Promise<OutputEnvelope> {
+  if (!deps.checkouts) throw new AppError('internal', 'repository checkouts are not set up on this server');
+  const credentials = step.workspace && 'credentials' in step.workspace ? step.workspace.credentials : undefined;
+  return runInCheckout(
+    {
+      runId: meta.runId,
+      step: meta.step,
+      itemIndex: meta.itemIndex,
+      workspace: input.workspace as RenderedWorkspace,
+      commit: input.commit as RenderedCommit | undefined,
+      credentials,
+    },
+    ctx,
+    { checkouts: deps.checkouts, secrets: deps.config.secrets },
+    (cwd) => ({ input: claudeInput(input, deps.config, meta, cwd), run: (i) => deps.runClaude(i, ctx) }),
+  );
+}
+
+/** `checkout`: a directory the server made for the step (never a user's `cwd`), taken as it is. */
+function claudeInput(
+  input: Record<string, unknown>,
+  config: Config,
+  meta: AttemptMeta,
+  checkout?: string,
+): ClaudeInput {
   const field = `steps.${meta.step}.allowed_tools`;
   const out: ClaudeInput = {
     prompt: input.prompt as string,
     policy: stepPolicy(input.allowed_tools, config, field),
-    cwd: resolveWorkspace(input.cwd as string | undefined, config, `steps.${meta.step}.cwd`),
+    cwd: checkout ?? resolveWorkspace(input.cwd as string | undefined, config, `steps.${meta.step}.cwd`),
     timeout: input.timeout as number,
     idle_timeout: config.idleTimeout,
     // A fresh CLAUDE_CONFIG_DIR per attempt: nothing leaks between steps, runs or attempts.

@@ -389,8 +389,11 @@ export function templateScope(params: {
   outputs: Record<string, StepOutput>;
   item?: unknown;
   itemIndex?: number;
+  /** The run's id, as `run.id` (branch names such as docs/update-{{ run.id }}). */
+  runId?: string;
 }): Record<string, unknown> {
   const scope: Record<string, unknown> = { ...params.outputs, steps: { ...params.outputs }, inputs: params.inputs };
+  if (params.runId !== undefined) scope.run = { id: params.runId };
   if (params.itemIndex !== undefined) {
     scope.item = params.item;
     scope.item_index = params.itemIndex;

@@ -68,8 +68,15 @@ export class TransitionWriter {
     return () => this.#emitter.off(`terminal:${runId}`, listener);
   }
 
+  /** Hears of every run that ends (its checkouts are removed then). */
+  onAnyTerminal(listener: (runId: string) => void): () => void {
+    this.#emitter.on('terminal', listener);
+    return () => this.#emitter.off('terminal', listener);
+  }
+
   /** Tells the run's waiters that it is over (call as an effect, once that is durable). */
   terminal(runId: string): void {
     this.#emitter.emit(`terminal:${runId}`);
+    this.#emitter.emit('terminal', runId);
   }
 }

@@ -12,11 +12,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
-import { llmDefaultsFromEnv } from '../runners/llm.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
-import { unknownSecretMessage } from '../secrets/secret-store.ts';
+import { secretRefName, unknownSecretMessage } from '../secrets/secret-store.ts';
 import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
 import { checkHookNamesFree, checkWebhookTriggers } from '../triggers/webhook-definition.ts';
+import type { Checkouts } from '../workspaces/checkouts.ts';
 import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
@@ -45,10 +45,10 @@ export interface WorkflowServiceDeps {
   store: WorkflowStore;
   runClaude: ClaudeStepRunner;
   logger: Logger & { info(obj: object, msg?: string): void };
-  /** Where llm defaults (SWITCHYARD_LLM_*, ANTHROPIC_*) are read from; default process.env. */
-  env?: Record<string, string | undefined>;
   redact?: <T>(value: T) => T;
   random?: () => number;
+  /** Repository checkouts for claude steps with `workspace:` (src/workspaces/). */
+  checkouts?: Checkouts;
   /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
   webhookQueued?: () => void;
 }
@@ -69,8 +69,9 @@ export class WorkflowService implements WorkflowApi {
       runner: {
         config,
         runClaude: deps.runClaude,
-        llmDefaults: llmDefaultsFromEnv(deps.env ?? process.env),
+        llmDefaults: config.llm,
         httpAllow: parseAllowList(config.httpAllow),
+        checkouts: deps.checkouts,
       },
       pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
       logger: deps.logger,
@@ -83,6 +84,12 @@ export class WorkflowService implements WorkflowApi {
   /** Resumes the runs a previous process left, then loads (and watches) SWITCHYARD_WORKFLOWS_DIR. */
   async start(): Promise<void> {
     for (const w of await this.#deps.store.listWorkflows()) this.#engine.pools.declare(w.definition.pools);
+    // Checkouts a crash left behind, of runs that will not resume (kept-on-failure ones stay).
+    const removed = await this.#deps.checkouts?.sweep(async (id) => {
+      const run = await this.#deps.store.getRun(id);
+      return run !== undefined && !TERMINAL.has(run.status);
+    });
+    if (removed) this.#deps.logger.info({ runs: removed }, 'removed checkouts of runs that no longer run');
     await this.#engine.start();
     const dir = this.#deps.config.workflowsDir;
     if (dir) {
@@ -119,6 +126,14 @@ export class WorkflowService implements WorkflowApi {
         const field = fieldPath(ref.path);
         const where = filename ? `${filename}: ` : '';
         throw new AppError('validation', `${where}${unknownSecretMessage(field, ref.name)}`, { field });
+      }
+      // A checkout's credentials (src/workspaces/): one {{ secrets.NAME }}, resolved when the step runs.
+      const ws = step.worker === 'claude' ? step.workspace : undefined;
+      const secret = ws && 'repo' in ws && ws.credentials ? secretRefName(ws.credentials) : undefined;
+      if (secret !== undefined && !this.#deps.config.secrets.has(secret)) {
+        const field = `steps.${name}.workspace.credentials`;
+        const where = filename ? `${filename}: ` : '';
+        throw new AppError('validation', `${where}${unknownSecretMessage(field, secret)}`, { field });
       }
     }
     try {

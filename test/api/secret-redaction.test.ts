@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { SwitchyardClient, type TaskStreamEvent } from '../../src/client/client.ts';
 import { type Script, startScriptedModel } from '../../src/model/scripted-model.ts';
+import { filesContaining } from '../fixtures/files.ts';
 import { tempDir } from '../fixtures/harness.ts';
 import { spawnServer } from '../fixtures/server-process.ts';
 
@@ -19,17 +20,6 @@ const KEY = 'model-key-7f3a9c2e51d84b06a1c9';
 /** What a UI shows of a key ("…51d84b06a1c9"): a partial key is a secret too. */
 const TAIL = KEY.slice(-12);
 const WEBHOOK_SECRET = `whsec_${Buffer.from('switchyard-test-webhook-secret!').toString('base64')}`;
-
-/** Every file under dir whose bytes contain needle. */
-function filesContaining(dir: string, needle: string): string[] {
-  const hits: string[] = [];
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    if (fs.readFileSync(file).includes(needle)) hits.push(path.relative(dir, file));
-  }
-  return hits;
-}
 
 /** Resolves when the server's stdout (its log) has printed a line matching re. */
 function logLine(child: { stdout: NodeJS.ReadableStream | null }, seen: () => string, re: RegExp): Promise<string> {
@@ -120,11 +110,11 @@ test('a key passed through by Claude Code is redacted in records, events, logs a
     for (const secret of [KEY, TAIL]) {
       assert.ok(!seen.includes(secret), `${secret} reached the API`);
       assert.ok(!(server.stdout() + server.stderr()).includes(secret), `${secret} reached the log`);
-      assert.deepEqual(filesContaining(dataDir, secret), [], `${secret} reached the data dir`);
+      assert.deepEqual(filesContaining(dataDir, [secret]), [], `${secret} reached the data dir`);
     }
     // The control for the transcripts: Claude Code wrote one, and it holds the redacted text.
     assert.ok(
-      filesContaining(dataDir, 'token: [redacted]').some((f) => f.startsWith('claude/')),
+      filesContaining(dataDir, ['token: [redacted]']).some((f) => f.startsWith(path.join(dataDir, 'claude/'))),
       'no transcript was written, so the check above proved nothing about transcripts',
     );
   } finally {

@@ -6,9 +6,14 @@ import { parseWorkflow } from '../../src/workflow/definition.ts';
 
 const DIR = path.resolve(import.meta.dirname, '../../examples');
 
-for (const file of fs.readdirSync(DIR).filter((f) => f.endsWith('.yaml'))) {
-  test(`examples/${file} is a valid workflow`, () => {
-    const def = parseWorkflow(fs.readFileSync(path.join(DIR, file), 'utf8'), { filename: file });
-    assert.equal(`${def.name}.yaml`, file);
+/** Each example is a directory with its README and one workflow named after the directory. */
+for (const dir of fs.readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+  test(`examples/${dir.name}/ holds a README and a valid workflow of that name`, () => {
+    const files = fs.readdirSync(path.join(DIR, dir.name));
+    assert.ok(files.includes('README.md'), 'README.md');
+    const file = `${dir.name}.yaml`;
+    assert.ok(files.includes(file), file);
+    const def = parseWorkflow(fs.readFileSync(path.join(DIR, dir.name, file), 'utf8'), { filename: file });
+    assert.equal(def.name, dir.name);
   });
 }
