@@ -1,11 +1,13 @@
 /**
  * Composition root: config → store → task scheduler and service → HTTP. Nothing here runs at import.
  */
+
 import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { serve } from '@hono/node-server';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
@@ -53,6 +55,8 @@ export interface RunningServer {
   workflows: WorkflowService;
   /** Cron triggers of the registered workflows. */
   schedules: Schedules;
+  /** The HTTP app: its registered routes are checked against /openapi.json (test/api/contract.test.ts). */
+  app: OpenAPIHono;
   /** Graceful stop: no new work, running tasks get `graceMs` to finish, then the store closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -260,6 +264,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     tasks,
     workflows,
     schedules,
+    app,
     close(graceMs = 30_000) {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {

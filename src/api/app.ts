@@ -3,7 +3,7 @@
  * keeps its kind, status and field; anything else is logged and answered as a bare `internal` error,
  * never a stack trace.
  */
-import { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
@@ -12,6 +12,7 @@ import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { apiKeyAuth } from './auth.ts';
 import { bodyLimit } from './body-limit.ts';
+import { createOpenApiApp } from './openapi.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
@@ -29,13 +30,14 @@ export interface AppDeps {
    * Routers mounted ahead of the API key check, for requests that carry their own authentication
    * (signed inbound webhooks). A route answers there and the key check never runs for it.
    */
-  openRoutes?: Array<(app: Hono) => void>;
+  openRoutes?: Array<(app: OpenAPIHono) => void>;
   /** Extra routers mounted under the same auth and error handling (workflows, runs, DLQ …). */
-  extraRoutes?: Array<(app: Hono) => void>;
+  extraRoutes?: Array<(app: OpenAPIHono) => void>;
 }
 
-export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+/** Routes are mounted from the contract (src/api/contract/), which /openapi.json is generated from. */
+export function createApp(deps: AppDeps): OpenAPIHono {
+  const app = createOpenApiApp();
 
   app.onError((err, c) => {
     if (err instanceof AppError) {

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Run, WorkflowClient } from '../client/workflow-client.ts';
-import type { StepView } from '../workflow/workflow-api.ts';
+import { type Run, type StepView, WorkflowClient } from '../client/workflow-client.ts';
 import { clientFlags, clientOptions, parseArgs } from './main.ts';
 
 /** `--input n=3` is the number 3, `--input topic=rates` the string "rates": JSON when it parses. */

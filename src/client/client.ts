@@ -9,46 +9,12 @@
  * console.log(done.status, done.response);
  * ```
  */
+import type { Page, StreamEvent, Task, TaskRequest } from '../api/contract/index.ts';
 
-export interface TaskRequest {
-  prompt: string;
-  allowed_tools?: string[];
-  timeout?: number;
-  idle_timeout?: number;
-  cwd?: string;
-  model?: string;
-  max_turns?: number;
-  max_budget_usd?: number;
-  system_prompt_append?: string;
-  output_schema?: Record<string, unknown>;
-  metadata?: Record<string, unknown>;
-  retry_safe?: boolean;
-  webhook_url?: string;
-}
-
-export interface TaskError {
-  kind: string;
-  message: string;
-  retryable: boolean;
-}
-
-export interface Task {
-  id: string;
-  status: 'queued' | 'running' | 'awaiting_approval' | 'completed' | 'failed';
-  response: string | null;
-  result: Record<string, unknown> | null;
-  error: TaskError | null;
-  request: Record<string, unknown>;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
-
-export interface TaskStreamEvent {
-  id: number;
-  type: string;
-  data: unknown;
-}
+/** The request, task and event shapes are the API contract's (src/api/contract/), not copies. */
+export type { ErrorInfo as TaskError, Session, Task, TaskRequest } from '../api/contract/index.ts';
+/** One event of a task's or a run's stream. */
+export type TaskStreamEvent = StreamEvent;
 
 export interface StreamOptions {
   /** Resume after this event id (sent as Last-Event-ID). */
@@ -123,10 +89,10 @@ export class SwitchyardClient {
     return this.request('GET', `/v1/tasks/${encodeURIComponent(id)}${q}`);
   }
 
-  list(query: { status?: string; limit?: number; cursor?: string } = {}) {
+  list(query: { status?: string; limit?: number; cursor?: string } = {}): Promise<Page<Task>> {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) params.set(k, String(v));
-    return this.request<{ items: Task[]; next_cursor: string | null }>('GET', `/v1/tasks?${params}`);
+    return this.request('GET', `/v1/tasks?${params}`);
   }
 
   cancel(id: string): Promise<Task> {

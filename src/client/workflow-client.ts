@@ -12,21 +12,30 @@
  * console.log(done.status, done.steps.map((s) => `${s.name} ${s.status}`));
  * ```
  */
-import type { ScheduleView } from '../triggers/schedules.ts';
-import type { DlqEntry, RunStatus, RunView, WorkflowSummary } from '../workflow/workflow-api.ts';
-import { isTerminal, type StreamOptions, SwitchyardClient, type TaskStreamEvent } from './client.ts';
+import type {
+  DlqEntry,
+  Hook,
+  Page,
+  Run,
+  RunStatus,
+  Schedule,
+  StreamEvent,
+  WorkflowSummary,
+} from '../api/contract/index.ts';
+import { isTerminal, type StreamOptions, SwitchyardClient } from './client.ts';
 
-export type { ScheduleView } from '../triggers/schedules.ts';
-export type { DlqEntry, RunStatus, RunView, StepView, WorkflowSummary } from '../workflow/workflow-api.ts';
-
-/** A run as the API returns it. */
-export type Run = RunView & { run_id: string };
-export type RunStreamEvent = TaskStreamEvent;
-
-export interface Page<T> {
-  items: T[];
-  next_cursor: string | null;
-}
+/** Every shape here is the API contract's (src/api/contract/), not a copy. */
+export type {
+  DlqEntry,
+  Hook,
+  Page,
+  Run,
+  RunStatus,
+  Schedule as ScheduleView,
+  StepView,
+  WorkflowSummary,
+} from '../api/contract/index.ts';
+export type RunStreamEvent = StreamEvent;
 
 const enc = encodeURIComponent;
 
@@ -126,17 +135,22 @@ export class WorkflowClient extends SwitchyardClient {
     return this.request('POST', `/v1/dlq/${enc(id)}/discard`);
   }
 
+  /** The hooks the registered workflows declare (never their secrets). */
+  async listHooks(): Promise<Hook[]> {
+    return (await this.request<{ items: Hook[] }>('GET', '/v1/hooks')).items;
+  }
+
   /** Every cron trigger of the registered workflows, with its next fire time and last fire. */
-  async listSchedules(): Promise<ScheduleView[]> {
-    return (await this.request<{ items: ScheduleView[] }>('GET', '/v1/schedules')).items;
+  async listSchedules(): Promise<Schedule[]> {
+    return (await this.request<{ items: Schedule[] }>('GET', '/v1/schedules')).items;
   }
 
   /** `trigger` is the trigger's name, or its cron expression when it has none. */
-  pauseSchedule(workflow: string, trigger: string): Promise<ScheduleView> {
+  pauseSchedule(workflow: string, trigger: string): Promise<Schedule> {
     return this.request('POST', `/v1/schedules/${enc(workflow)}/${enc(trigger)}/pause`);
   }
 
-  resumeSchedule(workflow: string, trigger: string): Promise<ScheduleView> {
+  resumeSchedule(workflow: string, trigger: string): Promise<Schedule> {
     return this.request('POST', `/v1/schedules/${enc(workflow)}/${enc(trigger)}/resume`);
   }
 

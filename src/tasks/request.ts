@@ -4,48 +4,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import type { z } from 'zod';
+import { taskRequestSchema } from '../api/contract/tasks.ts';
 import { type Config, overlapsInstall } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { isWithin, overlaps, realPathOf } from '../paths.ts';
 import { compilePolicy, formatRule, type ToolPolicy } from '../runners/claude/policy.ts';
 import { compileUserSchema } from '../schema/ajv.ts';
-
-const intBetween = (min: number, max: number, unit: string) => {
-  const message = `must be an integer between ${min} and ${max}${unit}`;
-  return z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message });
-};
-
-export function taskRequestSchema(maxTimeout: number) {
-  return z.strictObject(
-    {
-      prompt: z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' }),
-      allowed_tools: z.array(z.string(), { error: 'must be an array of tool rules' }).max(100).optional(),
-      timeout: intBetween(1000, maxTimeout, ' (ms)').optional(),
-      idle_timeout: intBetween(1000, maxTimeout, ' (ms)').optional(),
-      cwd: z.string({ error: 'must be a path' }).min(1).max(4096).optional(),
-      model: z
-        .string()
-        .regex(/^[\w.:@/-]{1,200}$/, { error: 'must be a model name (letters, digits, . : @ / - _)' })
-        .optional(),
-      max_turns: intBetween(1, 1000, '').optional(),
-      max_budget_usd: z
-        .number({ error: 'must be a number of dollars' })
-        .positive({ error: 'must be greater than 0' })
-        .max(10_000)
-        .optional(),
-      system_prompt_append: z.string().max(100_000).optional(),
-      output_schema: z.record(z.string(), z.unknown(), { error: 'must be a JSON Schema object' }).optional(),
-      metadata: z.record(z.string(), z.unknown(), { error: 'must be an object' }).optional(),
-      retry_safe: z.boolean({ error: 'must be true or false' }).optional(),
-      webhook_url: z
-        .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-        .max(2048)
-        .optional(),
-    },
-    { error: 'must be a JSON object' },
-  );
-}
 
 export type TaskRequestBody = z.infer<ReturnType<typeof taskRequestSchema>>;
 

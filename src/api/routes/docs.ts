@@ -1,6 +1,7 @@
 /** The OpenAPI document and a self-contained docs page that renders it (no CDN: works offline). */
-import type { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { workflowJsonSchema } from '../../workflow/definition-schema.ts';
+import { docsPageRoute, openApiRoute, workflowSchemaRoute } from '../contract/system.ts';
 import { openApiDocument } from '../openapi.ts';
 
 const PAGE = `<!doctype html>
@@ -28,8 +29,8 @@ fetch('/openapi.json').then(r => r.json()).then(doc => {
 </script></body></html>`;
 
 /** Public like the docs: editors fetch the workflow schema by URL, without a key; it holds no data. */
-export function docsRoutes(app: Hono): void {
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
-  app.get('/v1/workflows/schema.json', (c) => c.json(workflowJsonSchema()));
-  app.get('/docs', (c) => c.html(PAGE));
+export function docsRoutes(app: OpenAPIHono): void {
+  app.openapi(openApiRoute, (c) => c.json(openApiDocument(app) as Record<string, unknown>, 200));
+  app.openapi(workflowSchemaRoute, (c) => c.json(workflowJsonSchema(), 200));
+  app.openapi(docsPageRoute, (c) => c.html(PAGE, 200));
 }

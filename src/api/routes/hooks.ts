@@ -3,10 +3,11 @@
  * `openRoutes`): a delivery's signature is its authentication, checked over the raw body before anything
  * else (src/triggers/webhook-triggers.ts). Only that exact route is open; `GET /v1/hooks` is behind the key.
  */
-import type { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { AppError } from '../../errors.ts';
-import type { WebhookTriggers } from '../../triggers/webhook-triggers.ts';
+import type { HookOutcome, WebhookTriggers } from '../../triggers/webhook-triggers.ts';
 import { bodyLimit } from '../body-limit.ts';
+import { deliverHookRoute, listHooksRoute } from '../contract/hooks.ts';
 import { readJson } from '../json-body.ts';
 
 /** Absent is fine (the body is parsed as JSON regardless); a form body is GitHub's other content type. */
@@ -21,28 +22,29 @@ function checkContentType(header: string | undefined): void {
 }
 
 /** The delivery route, which needs no API key. */
-export function hookDeliveryRoutes(hooks: WebhookTriggers, maxBodyBytes: number): (app: Hono) => void {
+export function hookDeliveryRoutes(hooks: WebhookTriggers, maxBodyBytes: number): (app: OpenAPIHono) => void {
+  const limit = bodyLimit(
+    maxBodyBytes,
+    `webhook body is larger than ${maxBodyBytes} bytes (SWITCHYARD_MAX_HOOK_BODY_BYTES)`,
+  );
   return (app) => {
-    app.post(
-      '/v1/hooks/:name',
-      bodyLimit(maxBodyBytes, `webhook body is larger than ${maxBodyBytes} bytes (SWITCHYARD_MAX_HOOK_BODY_BYTES)`),
-      async (c) => {
-        const raw = Buffer.from(await c.req.arrayBuffer());
-        const verified = await hooks.verify(c.req.param('name'), raw, (name) => c.req.header(name));
-        const duplicate = await hooks.duplicate(verified);
-        if (duplicate) return c.json(duplicate.body, duplicate.status);
-        checkContentType(c.req.header('content-type'));
-        // Hono keeps the bytes read above: this parses the same body, with the depth bound of every request.
-        const outcome = await hooks.start(verified, await readJson(c));
-        return c.json(outcome.body, outcome.status);
-      },
-    );
+    // The body is not the library's to parse: the signature is checked over the raw bytes first.
+    app.openapi({ ...deliverHookRoute, middleware: limit }, async (c) => {
+      const raw = Buffer.from(await c.req.arrayBuffer());
+      const verified = await hooks.verify(c.req.valid('param').name, raw, (name) => c.req.header(name));
+      const answer = (o: HookOutcome) => (o.status === 202 ? c.json(o.body, 202) : c.json(o.body, 200));
+      const duplicate = await hooks.duplicate(verified);
+      if (duplicate) return answer(duplicate);
+      checkContentType(c.req.header('content-type'));
+      // Hono keeps the bytes read above: this parses the same body, with the depth bound of every request.
+      return answer(await hooks.start(verified, await readJson(c)));
+    });
   };
 }
 
 /** The hooks the registered workflows declare, behind the API key like every other read. */
-export function hookListRoutes(hooks: WebhookTriggers): (app: Hono) => void {
+export function hookListRoutes(hooks: WebhookTriggers): (app: OpenAPIHono) => void {
   return (app) => {
-    app.get('/v1/hooks', async (c) => c.json({ items: await hooks.list() }));
+    app.openapi(listHooksRoute, async (c) => c.json({ items: await hooks.list() }, 200));
   };
 }

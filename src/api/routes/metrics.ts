@@ -1,9 +1,9 @@
-import type { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Metrics } from '../../metrics.ts';
+import { metricsRoute } from '../contract/system.ts';
 
-export function metricsRoutes(app: Hono, metrics: Metrics): void {
-  app.get('/metrics', async (c) => {
-    c.header('content-type', metrics.registry.contentType);
-    return c.body(await metrics.registry.metrics());
-  });
+export function metricsRoutes(app: OpenAPIHono, metrics: Metrics): void {
+  app.openapi(metricsRoute, async (c) =>
+    c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  );
 }

@@ -1,46 +1,54 @@
 /** Workflow runs: list, read (long-poll), events (SSE), cancel, rerun, approval decisions. */
-import type { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { AppError } from '../../errors.ts';
 import { WORKFLOW_NAME } from '../../workflow/definition-schema.ts';
-import type { RunEvent, RunStatus, WorkflowApi } from '../../workflow/workflow-api.ts';
-import { commentBody, cursorParam, enumParam, readBody, rerunBody, runView } from '../run-view.ts';
+import type { RunEvent, WorkflowApi } from '../../workflow/workflow-api.ts';
+import {
+  approveRoute,
+  CommentBody,
+  cancelRunRoute,
+  getRunRoute,
+  listRunsRoute,
+  RerunBody,
+  rejectRoute,
+  rerunRoute,
+  runEventsRoute,
+} from '../contract/workflows.ts';
+import { openapiReadingBody } from '../openapi.ts';
+import { readBody, runView } from '../run-view.ts';
 import { streamEvents } from '../sse.ts';
-import { intParam } from './tasks.ts';
 
-export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'awaiting_approval', 'completed', 'failed'];
 const TERMINAL = new Set<string>(['completed', 'failed']);
 
-export function runRoutes(workflows: WorkflowApi): (app: Hono) => void {
+export function runRoutes(workflows: WorkflowApi): (app: OpenAPIHono) => void {
   return (app) => {
-    app.get('/v1/runs', async (c) => {
-      const workflow = c.req.query('workflow') || undefined;
+    app.openapi(listRunsRoute, async (c) => {
+      const { status, limit, cursor } = c.req.valid('query');
+      const workflow = c.req.valid('query').workflow || undefined;
       if (workflow !== undefined && (!WORKFLOW_NAME.test(workflow) || workflow.length > 100)) {
         throw new AppError('validation', 'workflow must be a workflow name', { field: 'workflow' });
       }
-      const status = enumParam(c.req.query('status'), 'status', RUN_STATUSES);
-      const cursor = cursorParam(c.req.query('cursor'));
-      const limit = Math.floor(intParam(c.req.query('limit'), 'limit', 1, 200, 50));
       const page = await workflows.listRuns({
-        limit,
+        limit: Math.floor(limit ?? 50),
         ...(workflow ? { workflow } : {}),
         ...(status ? { status } : {}),
         ...(cursor ? { cursor } : {}),
       });
-      return c.json({ items: page.items.map(runView), next_cursor: page.next_cursor });
+      return c.json({ items: page.items.map(runView), next_cursor: page.next_cursor }, 200);
     });
 
-    app.get('/v1/runs/:id', async (c) => {
-      const waitSeconds = intParam(c.req.query('wait'), 'wait', 0, 300, 0);
-      const id = c.req.param('id');
+    app.openapi(getRunRoute, async (c) => {
+      const waitSeconds = c.req.valid('query').wait ?? 0;
+      const { id } = c.req.valid('param');
       const run =
         waitSeconds > 0
           ? await workflows.waitRun(id, waitSeconds * 1000, c.req.raw.signal)
           : await workflows.getRun(id);
-      return c.json(runView(run));
+      return c.json(runView(run), 200);
     });
 
-    app.get('/v1/runs/:id/events', async (c) => {
-      const id = c.req.param('id');
+    app.openapi(runEventsRoute, async (c) => {
+      const { id } = c.req.valid('param');
       await workflows.getRun(id);
       return streamEvents<RunEvent>(c, {
         replay: (after, limit) => workflows.runEvents(id, after, limit),
@@ -51,24 +59,25 @@ export function runRoutes(workflows: WorkflowApi): (app: Hono) => void {
       });
     });
 
-    app.post('/v1/runs/:id/cancel', async (c) => c.json(runView(await workflows.cancelRun(c.req.param('id')))));
+    app.openapi(cancelRunRoute, async (c) => c.json(runView(await workflows.cancelRun(c.req.valid('param').id)), 200));
 
-    app.post('/v1/runs/:id/rerun', async (c) => {
-      const { step } = await readBody(c, rerunBody);
-      return c.json(runView(await workflows.rerunFrom(c.req.param('id'), step)));
+    openapiReadingBody(app, rerunRoute, async (c) => {
+      const { step } = await readBody(c, RerunBody);
+      return c.json(runView(await workflows.rerunFrom(c.req.valid('param').id, step)), 200);
     });
 
-    for (const [verb, approved] of [
-      ['approve', true],
-      ['reject', false],
+    for (const [route, approved] of [
+      [approveRoute, true],
+      [rejectRoute, false],
     ] as const) {
-      app.post(`/v1/runs/:id/steps/:step/${verb}`, async (c) => {
-        const { comment } = await readBody(c, commentBody);
-        const run = await workflows.decideApproval(c.req.param('id'), c.req.param('step'), {
+      openapiReadingBody(app, route, async (c) => {
+        const { comment } = await readBody(c, CommentBody);
+        const { id, step } = c.req.valid('param');
+        const run = await workflows.decideApproval(id, step, {
           approved,
           ...(comment !== undefined ? { comment } : {}),
         });
-        return c.json(runView(run));
+        return c.json(runView(run), 200);
       });
     }
   };

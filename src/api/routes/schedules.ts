@@ -1,18 +1,21 @@
 /** Schedules (cron triggers of the registered workflows): list, pause, resume. */
-import type { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Schedules } from '../../triggers/schedules.ts';
+import { listSchedulesRoute, pauseScheduleRoute, resumeScheduleRoute } from '../contract/schedules.ts';
 
-export function scheduleRoutes(schedules: Pick<Schedules, 'list' | 'pause' | 'resume'>): (app: Hono) => void {
+export function scheduleRoutes(schedules: Pick<Schedules, 'list' | 'pause' | 'resume'>): (app: OpenAPIHono) => void {
   return (app) => {
-    app.get('/v1/schedules', async (c) => c.json({ items: await schedules.list() }));
+    app.openapi(listSchedulesRoute, async (c) => c.json({ items: await schedules.list() }, 200));
 
     // A trigger without a name is identified by its cron expression: clients percent-encode it.
-    app.post('/v1/schedules/:workflow/:trigger/pause', async (c) =>
-      c.json(await schedules.pause(c.req.param('workflow'), c.req.param('trigger'))),
-    );
+    app.openapi(pauseScheduleRoute, async (c) => {
+      const { workflow, trigger } = c.req.valid('param');
+      return c.json(await schedules.pause(workflow, trigger), 200);
+    });
 
-    app.post('/v1/schedules/:workflow/:trigger/resume', async (c) =>
-      c.json(await schedules.resume(c.req.param('workflow'), c.req.param('trigger'))),
-    );
+    app.openapi(resumeScheduleRoute, async (c) => {
+      const { workflow, trigger } = c.req.valid('param');
+      return c.json(await schedules.resume(workflow, trigger), 200);
+    });
   };
 }

@@ -1,22 +1,22 @@
 /** Workflow definitions: register (YAML or JSON text), list, read, and the published JSON Schema. */
-import type { Hono } from 'hono';
+import type { OpenAPIHono } from '@hono/zod-openapi';
 import { AppError } from '../../errors.ts';
 import type { WorkflowApi } from '../../workflow/workflow-api.ts';
-import { readBody, runView, startRunBody } from '../run-view.ts';
-
-const DEFINITION_TYPES = [
-  'application/yaml',
-  'application/x-yaml',
-  'text/yaml',
-  'text/x-yaml',
-  'application/json',
-  'text/plain',
-];
+import {
+  DEFINITION_TYPES,
+  getWorkflowRoute,
+  listWorkflowsRoute,
+  registerWorkflowRoute,
+  StartRunBody,
+  startRunRoute,
+} from '../contract/workflows.ts';
+import { openapiReadingBody } from '../openapi.ts';
+import { readBody, runView } from '../run-view.ts';
 
 /** The media type without parameters; absent means the client sent bare text, which is fine. */
 function checkContentType(header: string | undefined): void {
   const type = header?.split(';')[0]?.trim().toLowerCase();
-  if (!type || DEFINITION_TYPES.includes(type)) return;
+  if (!type || (DEFINITION_TYPES as readonly string[]).includes(type)) return;
   throw new AppError('validation', `Content-Type must be one of ${DEFINITION_TYPES.join(', ')}; got ${type}`, {
     field: 'Content-Type',
   });
@@ -45,9 +45,10 @@ function validate(workflows: WorkflowApi, text: string, filename: string | undef
   }
 }
 
-export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
+export function workflowRoutes(workflows: WorkflowApi): (app: OpenAPIHono) => void {
   return (app) => {
-    app.post('/v1/workflows', async (c) => {
+    // The body is YAML or JSON text, checked by the workflow parser (file, line, step and field in errors).
+    app.openapi(registerWorkflowRoute, async (c) => {
       checkContentType(c.req.header('content-type'));
       const filename = filenameParam(c.req.query('filename'));
       const text = await c.req.text();
@@ -64,15 +65,15 @@ export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
         },
       );
       const summary = await workflows.registerWorkflow(text, { source: 'api', ...(filename ? { filename } : {}) });
-      return c.json(summary, existed ? 200 : 201);
+      return existed ? c.json(summary, 200) : c.json(summary, 201);
     });
 
-    app.get('/v1/workflows', async (c) => c.json({ items: await workflows.listWorkflows() }));
+    app.openapi(listWorkflowsRoute, async (c) => c.json({ items: await workflows.listWorkflows() }, 200));
 
-    app.get('/v1/workflows/:name', async (c) => c.json(await workflows.getWorkflow(c.req.param('name'))));
+    app.openapi(getWorkflowRoute, async (c) => c.json(await workflows.getWorkflow(c.req.valid('param').name), 200));
 
-    app.post('/v1/workflows/:name/runs', async (c) => {
-      const body = await readBody(c, startRunBody);
+    openapiReadingBody(app, startRunRoute, async (c) => {
+      const body = await readBody(c, StartRunBody);
       const key = c.req.header('idempotency-key');
       if (key !== undefined && !/^[\x21-\x7e]{1,255}$/.test(key)) {
         throw new AppError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
@@ -80,11 +81,11 @@ export function workflowRoutes(workflows: WorkflowApi): (app: Hono) => void {
         });
       }
       const { run, created } = await workflows.startRun(
-        c.req.param('name'),
+        c.req.valid('param').name,
         body.inputs ?? {},
         key === undefined ? {} : { idempotencyKey: key },
       );
-      return c.json(runView(run), created ? 201 : 200);
+      return created ? c.json(runView(run), 201) : c.json(runView(run), 200);
     });
   };
 }
