@@ -12,11 +12,14 @@ import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { apiKeyAuth } from './auth.ts';
 import { bodyLimit } from './body-limit.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { seedRoutes } from './routes/seed.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { SessionStore } from './sessions.ts';
 
 export interface AppDeps {
   config: Config;
@@ -32,6 +35,8 @@ export interface AppDeps {
   openRoutes?: Array<(app: Hono) => void>;
   /** Extra routers mounted under the same auth and error handling (workflows, runs, DLQ …). */
   extraRoutes?: Array<(app: Hono) => void>;
+  /** The built dashboard (default: dashboard/dist of this install). */
+  dashboardDir?: string;
 }
 
 export function createApp(deps: AppDeps): Hono {
@@ -54,7 +59,11 @@ export function createApp(deps: AppDeps): Hono {
   healthRoutes(app, deps);
   docsRoutes(app);
   for (const mount of deps.openRoutes ?? []) mount(app);
-  app.use('*', apiKeyAuth(deps.config.apiKeys));
+  // The dashboard's page and assets hold no data: they load before a login, which they then ask for.
+  dashboardRoutes(app, deps.dashboardDir);
+  const sessions = new SessionStore();
+  sessionRoutes(app, deps.config.apiKeys, sessions);
+  app.use('*', apiKeyAuth(deps.config.apiKeys, sessions));
   // Room for the largest prompt plus the rest of the request.
   app.use(
     '*',

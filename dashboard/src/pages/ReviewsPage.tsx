@@ -1,0 +1,116 @@
+import { useEffect, useState } from 'react';
+import { api, post, seg } from '../api.ts';
+import type { Page, Run, Step } from '../api-types.ts';
+import { Problem } from '../components/ErrorLine.tsx';
+import { age, time } from '../format.ts';
+import { useNow, usePoll } from '../hooks.ts';
+import { href } from '../router.ts';
+
+interface Notice {
+  step: string;
+  message: string;
+  message_truncated?: boolean;
+  deadline: string | null;
+}
+
+/**
+ * What each waiting approval asks: the run's `approval_pending` events (the rendered message). Read
+ * from the run's event stream, which stays open while the run waits and is closed with the card.
+ */
+function useNotices(runId: string): Map<string, Notice> {
+  const [notices, setNotices] = useState(new Map<string, Notice>());
+  useEffect(() => {
+    const source = new EventSource(`/v1/runs/${seg(runId)}/events`);
+    source.addEventListener('approval_pending', (msg: MessageEvent<string>) => {
+      try {
+        const n = JSON.parse(msg.data) as Notice;
+        setNotices((prev) => new Map(prev).set(n.step, n));
+      } catch {
+        // not a notice: nothing to show
+      }
+    });
+    return () => source.close();
+  }, [runId]);
+  return notices;
+}
+
+function Review({ run, step, notice, onDone }: { run: Run; step: Step; notice?: Notice; onDone: () => void }) {
+  const [comment, setComment] = useState('');
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const decide = async (verb: 'approve' | 'reject') => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await post(`/v1/runs/${seg(run.id)}/steps/${seg(step.name)}/${verb}`, comment ? { comment } : {});
+      onDone();
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <article className="card review" data-run={run.id} data-step={step.name}>
+      <header>
+        <a href={href({ page: 'run', id: run.id })}>{run.workflow}</a> · step <strong>{step.name}</strong> · waiting{' '}
+        {age(step.started_at)}
+        {notice?.deadline ? ` · decided by itself (rejected) at ${time(notice.deadline)}` : ''}
+      </header>
+      <pre className="text review-message">{notice ? notice.message : '(loading the message…)'}</pre>
+      {notice?.message_truncated ? (
+        <p className="hint">The message was cut; the step's inputs hold all of it.</p>
+      ) : null}
+      <label>
+        Comment
+        <textarea rows={2} value={comment} onChange={(e) => setComment(e.target.value)} />
+      </label>
+      <div className="actions">
+        <button type="button" className="approve" disabled={busy} onClick={() => void decide('approve')}>
+          Approve
+        </button>
+        <button type="button" className="danger" disabled={busy} onClick={() => void decide('reject')}>
+          Reject
+        </button>
+      </div>
+      <Problem message={error} />
+    </article>
+  );
+}
+
+function RunReviews({ run, onDone }: { run: Run; onDone: () => void }) {
+  const notices = useNotices(run.id);
+  return (
+    <>
+      {run.steps
+        .filter((s) => s.status === 'awaiting_approval')
+        .map((s) => (
+          <Review key={s.name} run={run} step={s} notice={notices.get(s.name)} onDone={onDone} />
+        ))}
+    </>
+  );
+}
+
+export function ReviewsPage() {
+  useNow(5000);
+  const { value, error, reload } = usePoll(
+    () => api<Page<Run>>('/v1/runs?status=awaiting_approval&limit=50'),
+    3000,
+    'reviews',
+  );
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Reviews</h1>
+      </div>
+      <Problem message={error} />
+      {value === undefined ? (
+        <p className="loading">Loading…</p>
+      ) : value.items.length === 0 ? (
+        <p className="empty">Nothing is waiting for a review.</p>
+      ) : (
+        value.items.map((run) => <RunReviews key={run.id} run={run} onDone={() => void reload()} />)
+      )}
+    </section>
+  );
+}
