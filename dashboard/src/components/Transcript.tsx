@@ -1,4 +1,4 @@
-import { cost, duration, json, tokens } from '../format.ts';
+import { duration, json, tokens } from '../format.ts';
 import type { Entry } from '../transcript.ts';
 import { StatusBadge } from './StatusBadge.tsx';
 
@@ -49,8 +49,8 @@ export function Transcript({ entries }: { entries: Entry[] }) {
           case 'result':
             return (
               <li key={e.key} className="ev ev-result">
-                Finished: {e.turns ?? '—'} turns, {duration(e.durationMs)}, {tokens(e.inputTokens)} in /{' '}
-                {tokens(e.outputTokens)} out, {cost(e.costUsd)}
+                Claude Code finished: {e.turns ?? '—'} turns, {duration(e.durationMs)}, {tokens(e.inputTokens)} in /{' '}
+                {tokens(e.outputTokens)} out (the task's metered cost is above)
               </li>
             );
           default:
