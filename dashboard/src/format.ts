@@ -25,6 +25,7 @@ export function elapsed(start: string | null, end: string | null, now = Date.now
 
 export function cost(usd: number | null | undefined): string {
   if (usd === null || usd === undefined) return '—';
+  if (usd === 0) return '$0';
   return `$${usd < 0.01 ? usd.toFixed(4) : usd.toFixed(2)}`;
 }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import type { Script } from '../../src/model/scripted-model.ts';
-import { launchBrowser, openPage, screenshot } from '../fixtures/browser.ts';
+import { launchBrowser, openPage, screenshot, text } from '../fixtures/browser.ts';
 import { startHarness } from '../fixtures/harness.ts';
 
 const FINAL = 'The notes say: ship on Friday.';
@@ -47,24 +47,24 @@ test('a live task: the transcript grows as the agent works; the denial is highli
     // The Read call is on screen while the model still holds its last reply back: the page is live.
     const early = await page.locator('.transcript > li').count();
     assert.equal(await page.getByText(FINAL).count(), 0, 'the final text is not there yet');
-    assert.match(await page.locator('.ev-tool[data-tool="Read"] .tool-result').innerText(), /ship on Friday/);
+    assert.match(await text(page.locator('.ev-tool[data-tool="Read"] .tool-result')), /ship on Friday/);
 
     const denied = page.locator('.ev-tool[data-tool="Bash"]');
     await denied.waitFor();
     await page.locator('.ev-tool[data-tool="Bash"].ev-denied .flag-denied').waitFor();
-    assert.match(await denied.innerText(), /curl https:\/\/example\.com/);
+    assert.match(await text(denied), /curl https:\/\/example\.com/);
 
     await page.locator('.transcript pre.text', { hasText: FINAL }).waitFor();
     await page.locator('.facts .badge-completed').waitFor();
     assert.ok((await page.locator('.transcript > li').count()) > early, 'the transcript grew');
-    assert.match(await page.locator('.facts').innerText(), /Sandbox/);
-    assert.match(await page.locator('.facts').innerText(), /Read/);
+    assert.match(await text(page.locator('.facts')), /Sandbox/);
+    assert.match(await text(page.locator('.facts')), /Read/);
     await screenshot(page, 'task-page');
 
     await page.goto(`${h.url}/#/tasks`);
     const row = page.locator(`tr[data-task="${task.id}"]`);
     await row.locator('.badge-completed').waitFor();
-    assert.match(await row.innerText(), /\$\d/, 'the cost is shown');
+    assert.match(await text(row), /\$\d/, 'the cost is shown');
     await page.getByLabel('status filter').selectOption('failed');
     await page.getByText('No tasks with status failed.').waitFor();
     await page.getByLabel('status filter').selectOption('');

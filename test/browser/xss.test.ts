@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { DASHBOARD_CSP } from '../../src/api/routes/dashboard.ts';
 import type { Script } from '../../src/model/scripted-model.ts';
-import { launchBrowser, openPage, screenshot } from '../fixtures/browser.ts';
+import { launchBrowser, openPage, screenshot, text } from '../fixtures/browser.ts';
 import { startHarness } from '../fixtures/harness.ts';
 
 const SCRIPT_TAG = '<script>alert(1)</script>';
@@ -64,11 +64,11 @@ test('hostile task output and tool input are shown as text, never run', async ()
     await page.locator('.response', { hasText: 'javascript:alert(1)' }).waitFor();
 
     // Shown literally: the tags, the markdown and the link as the characters they are.
-    const transcript = await page.locator('.transcript').innerText();
+    const transcript = await text(page.locator('.transcript'));
     for (const text of [SCRIPT_TAG, IMG, LINK, '# Heading', '**bold**']) assert.ok(transcript.includes(text), text);
-    assert.ok((await page.locator('.ev-tool[data-tool="Read"] .tool-input').innerText()).includes(IMG));
-    assert.ok((await page.locator('.response').innerText()).includes(HOSTILE));
-    assert.ok((await page.locator('.prompt-text').innerText()).includes(HOSTILE));
+    assert.ok((await text(page.locator('.ev-tool[data-tool="Read"] .tool-input'))).includes(IMG));
+    assert.ok((await text(page.locator('.response'))).includes(HOSTILE));
+    assert.ok((await text(page.locator('.prompt-text'))).includes(HOSTILE));
 
     const found = await injected(page);
     assert.equal(found.images, 0, 'no <img> was created');

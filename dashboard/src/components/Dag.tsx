@@ -5,7 +5,7 @@ import { duration } from '../format.ts';
  * The run's DAG as a layered SVG: a step sits one column right of its deepest dependency. Boxes are
  * coloured by status through CSS classes; labels are SVG text, so a step name is never markup.
  */
-const W = 170;
+const W = 220;
 const H = 54;
 const GAP_X = 60;
 const GAP_Y = 18;
@@ -93,10 +93,10 @@ export function Dag({
           >
             <rect width={W} height={H} rx={6} />
             <text x={10} y={21} className="dag-name">
-              {name.length > 20 ? `${name.slice(0, 19)}…` : name}
+              {name.length > 26 ? `${name.slice(0, 25)}…` : name}
             </text>
             <text x={10} y={41} className="dag-meta">
-              {`${s.status.replace('_', ' ')} · ${s.worker}${s.attempts > 1 ? ` · ×${s.attempts}` : ''}${ms !== null ? ` · ${duration(ms)}` : ''}`}
+              {`${s.status.replaceAll('_', ' ')} · ${s.worker}${s.attempts > 1 ? ` · ×${s.attempts}` : ''}${ms !== null ? ` · ${duration(ms)}` : ''}`}
             </text>
           </g>
         );

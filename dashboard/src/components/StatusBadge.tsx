@@ -16,5 +16,5 @@ const KNOWN = new Set([
 
 export function StatusBadge({ status }: { status: string }) {
   const cls = KNOWN.has(status) ? `badge badge-${status}` : 'badge';
-  return <span className={cls}>{status.replace('_', ' ')}</span>;
+  return <span className={cls}>{status.replaceAll('_', ' ')}</span>;
 }

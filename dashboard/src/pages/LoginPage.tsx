@@ -33,7 +33,7 @@ export function LoginPage({ onLogin }: { onLogin: (session: SessionInfo) => void
           value={key}
           onChange={(e) => setKey(e.target.value)}
         />
-        <button type="submit" disabled={busy || key === ''}>
+        <button type="submit" className="primary" disabled={busy || key === ''}>
           Log in
         </button>
         {error ? (
