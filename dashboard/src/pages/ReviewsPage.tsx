@@ -5,6 +5,7 @@ import { Problem } from '../components/ErrorLine.tsx';
 import { age, time } from '../format.ts';
 import { useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
+import { oneAtATime, readSse } from '../sse.ts';
 
 interface Notice {
   step: string;
@@ -14,23 +15,44 @@ interface Notice {
 }
 
 /**
- * What each waiting approval asks: the run's `approval_pending` events (the rendered message). Read
- * from the run's event stream, which stays open while the run waits and is closed with the card.
+ * What each waiting approval asks: the run's `approval_pending` events (the rendered message), read
+ * from the run's stored event stream. The read stops once every waiting step has its notice and the
+ * stream has gone quiet (later notices, after a rerun, replace earlier ones), or after a few seconds.
  */
-function useNotices(runId: string): Map<string, Notice> {
+function useNotices(runId: string, steps: string[]): Map<string, Notice> {
   const [notices, setNotices] = useState(new Map<string, Notice>());
+  const wanted = steps.join('\n');
   useEffect(() => {
-    const source = new EventSource(`/v1/runs/${seg(runId)}/events`);
-    source.addEventListener('approval_pending', (msg: MessageEvent<string>) => {
-      try {
-        const n = JSON.parse(msg.data) as Notice;
-        setNotices((prev) => new Map(prev).set(n.step, n));
-      } catch {
-        // not a notice: nothing to show
-      }
-    });
-    return () => source.close();
-  }, [runId]);
+    const stop = new AbortController();
+    const found = new Map<string, Notice>();
+    const names = wanted.split('\n');
+    let quiet: ReturnType<typeof setTimeout> | undefined;
+    const limit = setTimeout(() => stop.abort(), 5000);
+    oneAtATime(() =>
+      readSse(
+        `/v1/runs/${seg(runId)}/events`,
+        (e) => {
+          if (e.type === 'approval_pending') {
+            try {
+              const n = JSON.parse(e.data) as Notice;
+              found.set(n.step, n);
+              setNotices(new Map(found));
+            } catch {
+              // not a notice: nothing to show
+            }
+          }
+          clearTimeout(quiet);
+          if (names.every((n) => found.has(n))) quiet = setTimeout(() => stop.abort(), 300);
+        },
+        stop.signal,
+      ),
+    );
+    return () => {
+      clearTimeout(quiet);
+      clearTimeout(limit);
+      stop.abort();
+    };
+  }, [runId, wanted]);
   return notices;
 }
 
@@ -79,14 +101,16 @@ function Review({ run, step, notice, onDone }: { run: Run; step: Step; notice?: 
 }
 
 function RunReviews({ run, onDone }: { run: Run; onDone: () => void }) {
-  const notices = useNotices(run.id);
+  const waiting = run.steps.filter((s) => s.status === 'awaiting_approval');
+  const notices = useNotices(
+    run.id,
+    waiting.map((s) => s.name),
+  );
   return (
     <>
-      {run.steps
-        .filter((s) => s.status === 'awaiting_approval')
-        .map((s) => (
-          <Review key={s.name} run={run} step={s} notice={notices.get(s.name)} onDone={onDone} />
-        ))}
+      {waiting.map((s) => (
+        <Review key={s.name} run={run} step={s} notice={notices.get(s.name)} onDone={onDone} />
+      ))}
     </>
   );
 }
