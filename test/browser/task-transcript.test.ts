@@ -14,6 +14,7 @@ import { startHarness } from '../fixtures/harness.ts';
 const FINAL = 'The notes say: ship on Friday.';
 
 const script: Script = (req) => {
+  if (req.lastUserText.includes('Anything else?')) return { text: 'Nothing else to add.' };
   if (req.turnIndex === 0) {
     return { text: 'Let me read the notes first.', tool_use: { name: 'Read', input: { file_path: 'notes.txt' } } };
   }
@@ -60,6 +61,13 @@ test('a live task: the transcript grows as the agent works; the denial is highli
     assert.match(await text(page.locator('.facts')), /Sandbox/);
     assert.match(await text(page.locator('.facts')), /Read/);
     await screenshot(page, 'task-page');
+
+    // A follow-up from the page continues the session, and the transcript follows it live again.
+    await page.getByLabel('Follow-up message').fill('Anything else?');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('.transcript pre.text', { hasText: 'Nothing else to add.' }).waitFor();
+    await page.locator('.facts .badge-completed').waitFor();
+    assert.equal(await page.locator('.transcript pre.text', { hasText: FINAL }).count(), 1, 'nothing shown twice');
 
     await page.goto(`${h.url}/#/tasks`);
     const row = page.locator(`tr[data-task="${task.id}"]`);
