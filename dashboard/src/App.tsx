@@ -8,11 +8,13 @@ import { RunPage } from './pages/RunPage.tsx';
 import { RunsPage } from './pages/RunsPage.tsx';
 import { TaskPage } from './pages/TaskPage.tsx';
 import { TasksPage } from './pages/TasksPage.tsx';
+import { WorkflowsPage } from './pages/WorkflowsPage.tsx';
 import { href, type Route, useRoute } from './router.ts';
 
 const NAV: Array<{ label: string; route: Route; pages: Route['page'][] }> = [
   { label: 'Tasks', route: { page: 'tasks' }, pages: ['tasks', 'task'] },
   { label: 'Runs', route: { page: 'runs' }, pages: ['runs', 'run'] },
+  { label: 'Workflows', route: { page: 'workflows' }, pages: ['workflows'] },
   { label: 'Reviews', route: { page: 'reviews' }, pages: ['reviews'] },
   { label: 'Dead letters', route: { page: 'dlq' }, pages: ['dlq'] },
 ];
@@ -25,6 +27,8 @@ function Page({ route }: { route: Route }) {
       return <RunsPage />;
     case 'run':
       return <RunPage id={route.id} />;
+    case 'workflows':
+      return <WorkflowsPage />;
     case 'reviews':
       return <ReviewsPage />;
     case 'dlq':

@@ -130,5 +130,21 @@ export interface DlqEntry {
 export interface WorkflowSummary {
   name: string;
   version: number;
-  definition?: { steps?: Record<string, { worker?: string; depends_on?: string[] }> };
+  source?: string;
+  updated_at?: string;
+  definition?: {
+    description?: string;
+    inputs?: Record<string, { type?: string; default?: unknown }>;
+    steps?: Record<string, { worker?: string; depends_on?: string[] }>;
+  };
+}
+
+export interface Schedule {
+  workflow: string;
+  trigger: string;
+  cron: string;
+  timezone: string;
+  paused: boolean;
+  next_fire_time: string | null;
+  last_fire: { fire_time: string; status: string; run_id: string | null; reason: string | null } | null;
 }

@@ -9,6 +9,7 @@ export type Route =
   | { page: 'task'; id: string }
   | { page: 'runs' }
   | { page: 'run'; id: string }
+  | { page: 'workflows' }
   | { page: 'reviews' }
   | { page: 'dlq' };
 
@@ -18,6 +19,7 @@ export function parseRoute(hash: string): Route {
   if (first === 'tasks' && id) return { page: 'task', id };
   if (first === 'runs' && id) return { page: 'run', id };
   if (first === 'runs') return { page: 'runs' };
+  if (first === 'workflows') return { page: 'workflows' };
   if (first === 'reviews') return { page: 'reviews' };
   if (first === 'dlq') return { page: 'dlq' };
   return { page: 'tasks' };

@@ -14,6 +14,11 @@ import { type Harness, startHarness } from '../fixtures/harness.ts';
 const IMG = '<img src=x onerror=alert(1)>';
 
 const GATED = `name: gated
+inputs:
+  channel: {type: string, default: blog}
+triggers:
+  - cron: "0 3 * * *"
+    name: nightly
 steps:
   draft:
     worker: transform
@@ -62,17 +67,27 @@ after(async () => {
   await browser?.close();
 });
 
-test('approve a pending review in the browser and see the run finish', async () => {
+test('start a run, approve its pending review in the browser and see the run finish', async () => {
   const h = await startHarness();
   const { context, page, dialogs } = await openPage(browser);
   try {
     await register(h, GATED);
-    const id = await startRun(h, 'gated');
+    await page.goto(`${h.url}/#/workflows`);
+    const card = page.locator('.workflow[data-workflow="gated"]');
+    assert.match(await text(card.locator('textarea')), /"channel": "blog"/, 'inputs prefilled from the definition');
+    const schedule = page.locator('tr', { hasText: 'nightly' });
+    await schedule.getByRole('button', { name: 'Pause' }).click();
+    await schedule.getByRole('button', { name: 'Resume' }).waitFor();
+    await screenshot(page, 'workflows');
+    await card.getByRole('button', { name: 'Start run' }).click();
+    await page.waitForURL(/#\/runs\/[0-9a-f-]+$/);
+    const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
+    await page.locator('h1 .badge-awaiting_approval').waitFor();
     await page.goto(`${h.url}/#/reviews`);
-    const card = page.locator(`.review[data-run="${id}"][data-step="review"]`);
-    await card.locator('.review-message', { hasText: 'Publish' }).waitFor();
+    const review = page.locator(`.review[data-run="${id}"][data-step="review"]`);
+    await review.locator('.review-message', { hasText: 'Publish' }).waitFor();
     assert.equal(
-      await text(card.locator('.review-message')),
+      await text(review.locator('.review-message')),
       `Publish <script>alert(1)</script> **draft**? ${IMG}`,
       'the message is shown as the text it is',
     );
@@ -85,8 +100,8 @@ test('approve a pending review in the browser and see the run finish', async () 
     await screenshot(page, 'run-page-waiting');
     await page.goto(`${h.url}/#/reviews`);
 
-    await card.getByLabel('Comment').fill('Looks right <b>to me</b>');
-    await card.getByRole('button', { name: 'Approve' }).click();
+    await review.getByLabel('Comment').fill('Looks right <b>to me</b>');
+    await review.getByRole('button', { name: 'Approve' }).click();
     await page.getByText('Nothing is waiting for a review.').waitFor();
     assert.equal(await runStatus(h, id, 30), 'completed');
 
