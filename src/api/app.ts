@@ -13,11 +13,14 @@ import type { TaskService } from '../tasks/task-service.ts';
 import { apiKeyAuth } from './auth.ts';
 import { bodyLimit } from './body-limit.ts';
 import { createOpenApiApp } from './openapi.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { docsRoutes } from './routes/docs.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { seedRoutes } from './routes/seed.ts';
+import { sessionRoutes } from './routes/session.ts';
 import { taskRoutes } from './routes/tasks.ts';
+import { SessionStore } from './sessions.ts';
 
 export interface AppDeps {
   config: Config;
@@ -33,6 +36,8 @@ export interface AppDeps {
   openRoutes?: Array<(app: OpenAPIHono) => void>;
   /** Extra routers mounted under the same auth and error handling (workflows, runs, DLQ …). */
   extraRoutes?: Array<(app: OpenAPIHono) => void>;
+  /** The built dashboard (default: dashboard/dist of this install). */
+  dashboardDir?: string;
 }
 
 /** Routes are mounted from the contract (src/api/contract/), which /openapi.json is generated from. */
@@ -56,7 +61,11 @@ export function createApp(deps: AppDeps): OpenAPIHono {
   healthRoutes(app, deps);
   docsRoutes(app);
   for (const mount of deps.openRoutes ?? []) mount(app);
-  app.use('*', apiKeyAuth(deps.config.apiKeys));
+  // The dashboard's page and assets hold no data: they load before a login, which they then ask for.
+  dashboardRoutes(app, deps.dashboardDir);
+  const sessions = new SessionStore();
+  sessionRoutes(app, deps.config.apiKeys, sessions);
+  app.use('*', apiKeyAuth(deps.config.apiKeys, sessions));
   // Room for the largest prompt plus the rest of the request.
   app.use(
     '*',

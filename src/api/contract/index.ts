@@ -6,6 +6,7 @@
 export * from './common.ts';
 export * from './hooks.ts';
 export * from './schedules.ts';
+export * from './session.ts';
 export * from './system.ts';
 export * from './tasks.ts';
 export * from './workflows.ts';

@@ -1,0 +1,156 @@
+import { useState } from 'react';
+import { api, post, seg } from '../api.ts';
+import type { Run, Schedule, WorkflowSummary } from '../api-types.ts';
+import { Problem } from '../components/ErrorLine.tsx';
+import { StatusBadge } from '../components/StatusBadge.tsx';
+import { age, json, time } from '../format.ts';
+import { usePoll } from '../hooks.ts';
+import { href } from '../router.ts';
+
+/** The inputs a run starts with, prefilled from the definition's declared inputs and defaults. */
+function inputTemplate(w: WorkflowSummary): string {
+  const inputs: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(w.definition?.inputs ?? {})) inputs[name] = spec.default ?? '';
+  return json(inputs);
+}
+
+function Workflow({ workflow }: { workflow: WorkflowSummary }) {
+  const [inputs, setInputs] = useState(() => inputTemplate(workflow));
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const start = async () => {
+    setError(undefined);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(inputs);
+    } catch (err) {
+      setError(`inputs are not valid JSON: ${(err as Error).message}`);
+      return;
+    }
+    setBusy(true);
+    try {
+      const run = await post<Run>(`/v1/workflows/${seg(workflow.name)}/runs`, { inputs: parsed });
+      window.location.hash = href({ page: 'run', id: run.id });
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const steps = Object.keys(workflow.definition?.steps ?? {});
+  return (
+    <article className="card workflow" data-workflow={workflow.name}>
+      <header>
+        <strong>{workflow.name}</strong> · version {workflow.version} · {steps.length} steps
+        {workflow.source ? ` · from ${workflow.source}` : ''} · updated {age(workflow.updated_at)}
+      </header>
+      {workflow.definition?.description ? <p>{workflow.definition.description}</p> : null}
+      <p className="hint">Steps: {steps.join(', ')}</p>
+      <label>
+        Inputs (JSON)
+        <textarea
+          rows={Math.min(8, inputs.split('\n').length)}
+          value={inputs}
+          onChange={(e) => setInputs(e.target.value)}
+        />
+      </label>
+      <div className="actions">
+        <button type="button" className="primary" disabled={busy} onClick={() => void start()}>
+          Start run
+        </button>
+      </div>
+      <Problem message={error} />
+    </article>
+  );
+}
+
+function Schedules() {
+  const [error, setError] = useState<string | undefined>();
+  const {
+    value,
+    error: loadError,
+    reload,
+  } = usePoll(() => api<{ items: Schedule[] }>('/v1/schedules'), 10_000, 'schedules');
+  if (!value) return <Problem message={loadError} />;
+  if (value.items.length === 0) return <p className="empty">No schedules.</p>;
+  const toggle = async (s: Schedule) => {
+    setError(undefined);
+    try {
+      await post(`/v1/schedules/${seg(s.workflow)}/${seg(s.trigger)}/${s.paused ? 'resume' : 'pause'}`);
+      await reload();
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  return (
+    <>
+      <Problem message={error ?? loadError} />
+      <table className="list">
+        <thead>
+          <tr>
+            <th>Workflow</th>
+            <th>Trigger</th>
+            <th>Cron</th>
+            <th>Next fire</th>
+            <th>Last fire</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {value.items.map((s) => (
+            <tr key={`${s.workflow}/${s.trigger}`}>
+              <td>{s.workflow}</td>
+              <td>{s.trigger}</td>
+              <td>
+                <code>{s.cron}</code> {s.timezone}
+              </td>
+              <td>{s.paused ? 'paused' : time(s.next_fire_time)}</td>
+              <td>
+                {s.last_fire ? (
+                  <>
+                    <StatusBadge status={s.last_fire.status} /> {time(s.last_fire.fire_time)}
+                    {s.last_fire.run_id ? (
+                      <>
+                        {' '}
+                        <a href={href({ page: 'run', id: s.last_fire.run_id })}>run</a>
+                      </>
+                    ) : null}
+                    {s.last_fire.reason ? ` (${s.last_fire.reason})` : ''}
+                  </>
+                ) : (
+                  '—'
+                )}
+              </td>
+              <td>
+                <button type="button" onClick={() => void toggle(s)}>
+                  {s.paused ? 'Resume' : 'Pause'}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+export function WorkflowsPage() {
+  const { value, error } = usePoll(() => api<{ items: WorkflowSummary[] }>('/v1/workflows'), 10_000, 'workflows');
+  return (
+    <section>
+      <div className="page-head">
+        <h1>Workflows</h1>
+      </div>
+      <Problem message={error} />
+      {value === undefined ? (
+        <p className="loading">Loading…</p>
+      ) : value.items.length === 0 ? (
+        <p className="empty">No workflows registered (POST /v1/workflows, or SWITCHYARD_WORKFLOWS_DIR).</p>
+      ) : (
+        value.items.map((w) => <Workflow key={w.name} workflow={w} />)
+      )}
+      <h2>Schedules</h2>
+      <Schedules />
+    </section>
+  );
+}
