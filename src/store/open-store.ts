@@ -8,8 +8,9 @@
  * await store.close();
  */
 import type { Config } from '../config.ts';
-import { openPostgresStore } from './postgres/postgres-store.ts';
+import { openPostgresStore, type PostgresStore } from './postgres/postgres-store.ts';
 import { PostgresWorkflowStore } from './postgres/postgres-workflow-store.ts';
+import { lockDatabase } from './postgres/server-lock.ts';
 import { openSqliteStore } from './sqlite/sqlite-store.ts';
 import { SqliteWorkflowStore } from './sqlite/sqlite-workflow-store.ts';
 import type { Store } from './store.ts';
@@ -22,9 +23,30 @@ export interface Stores {
   workflows: WorkflowStore;
 }
 
-export async function openStore(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Stores> {
+/**
+ * `exclusive`: the database is this server's alone (PostgreSQL: server-lock.ts; SQLite is the data
+ * dir's, which its own lock guards). Released when `store` closes.
+ */
+export async function openStore(
+  config: Pick<Config, 'dataDir' | 'databaseUrl'>,
+  options: { exclusive?: boolean } = {},
+): Promise<Stores> {
   if (config.databaseUrl !== undefined) {
-    const store = await openPostgresStore(config.databaseUrl);
+    const release = options.exclusive ? await lockDatabase(config.databaseUrl) : undefined;
+    let store: PostgresStore;
+    try {
+      store = await openPostgresStore(config.databaseUrl);
+    } catch (err) {
+      await release?.();
+      throw err;
+    }
+    if (release) {
+      const close = store.close.bind(store);
+      store.close = async () => {
+        await close();
+        await release();
+      };
+    }
     return { dialect: 'postgres', store, workflows: new PostgresWorkflowStore(store) };
   }
   const store = openSqliteStore(config.dataDir);
