@@ -11,9 +11,9 @@ import type { AppError } from '../../src/errors.ts';
 import { startServer } from '../../src/main.ts';
 import { GREET } from '../fixtures/greet-workflow.ts';
 import { startHarness, tempDir, waitForSession } from '../fixtures/harness.ts';
-import { usePostgres } from '../fixtures/postgres.ts';
+import { postgresForTests } from '../fixtures/postgres.ts';
 
-const postgres = usePostgres();
+const postgres = postgresForTests();
 const PASSWORD = 'db-password-4f9c2e7a';
 
 test('a server on PostgreSQL runs a task and a workflow, and another server on the database finds them', async () => {

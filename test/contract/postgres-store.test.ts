@@ -15,9 +15,9 @@ import { PostgresWorkflowStore } from '../../src/store/postgres/postgres-workflo
 import { listMigrations as listSqliteMigrations } from '../../src/store/sqlite/migrate.ts';
 import type { NewTask } from '../../src/store/store.ts';
 import type { WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
-import { postgresBinDir, usePostgres } from '../fixtures/postgres.ts';
+import { postgresBinDir, postgresForTests } from '../fixtures/postgres.ts';
 
-const postgres = usePostgres();
+const postgres = postgresForTests();
 
 let n = 0;
 function newTask(overrides: Partial<NewTask> = {}): NewTask {
