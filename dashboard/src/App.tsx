@@ -3,6 +3,7 @@ import { api, setSession, whenUnauthorized } from './api.ts';
 import type { SessionInfo } from './api-types.ts';
 import { DlqPage } from './pages/DlqPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
+import { PoolsPage } from './pages/PoolsPage.tsx';
 import { ReviewsPage } from './pages/ReviewsPage.tsx';
 import { RunPage } from './pages/RunPage.tsx';
 import { RunsPage } from './pages/RunsPage.tsx';
@@ -15,6 +16,7 @@ const NAV: Array<{ label: string; route: Route; pages: Route['page'][] }> = [
   { label: 'Tasks', route: { page: 'tasks' }, pages: ['tasks', 'task'] },
   { label: 'Runs', route: { page: 'runs' }, pages: ['runs', 'run'] },
   { label: 'Workflows', route: { page: 'workflows' }, pages: ['workflows'] },
+  { label: 'Pools', route: { page: 'pools' }, pages: ['pools'] },
   { label: 'Reviews', route: { page: 'reviews' }, pages: ['reviews'] },
   { label: 'Dead letters', route: { page: 'dlq' }, pages: ['dlq'] },
 ];
@@ -29,6 +31,8 @@ function Page({ route }: { route: Route }) {
       return <RunPage id={route.id} />;
     case 'workflows':
       return <WorkflowsPage />;
+    case 'pools':
+      return <PoolsPage />;
     case 'reviews':
       return <ReviewsPage />;
     case 'dlq':

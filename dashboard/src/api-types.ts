@@ -148,3 +148,32 @@ export interface Schedule {
   next_fire_time: string | null;
   last_fire: { fire_time: string; status: string; run_id: string | null; reason: string | null } | null;
 }
+
+// ---- BEGIN dash-more: pools, step inputs and hooks (hand-written until the contract re-exports them) ----
+
+/** GET /v1/pools → { items: Pool[] }: each concurrency pool, who holds it and who waits. */
+export interface Pool {
+  name: string;
+  capacity: number;
+  source: 'builtin' | 'operator' | 'workflow';
+  workflows: string[];
+  running: number;
+  holders: Array<{ run_id: string; workflow: string; step: string; item_index: number | null; since: string }>;
+  waiting: Array<{ run_id: string; workflow: string; step: string; item_index: number | null }>;
+}
+
+/** Merged into Step above: the last attempt's rendered input, secrets already hidden by the server. */
+export interface Step {
+  input?: Record<string, unknown> | null;
+}
+
+/** GET /v1/hooks → { items: Hook[] }: never the secret. */
+export interface Hook {
+  name: string;
+  workflow: string;
+  provider: 'github' | 'standard';
+  events: string[] | null;
+  path: string;
+}
+
+// ---- END dash-more ----

@@ -20,29 +20,46 @@ export function whenUnauthorized(handler: () => void): void {
 export class ApiError extends Error {
   readonly status: number;
   readonly kind: string;
-  constructor(status: number, kind: string, message: string) {
+  /** The request field a validation error names (`timeout`, `steps.build.worker`), when it names one. */
+  readonly field: string | undefined;
+  constructor(status: number, kind: string, message: string, field?: string) {
     super(message);
     this.status = status;
     this.kind = kind;
+    this.field = field;
   }
 }
 
-export async function api<T>(path: string, options: { method?: string; body?: unknown } = {}): Promise<T> {
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  /** A body sent as it is (a workflow's YAML) with its own content type, instead of JSON. */
+  text?: { body: string; contentType: string };
+}
+
+export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const method = options.method ?? 'GET';
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  let body: string | undefined;
+  if (options.text) {
+    headers['content-type'] = options.text.contentType;
+    body = options.text.body;
+  } else if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
   const res = await fetch(path, {
     method,
     headers,
     credentials: 'same-origin',
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+    ...(body !== undefined ? { body } : {}),
   });
   const data: unknown = await res.json().catch(() => null);
   if (!res.ok) {
-    const error = (data as { error?: { kind?: string; message?: string } } | null)?.error;
+    const error = (data as { error?: { kind?: string; message?: string; field?: string } } | null)?.error;
     if (res.status === 401 && path !== '/v1/session') onUnauthorized?.();
-    throw new ApiError(res.status, error?.kind ?? 'http', error?.message ?? `HTTP ${res.status}`);
+    throw new ApiError(res.status, error?.kind ?? 'http', error?.message ?? `HTTP ${res.status}`, error?.field);
   }
   return data as T;
 }

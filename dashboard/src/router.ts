@@ -10,6 +10,7 @@ export type Route =
   | { page: 'runs' }
   | { page: 'run'; id: string }
   | { page: 'workflows' }
+  | { page: 'pools' }
   | { page: 'reviews' }
   | { page: 'dlq' };
 
@@ -20,6 +21,7 @@ export function parseRoute(hash: string): Route {
   if (first === 'runs' && id) return { page: 'run', id };
   if (first === 'runs') return { page: 'runs' };
   if (first === 'workflows') return { page: 'workflows' };
+  if (first === 'pools') return { page: 'pools' };
   if (first === 'reviews') return { page: 'reviews' };
   if (first === 'dlq') return { page: 'dlq' };
   return { page: 'tasks' };

@@ -38,13 +38,27 @@ function StepDetail({ step, now }: { step: Step; now: number }) {
           ))}
         </ul>
       ) : null}
-      {step.output ? (
-        <>
-          <h3>Output</h3>
-          <pre className="text">{step.output.response}</pre>
-          {step.output.data !== undefined ? <pre className="text">{json(step.output.data)}</pre> : null}
-        </>
-      ) : null}
+      <div className="step-io">
+        {step.input === undefined ? (
+          <p className="hint">This server does not report step inputs.</p>
+        ) : (
+          <div>
+            <h3>Input</h3>
+            {step.input === null ? (
+              <p className="empty">No input rendered yet.</p>
+            ) : (
+              <pre className="text step-input">{json(step.input)}</pre>
+            )}
+          </div>
+        )}
+        {step.output ? (
+          <div>
+            <h3>Output</h3>
+            <pre className="text">{step.output.response}</pre>
+            {step.output.data !== undefined ? <pre className="text">{json(step.output.data)}</pre> : null}
+          </div>
+        ) : null}
+      </div>
     </div>
   );
 }

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { api } from '../api.ts';
 import type { Page, Task, TaskStatus } from '../api-types.ts';
 import { Problem } from '../components/ErrorLine.tsx';
+import { NewTaskForm } from '../components/NewTaskForm.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { age, cost, elapsed } from '../format.ts';
 import { useNow, usePoll } from '../hooks.ts';
@@ -16,6 +17,7 @@ export function taskCost(task: Task): number | undefined {
 /** Newest tasks first, refreshed every two seconds. */
 export function TasksPage() {
   const [status, setStatus] = useState('');
+  const [composing, setComposing] = useState(false);
   const now = useNow();
   const { value, error } = usePoll(
     () => api<Page<Task>>(`/v1/tasks?limit=100${status ? `&status=${status}` : ''}`),
@@ -37,7 +39,13 @@ export function TasksPage() {
             ))}
           </select>
         </label>
+        {composing ? null : (
+          <button type="button" className="primary" onClick={() => setComposing(true)}>
+            New task
+          </button>
+        )}
       </div>
+      {composing ? <NewTaskForm onClose={() => setComposing(false)} /> : null}
       <Problem message={error} />
       {value === undefined ? (
         <p className="loading">Loading…</p>

@@ -1,8 +1,9 @@
 import { useState } from 'react';
 import { api, post, seg } from '../api.ts';
-import type { Run, Schedule, WorkflowSummary } from '../api-types.ts';
+import type { Hook, Run, Schedule, WorkflowSummary } from '../api-types.ts';
 import { Problem } from '../components/ErrorLine.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
+import { WorkflowEditor } from '../components/WorkflowEditor.tsx';
 import { age, json, time } from '../format.ts';
 import { usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
@@ -14,7 +15,7 @@ function inputTemplate(w: WorkflowSummary): string {
   return json(inputs);
 }
 
-function Workflow({ workflow }: { workflow: WorkflowSummary }) {
+function Workflow({ workflow, hooks }: { workflow: WorkflowSummary; hooks: Hook[] }) {
   const [inputs, setInputs] = useState(() => inputTemplate(workflow));
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
@@ -46,6 +47,17 @@ function Workflow({ workflow }: { workflow: WorkflowSummary }) {
       </header>
       {workflow.definition?.description ? <p>{workflow.definition.description}</p> : null}
       <p className="hint">Steps: {steps.join(', ')}</p>
+      {hooks.length ? (
+        <p className="hint">
+          Hooks:{' '}
+          {hooks.map((h, i) => (
+            <span key={h.name}>
+              {i ? ', ' : ''}
+              <code>POST {h.path}</code>
+            </span>
+          ))}
+        </p>
+      ) : null}
       <label>
         Inputs (JSON)
         <textarea
@@ -134,21 +146,78 @@ function Schedules() {
   );
 }
 
+/** The hooks registered workflows declare (GET /v1/hooks): where a provider must send its deliveries. */
+function Hooks({ hooks, error }: { hooks: Hook[] | undefined; error: string | undefined }) {
+  if (!hooks) return <Problem message={error} />;
+  if (hooks.length === 0) return <p className="empty">No hooks (a workflow declares them under triggers).</p>;
+  return (
+    <table className="list hooks">
+      <thead>
+        <tr>
+          <th>Hook</th>
+          <th>Workflow</th>
+          <th>Provider</th>
+          <th>Events</th>
+          <th>Deliver to</th>
+        </tr>
+      </thead>
+      <tbody>
+        {hooks.map((h) => (
+          <tr key={h.name} data-hook={h.name}>
+            <td>{h.name}</td>
+            <td>{h.workflow}</td>
+            <td>{h.provider}</td>
+            <td>{h.events ? h.events.join(', ') : 'every event'}</td>
+            <td>
+              <code>
+                POST {window.location.origin}
+                {h.path}
+              </code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 export function WorkflowsPage() {
-  const { value, error } = usePoll(() => api<{ items: WorkflowSummary[] }>('/v1/workflows'), 10_000, 'workflows');
+  const [editing, setEditing] = useState(false);
+  const { value, error, reload } = usePoll(
+    () => api<{ items: WorkflowSummary[] }>('/v1/workflows'),
+    10_000,
+    'workflows',
+  );
+  const hooks = usePoll(() => api<{ items: Hook[] }>('/v1/hooks'), 10_000, 'hooks');
+  const hooksOf = (name: string) => (hooks.value?.items ?? []).filter((h) => h.workflow === name);
   return (
     <section>
       <div className="page-head">
         <h1>Workflows</h1>
+        {editing ? null : (
+          <button type="button" className="primary" onClick={() => setEditing(true)}>
+            Register workflow
+          </button>
+        )}
       </div>
+      {editing ? (
+        <WorkflowEditor
+          onSaved={() => {
+            void reload();
+            void hooks.reload();
+          }}
+        />
+      ) : null}
       <Problem message={error} />
       {value === undefined ? (
         <p className="loading">Loading…</p>
       ) : value.items.length === 0 ? (
-        <p className="empty">No workflows registered (POST /v1/workflows, or SWITCHYARD_WORKFLOWS_DIR).</p>
+        <p className="empty">No workflows registered yet: register one above, or set SWITCHYARD_WORKFLOWS_DIR.</p>
       ) : (
-        value.items.map((w) => <Workflow key={w.name} workflow={w} />)
+        value.items.map((w) => <Workflow key={`${w.name}@${w.version}`} workflow={w} hooks={hooksOf(w.name)} />)
       )}
+      <h2>Hooks</h2>
+      <Hooks hooks={hooks.value?.items} error={hooks.error} />
       <h2>Schedules</h2>
       <Schedules />
     </section>
