@@ -88,6 +88,9 @@ test('a pool of one held by one run and waited on by another: the Pools page sho
     await page.waitForURL(new RegExp(`#/runs/${second}$`));
     await page.locator('.dag-node.dag-waiting_pool[data-step="call"]').click();
     await page.getByText('Waiting for pool lane', { exact: false }).waitFor();
+    // The waiting step names who holds the pool, linking to that run.
+    await page.locator(`.pool-holders a[href="#/runs/${first}"]`).waitFor();
+    await screenshot(page, 'run-waiting-pool');
 
     release = true;
     for (const res of held.splice(0)) res.end('{"ok":true}');

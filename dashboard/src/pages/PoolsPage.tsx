@@ -6,7 +6,7 @@ import { useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
 
 /** null: this server has no GET /v1/pools (an older server), said once instead of as an error. */
-async function loadPools(): Promise<Pool[] | null> {
+export async function loadPools(): Promise<Pool[] | null> {
   try {
     return (await api<{ items: Pool[] }>('/v1/pools')).items;
   } catch (err) {
@@ -15,7 +15,7 @@ async function loadPools(): Promise<Pool[] | null> {
   }
 }
 
-const stepName = (s: { step: string; item_index: number | null }) =>
+export const stepName = (s: { step: string; item_index: number | null }) =>
   s.item_index === null ? s.step : `${s.step} [item ${s.item_index}]`;
 
 function PoolCard({ pool, now }: { pool: Pool; now: number }) {

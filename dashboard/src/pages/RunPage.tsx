@@ -4,8 +4,10 @@ import type { Run, Step, WorkflowSummary } from '../api-types.ts';
 import { Dag } from '../components/Dag.tsx';
 import { ErrorLine, Problem } from '../components/ErrorLine.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
-import { cost, elapsed, json, time, tokens } from '../format.ts';
+import { age, cost, elapsed, json, time, tokens } from '../format.ts';
 import { useNow, usePoll } from '../hooks.ts';
+import { href } from '../router.ts';
+import { loadPools, stepName } from './PoolsPage.tsx';
 
 function waitingFor(s: Step): string | null {
   if (s.status === 'waiting_pool' && s.pool) {
@@ -14,6 +16,31 @@ function waitingFor(s: Step): string | null {
   if (s.status === 'retry_wait') return `a retry at ${time(s.next_attempt_at)}`;
   if (s.status === 'awaiting_approval') return 'a review (see Reviews)';
   return null;
+}
+
+/** Who holds the pool a step waits for, each linking to its run (nothing when the server has no /v1/pools). */
+function PoolHolders({ name }: { name: string }) {
+  const now = useNow();
+  const { value } = usePoll(loadPools, 2000, `pool:${name}`);
+  const pool = value?.find((p) => p.name === name);
+  if (!pool) return null;
+  return (
+    <div className="pool-holders">
+      Held by:{' '}
+      {pool.holders.length === 0
+        ? 'nobody (a slot is being handed over)'
+        : pool.holders.map((h, i) => (
+            <span key={`${h.run_id}/${h.step}/${h.item_index}`}>
+              {i ? ', ' : ''}
+              <a href={href({ page: 'run', id: h.run_id })}>
+                {h.workflow} · {stepName(h)}
+              </a>{' '}
+              <span className="hint">(since {age(h.since, now)})</span>
+            </span>
+          ))}
+      {pool.waiting.length > 1 ? ` · ${pool.waiting.length} steps waiting in all` : ''}
+    </div>
+  );
 }
 
 function StepDetail({ step, now }: { step: Step; now: number }) {
@@ -28,6 +55,7 @@ function StepDetail({ step, now }: { step: Step; now: number }) {
         {tokens(step.usage?.input_tokens)} in / {tokens(step.usage?.output_tokens)} out · {cost(step.usage?.cost_usd)}
       </p>
       {wait ? <p className="hint">Waiting for {wait}.</p> : null}
+      {step.status === 'waiting_pool' && step.pool ? <PoolHolders name={step.pool} /> : null}
       <ErrorLine error={step.error} />
       {step.errors.length ? (
         <ul className="attempt-errors">
