@@ -85,10 +85,16 @@ test('submit a task from the New task form: a bad field is shown beside it; then
 });
 
 test('paste a bad workflow: the error is shown with its line marked; the fix registers it with its hook', async () => {
-  const h = await startHarness({ env: { SWITCHYARD_SECRET_HOOK_SECRET: 'a-long-enough-hook-secret-0123456789' } });
+  // With API keys the page writes through a login session, so the YAML POST must carry the CSRF token.
+  const KEY = 'steer-key-0123456789abcdef';
+  const h = await startHarness({
+    env: { SWITCHYARD_API_KEYS: KEY, SWITCHYARD_SECRET_HOOK_SECRET: 'a-long-enough-hook-secret-0123456789' },
+  });
   const { context, page, dialogs } = await openPage(browser);
   try {
     await page.goto(`${h.url}/#/workflows`);
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('button', { name: 'Register workflow' }).click();
     const editor = page.locator('.workflow-editor');
     await editor.getByLabel('File name').fill('pr-notes.yaml');
