@@ -1,24 +1,14 @@
 import { useRef, useState } from 'react';
 import { api } from '../api.ts';
 import type { WorkflowSummary } from '../api-types.ts';
+import { validationLine } from '../validation-line.ts';
 
 const LINE_HEIGHT = 20; // px; must match .yaml-editor's line-height in styles.css
 const PADDING = 8; // px; .yaml-editor textarea's padding-top
 
-export interface Located {
+interface Located {
   message: string;
   line: number | undefined;
-}
-
-/**
- * The line a validation message points at. The server starts it with `FILE:LINE: `, `FILE:LINE:COL: `,
- * `line N: ` or `line N, column C: ` (src/workflow/definition.ts, definition-yaml.ts); the filename
- * is the one we sent, so it is cut off as a prefix rather than parsed (it may hold colons itself).
- */
-export function locate(message: string, filename: string): Located {
-  const rest = message.startsWith(`${filename}:`) ? message.slice(filename.length + 1) : undefined;
-  const m = rest !== undefined ? /^(\d+)(?::\d+)?: /.exec(rest) : /^line (\d+)(?:, column \d+)?: /.exec(message);
-  return { message, line: m ? Number(m[1]) : undefined };
 }
 
 /** Paste a definition and register it (POST /v1/workflows); a 400 is shown beside it with its line marked. */
@@ -46,7 +36,8 @@ export function WorkflowEditor({ onSaved }: { onSaved: (w: WorkflowSummary) => v
       setSaved(`Registered ${w.name}, version ${w.version}.`);
       onSaved(w);
     } catch (err) {
-      setProblem(locate((err as Error).message, filename.trim() || 'workflow.yaml'));
+      const message = (err as Error).message;
+      setProblem({ message, line: validationLine(message, filename.trim() || 'workflow.yaml') });
     } finally {
       setBusy(false);
     }
