@@ -135,11 +135,17 @@ test('paste a bad workflow: the error is shown with its line marked; the fix reg
     assert.match(await text(hook), new RegExp(`POST ${h.url.replace(/[.]/g, '\\.')}/v1/hooks/pr-opened`));
     await screenshot(page, 'workflow-registered');
 
-    // Pasting it again with a change updates it to a new version.
-    await editor.getByLabel('Workflow definition').fill(workflow('transform').replace('published', 'published!'));
+    // Edit definition loads the registered definition (as YAML) into the editor; a change makes version 2.
+    await card.getByRole('button', { name: 'Edit definition' }).click();
+    const area = editor.getByLabel('Workflow definition');
+    const loaded = await area.inputValue();
+    assert.match(loaded, /^name: pr-notes$/m);
+    assert.match(loaded, /secret: "?\{\{ secrets\.HOOK_SECRET \}\}"?/, 'the secret stays a reference');
+    assert.equal(await editor.getByLabel('File name').inputValue(), 'pr-notes.yaml');
+    await area.fill(loaded.replace('template: published', 'template: published again'));
     await editor.getByRole('button', { name: 'Register' }).click();
     await editor.getByText('Registered pr-notes, version 2.').waitFor();
-    await card.getByText('version 2', { exact: false }).waitFor();
+    await page.locator('.workflow[data-workflow="pr-notes"]', { hasText: 'version 2' }).waitFor();
 
     assert.equal(await page.locator('img').count(), 0);
     assert.deepEqual(dialogs, []);

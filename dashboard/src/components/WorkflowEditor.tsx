@@ -12,9 +12,16 @@ interface Located {
 }
 
 /** Paste a definition and register it (POST /v1/workflows); a 400 is shown beside it with its line marked. */
-export function WorkflowEditor({ onSaved }: { onSaved: (w: WorkflowSummary) => void }) {
-  const [text, setText] = useState('');
-  const [filename, setFilename] = useState('workflow.yaml');
+export function WorkflowEditor({
+  onSaved,
+  initial,
+}: {
+  onSaved: (w: WorkflowSummary) => void;
+  /** A registered workflow's definition to edit (remount with a new key to load another). */
+  initial?: { text: string; filename: string };
+}) {
+  const [text, setText] = useState(initial?.text ?? '');
+  const [filename, setFilename] = useState(initial?.filename ?? 'workflow.yaml');
   const [problem, setProblem] = useState<Located | undefined>();
   const [saved, setSaved] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { stringify } from 'yaml';
 import { api, post, seg } from '../api.ts';
 import type { Hook, Run, Schedule, WorkflowSummary } from '../api-types.ts';
 import { Problem } from '../components/ErrorLine.tsx';
@@ -15,7 +16,20 @@ function inputTemplate(w: WorkflowSummary): string {
   return json(inputs);
 }
 
-function Workflow({ workflow, hooks }: { workflow: WorkflowSummary; hooks: Hook[] }) {
+/** A definition as YAML to edit: the server returns it parsed (defaults filled in), not as first written. */
+function definitionText(w: WorkflowSummary): string {
+  return stringify(w.definition ?? { name: w.name }, { lineWidth: 0 });
+}
+
+function Workflow({
+  workflow,
+  hooks,
+  onEdit,
+}: {
+  workflow: WorkflowSummary;
+  hooks: Hook[];
+  onEdit: (w: WorkflowSummary) => void;
+}) {
   const [inputs, setInputs] = useState(() => inputTemplate(workflow));
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
@@ -69,6 +83,9 @@ function Workflow({ workflow, hooks }: { workflow: WorkflowSummary; hooks: Hook[
       <div className="actions">
         <button type="button" className="primary" disabled={busy} onClick={() => void start()}>
           Start run
+        </button>
+        <button type="button" onClick={() => onEdit(workflow)}>
+          Edit definition
         </button>
       </div>
       <Problem message={error} />
@@ -182,7 +199,7 @@ function Hooks({ hooks, error }: { hooks: Hook[] | undefined; error: string | un
 }
 
 export function WorkflowsPage() {
-  const [editing, setEditing] = useState(false);
+  const [editing, setEditing] = useState<{ n: number; initial?: { text: string; filename: string } }>();
   const { value, error, reload } = usePoll(
     () => api<{ items: WorkflowSummary[] }>('/v1/workflows'),
     10_000,
@@ -195,13 +212,15 @@ export function WorkflowsPage() {
       <div className="page-head">
         <h1>Workflows</h1>
         {editing ? null : (
-          <button type="button" className="primary" onClick={() => setEditing(true)}>
+          <button type="button" className="primary" onClick={() => setEditing({ n: 0 })}>
             Register workflow
           </button>
         )}
       </div>
       {editing ? (
         <WorkflowEditor
+          key={editing.n}
+          initial={editing.initial}
           onSaved={() => {
             void reload();
             void hooks.reload();
@@ -214,7 +233,20 @@ export function WorkflowsPage() {
       ) : value.items.length === 0 ? (
         <p className="empty">No workflows registered yet: register one above, or set SWITCHYARD_WORKFLOWS_DIR.</p>
       ) : (
-        value.items.map((w) => <Workflow key={`${w.name}@${w.version}`} workflow={w} hooks={hooksOf(w.name)} />)
+        value.items.map((w) => (
+          <Workflow
+            key={`${w.name}@${w.version}`}
+            workflow={w}
+            hooks={hooksOf(w.name)}
+            onEdit={(edit) => {
+              setEditing({
+                n: (editing?.n ?? 0) + 1,
+                initial: { text: definitionText(edit), filename: `${edit.name}.yaml` },
+              });
+              window.scrollTo(0, 0);
+            }}
+          />
+        ))
       )}
       <h2>Hooks</h2>
       <Hooks hooks={hooks.value?.items} error={hooks.error} />
