@@ -51,9 +51,9 @@ test('submit a task from the New task form: a bad field is shown beside it; then
     await page.goto(`${h.url}/#/tasks`);
     await page.getByRole('button', { name: 'New task' }).click();
     const form = page.locator('form.new-task');
-    await form.getByLabel('Prompt').fill('Is the repository clean?');
+    await form.locator('[name="prompt"]').fill('Is the repository clean?');
     await form.getByLabel('Allowed tools (comma-separated)').fill('Read, Bash(git status)');
-    await form.getByLabel('Timeout (ms)').fill('5');
+    await form.locator('[name="timeout"]').fill('5');
     await form.getByRole('button', { name: 'Submit task' }).click();
 
     // The server's 400 names `timeout`: its message sits under that field, nowhere else.
@@ -64,7 +64,15 @@ test('submit a task from the New task form: a bad field is shown beside it; then
     assert.match(page.url(), /#\/tasks$/, 'still on the form');
     await screenshot(page, 'new-task-form-error');
 
-    await form.getByLabel('Timeout (ms)').fill('60000');
+    await form.locator('[name="timeout"]').fill('60000');
+    // The other request fields sit under More options; JSON that does not parse is caught before sending.
+    await form.getByText('More options').click();
+    await form.getByLabel('Max turns').fill('3');
+    await form.getByLabel('Metadata (JSON object)').fill('{ticket: OPS-1}');
+    await form.getByRole('button', { name: 'Submit task' }).click();
+    await form.locator('label.has-error', { hasText: 'Metadata' }).locator('.field-error').waitFor();
+    assert.match(await text(form.locator('.field-error')), /metadata is not valid JSON/);
+    await form.getByLabel('Metadata (JSON object)').fill('{"ticket": "OPS-1"}');
     await form.getByRole('button', { name: 'Submit task' }).click();
     await page.waitForURL(/#\/tasks\/[^/]+$/);
     await page.locator('.facts .badge-completed').waitFor();
@@ -72,11 +80,14 @@ test('submit a task from the New task form: a bad field is shown beside it; then
     const id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]!);
     const task = (await (await h.fetch(`/v1/tasks/${id}`)).json()) as {
       status: string;
-      request: { allowed_tools?: string[]; timeout?: number };
+      request: { allowed_tools?: string[]; timeout?: number; max_turns?: number };
+      metadata: Record<string, unknown> | null;
     };
     assert.equal(task.status, 'completed');
     assert.deepEqual(task.request.allowed_tools, ['Read', 'Bash(git status)']);
     assert.equal(task.request.timeout, 60000);
+    assert.equal(task.request.max_turns, 3);
+    assert.deepEqual(task.metadata, { ticket: 'OPS-1' });
     assert.deepEqual(dialogs, []);
   } finally {
     await context.close();
