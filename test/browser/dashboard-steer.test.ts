@@ -72,6 +72,7 @@ test('submit a task from the New task form: a bad field is shown beside it; then
     await form.getByRole('button', { name: 'Submit task' }).click();
     await form.locator('label.has-error', { hasText: 'Metadata' }).locator('.field-error').waitFor();
     assert.match(await text(form.locator('.field-error')), /metadata is not valid JSON/);
+    await screenshot(page, 'new-task-more-options');
     await form.getByLabel('Metadata (JSON object)').fill('{"ticket": "OPS-1"}');
     await form.getByRole('button', { name: 'Submit task' }).click();
     await page.waitForURL(/#\/tasks\/[^/]+$/);
