@@ -140,6 +140,13 @@ steps:
   assert.equal(body.items.length, 1);
 });
 
+test('the pool list matches the documented Pool', async () => {
+  const body = (await assertDocumented('get', '/v1/pools', await h.fetch('/v1/pools'))) as {
+    items: Array<{ name: string }>;
+  };
+  assert.ok(body.items.some((p) => p.name === 'http'));
+});
+
 test('errors match the documented envelope; parameter errors name the field, never a zod issue dump', async () => {
   await assertDocumented('get', '/v1/tasks/{id}', await h.fetch('/v1/tasks/no-such-task'));
   const bad = await h.fetch('/v1/runs?limit=0&status=running');
