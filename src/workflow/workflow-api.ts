@@ -49,6 +49,11 @@ export interface StepView {
   pool_usage: { running: number; capacity: number } | null;
   next_attempt_at: string | null;
   usage: Usage | null;
+  /**
+   * The last attempt's rendered input, as the DLQ keeps it: secrets hidden, credentials shown as
+   * [redacted]. Null before the first attempt.
+   */
+  input: Record<string, unknown> | null;
   /** for_each steps: one entry per item, in item order. */
   items?: Array<Omit<StepView, 'items' | 'name' | 'worker' | 'pool_usage'> & { index: number }>;
 }

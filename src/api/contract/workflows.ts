@@ -79,6 +79,10 @@ const stepState = {
   pool: z.string().nullable(),
   next_attempt_at: z.string().nullable(),
   usage: orNull(Usage),
+  input: z.record(z.string(), z.unknown()).nullable().openapi({
+    description:
+      "The last attempt's rendered input (prompt, url, headers, body …) as the DLQ keeps it: secrets hidden, credentials [redacted]. Null before the first attempt.",
+  }),
 };
 
 export const StepView = z
