@@ -122,3 +122,49 @@ steps:
   }
   assert.deepEqual([gate?.running, gate?.holders, gate?.waiting], [0, [], []]);
 });
+
+test('for_each items in a pool are named by their index: the first holds, the rest wait in item order', async (t) => {
+  let answer = () => {};
+  const answered = new Promise<void>((resolve) => {
+    answer = resolve;
+  });
+  const api = await startService(async (_req, res) => {
+    await answered;
+    res.end('ok');
+  });
+  const h = await startEngine();
+  t.after(async () => {
+    answer();
+    await h.close();
+    await api.close();
+  });
+  const client = new WorkflowClient({ baseUrl: h.url });
+  await client.registerWorkflow(`name: fanned
+inputs:
+  items: { type: array, default: [a, b, c] }
+pools: { gate: 1 }
+steps:
+  each:
+    worker: http
+    pool: gate
+    for_each: "{{ inputs.items }}"
+    parallelism: 3
+    url: "${api.url}/item/{{ item }}"
+`);
+  const run = await client.startRun('fanned');
+  await api.waitFor(1);
+  const gate = (await client.listPools()).find((p) => p.name === 'gate');
+  assert.deepEqual(
+    gate?.holders.map((x) => [x.run_id, x.step, x.item_index]),
+    [[run.run_id, 'each', 0]],
+  );
+  assert.deepEqual(
+    gate?.waiting.map((x) => [x.step, x.item_index]),
+    [
+      ['each', 1],
+      ['each', 2],
+    ],
+  );
+  answer();
+  assert.equal((await client.waitRun(run.run_id, 30_000)).status, 'completed');
+});
