@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { createApp } from './api/app.ts';
 import { dlqRoutes } from './api/routes/dlq.ts';
 import { hookDeliveryRoutes, hookListRoutes } from './api/routes/hooks.ts';
+import { poolRoutes } from './api/routes/pools.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
@@ -241,6 +242,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       dlqRoutes(workflows),
       hookListRoutes(hooks),
       scheduleRoutes(schedules),
+      poolRoutes(workflows),
     ],
   });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });

@@ -1,4 +1,9 @@
 import type { TaskRecord } from '../store/store.ts';
+import type { AcceptedRequest, TaskResult } from './contract/index.ts';
+
+// The store keeps these as JSON; what the scheduler and the request parser wrote there is the contract's shape.
+const resultOf = (task: TaskRecord) => task.result as TaskResult | null;
+const requestOf = (task: TaskRecord) => task.request as AcceptedRequest;
 
 /** The v1 representation of a task. Internal bookkeeping (idempotency hash, pending message) stays out. */
 export function taskView(task: TaskRecord) {
@@ -6,9 +11,9 @@ export function taskView(task: TaskRecord) {
     id: task.id,
     status: task.status,
     response: task.response,
-    result: task.result,
+    result: resultOf(task),
     error: task.error,
-    request: task.request,
+    request: requestOf(task),
     metadata: task.metadata,
     attempts: task.attempts,
     retry_safe: task.retry_safe,
@@ -24,7 +29,7 @@ export function sessionView(task: TaskRecord) {
     session_id: task.id,
     status: task.status,
     response: task.response,
-    result: task.result,
+    result: resultOf(task),
     error: task.error,
   };
 }

@@ -16,6 +16,7 @@ import type {
   DlqEntry,
   Hook,
   Page,
+  Pool,
   Run,
   RunStatus,
   Schedule,
@@ -29,6 +30,7 @@ export type {
   DlqEntry,
   Hook,
   Page,
+  Pool,
   Run,
   RunStatus,
   Schedule as ScheduleView,
@@ -152,6 +154,11 @@ export class WorkflowClient extends SwitchyardClient {
 
   resumeSchedule(workflow: string, trigger: string): Promise<Schedule> {
     return this.request('POST', `/v1/schedules/${enc(workflow)}/${enc(trigger)}/resume`);
+  }
+
+  /** Every resource pool: its capacity, the steps holding its slots and those waiting, in order. */
+  async listPools(): Promise<Pool[]> {
+    return (await this.request<{ items: Pool[] }>('GET', '/v1/pools')).items;
   }
 
   /** Streams a run's events (SSE: run, step, agent …) until the run ends; resumes after `afterId`. */

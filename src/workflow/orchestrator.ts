@@ -86,6 +86,7 @@ export class Orchestrator {
       deps.pools.builtin,
       deps.pools.operator,
       (w) => w.unit.status === 'waiting_pool' && this.active.get(w.run.record.id) === w.run,
+      (a, b) => a.run === b.run && a.unit === b.unit,
     );
     this.#itemMoves = {
       setStatus: (tx, run, unit, status) => this.setStatus(tx, run, unit, status),
@@ -171,7 +172,7 @@ export class Orchestrator {
     this.deps.logger.error({ err: cause, run: run.record.id }, 'workflow engine: failing a run');
     this.#attempts.abortRun(run, new AppError(info.kind, info.message));
     const tx = new Transition();
-    for (const attempt of this.#attempts.dropUnstarted(run)) this.#release(tx, attempt.pool);
+    for (const attempt of this.#attempts.dropUnstarted(run)) this.#release(tx, attempt.pool, attempt);
     try {
       endRun(tx, run, info, {
         setStatus: (t, r, u, status) => this.setStatus(t, r, u, status),
@@ -287,7 +288,7 @@ export class Orchestrator {
     try {
       render.runNow();
     } catch (err) {
-      this.#release(tx, unit.pool);
+      this.#release(tx, unit.pool, { run, unit });
       this.attemptFailed(tx, run, unit, toErrorInfo(err));
       return;
     }
@@ -312,9 +313,9 @@ export class Orchestrator {
   }
 
   /** Gives a slot back; the waiters it starts belong to other runs, each failed alone if its move throws. */
-  #release(tx: Transition, pool: string | null): void {
+  #release(tx: Transition, pool: string | null, holder: Waiter): void {
     if (pool === null) return;
-    for (const waiter of this.pools.release(pool)) {
+    for (const waiter of this.pools.release(pool, { run: holder.run, unit: holder.unit })) {
       if (this.#draining) continue;
       try {
         this.#launch(tx, waiter.run, waiter.unit);
@@ -347,7 +348,7 @@ export class Orchestrator {
     }
     this.#attempts.finished(attempt);
     await this.transition(run, (tx) => {
-      this.#release(tx, attempt.pool);
+      this.#release(tx, attempt.pool, attempt);
       if (!this.#isCurrent(attempt)) return;
       if (outcome.output) this.complete(tx, run, unit, outcome.output);
       else this.attemptFailed(tx, run, unit, outcome.error!, outcome.usage);

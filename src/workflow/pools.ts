@@ -23,23 +23,44 @@ export interface PoolUsage {
   capacity: number;
 }
 
+/** Where a pool's capacity comes from (the order of precedence above). */
+export type PoolSource = 'builtin' | 'operator' | 'workflow';
+
+/** A pool as it is now: who holds its slots (since when) and who waits for one, in queue order. */
+export interface PoolState<W> extends PoolUsage {
+  name: string;
+  source: PoolSource;
+  holders: Array<{ holder: W; since: string }>;
+  waiting: W[];
+}
+
 export class Pools<W> {
   readonly #builtin: Map<string, number>;
   readonly #operator: Map<string, number>;
   readonly #declared = new Map<string, number>();
   readonly #running = new Map<string, number>();
   readonly #waiting = new Map<string, W[]>();
+  /** Who holds the slots `#running` counts, so the API can name them. */
+  readonly #holders = new Map<string, Array<{ holder: W; since: string }>>();
   readonly #live: (waiter: W) => boolean;
+  readonly #same: (a: W, b: W) => boolean;
 
   /**
    * @param builtin capacities of the built-in pools (claude, llm, http)
    * @param operator SWITCHYARD_POOLS: wins over everything
    * @param live whether a queued waiter still wants its slot (its run may have been cancelled)
+   * @param same whether two waiters are the same holder (release names the holder giving its slot back)
    */
-  constructor(builtin: Record<string, number>, operator: Record<string, number>, live: (waiter: W) => boolean) {
+  constructor(
+    builtin: Record<string, number>,
+    operator: Record<string, number>,
+    live: (waiter: W) => boolean,
+    same: (a: W, b: W) => boolean = (a, b) => a === b,
+  ) {
     this.#builtin = new Map(Object.entries(builtin));
     this.#operator = new Map(Object.entries(operator));
     this.#live = live;
+    this.#same = same;
   }
 
   /** Takes note of a definition's `pools`. */
@@ -69,16 +90,19 @@ export class Pools<W> {
     const queue = this.#queue(name);
     this.#prune(queue);
     if (queue.length === 0 && (this.#running.get(name) ?? 0) < this.capacity(name)) {
-      this.#running.set(name, (this.#running.get(name) ?? 0) + 1);
+      this.#take(name, waiter);
       return true;
     }
     queue.push(waiter);
     return false;
   }
 
-  /** Gives a slot back; returns the waiters that now hold a slot, in the order they queued. */
-  release(name: string): W[] {
+  /** `holder` gives its slot back; returns the waiters that now hold a slot, in the order they queued. */
+  release(name: string, holder: W): W[] {
     this.#running.set(name, Math.max(0, (this.#running.get(name) ?? 0) - 1));
+    const holders = this.#holders.get(name) ?? [];
+    const i = holders.findIndex((h) => this.#same(h.holder, holder));
+    if (i >= 0) holders.splice(i, 1);
     return this.admit(name);
   }
 
@@ -89,11 +113,42 @@ export class Pools<W> {
     this.#prune(queue);
     while (queue.length > 0 && (this.#running.get(name) ?? 0) < this.capacity(name)) {
       const waiter = queue.shift() as W;
-      this.#running.set(name, (this.#running.get(name) ?? 0) + 1);
+      this.#take(name, waiter);
       admitted.push(waiter);
       this.#prune(queue);
     }
     return admitted;
+  }
+
+  /**
+   * Every pool known now: the built-in ones, the operator's, those definitions declared, and any
+   * with a holder or a waiter. Waiting lists only live waiters, in the order they will be admitted.
+   */
+  states(): PoolState<W>[] {
+    const names = new Set([
+      ...this.#builtin.keys(),
+      ...this.#operator.keys(),
+      ...this.#declared.keys(),
+      ...this.#holders.keys(),
+      ...this.#waiting.keys(),
+    ]);
+    return [...names].sort().map((name) => ({
+      name,
+      source: this.#operator.has(name) ? 'operator' : this.#builtin.has(name) ? 'builtin' : 'workflow',
+      ...this.usage(name),
+      holders: [...(this.#holders.get(name) ?? [])],
+      waiting: (this.#waiting.get(name) ?? []).filter((w) => this.#live(w)),
+    }));
+  }
+
+  #take(name: string, holder: W): void {
+    this.#running.set(name, (this.#running.get(name) ?? 0) + 1);
+    let holders = this.#holders.get(name);
+    if (!holders) {
+      holders = [];
+      this.#holders.set(name, holders);
+    }
+    holders.push({ holder, since: new Date().toISOString() });
   }
 
   #queue(name: string): W[] {

@@ -23,6 +23,7 @@ function unitView(s: StepRecord) {
     pool: s.pool,
     next_attempt_at: s.next_attempt_at,
     usage: s.usage,
+    input: s.inputs,
   };
 }
 

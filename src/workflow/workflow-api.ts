@@ -49,6 +49,11 @@ export interface StepView {
   pool_usage: { running: number; capacity: number } | null;
   next_attempt_at: string | null;
   usage: Usage | null;
+  /**
+   * The last attempt's rendered input, as the DLQ keeps it: secrets hidden, credentials shown as
+   * [redacted]. Null before the first attempt.
+   */
+  input: Record<string, unknown> | null;
   /** for_each steps: one entry per item, in item order. */
   items?: Array<Omit<StepView, 'items' | 'name' | 'worker' | 'pool_usage'> & { index: number }>;
 }
@@ -107,6 +112,27 @@ export interface DlqEntry {
   resolved_at: string | null;
 }
 
+/** A step (or for_each item) in a pool: holding a slot, or waiting for one. */
+export interface PoolUnit {
+  run_id: string;
+  workflow: string;
+  step: string;
+  item_index: number | null;
+}
+
+/** A resource pool as it is now (src/workflow/pools.ts). */
+export interface PoolView {
+  name: string;
+  capacity: number;
+  source: 'builtin' | 'operator' | 'workflow';
+  /** The registered workflows that declare it; [] for builtin and operator pools. */
+  workflows: string[];
+  running: number;
+  holders: Array<PoolUnit & { since: string }>;
+  /** In the order they will be admitted. */
+  waiting: PoolUnit[];
+}
+
 /** The inbound webhook delivery that starts a run (src/triggers/webhook-triggers.ts). */
 export interface HookDelivery {
   hook: string;
@@ -158,4 +184,7 @@ export interface WorkflowApi {
   /** Redrive: the run resumes from that step with fresh attempts. */
   retryDlq(id: string): Promise<RunView>;
   discardDlq(id: string): Promise<DlqEntry>;
+
+  /** Every resource pool, with who holds its slots and who waits (in memory: this process's engine). */
+  listPools(): Promise<PoolView[]>;
 }

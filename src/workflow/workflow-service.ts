@@ -14,7 +14,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import { secretRefName, unknownSecretMessage } from '../secrets/secret-store.ts';
-import type { RunRecord, WorkflowStore } from '../store/workflow-store.ts';
+import type { RunRecord, StepRecord, WorkflowStore } from '../store/workflow-store.ts';
 import { checkHookNamesFree, checkWebhookTriggers } from '../triggers/webhook-definition.ts';
 import type { Checkouts } from '../workspaces/checkouts.ts';
 import { checkNotify } from './approval-notice.ts';
@@ -24,13 +24,15 @@ import type { WorkflowDefinition } from './definition-schema.ts';
 import type { Logger } from './engine-deps.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
 import { RunControl } from './run-control.ts';
-import { loadRun, newStep } from './run-state.ts';
+import { type ActiveRun, loadRun, newStep } from './run-state.ts';
 import { type ClaudeStepRunner, stepPolicy } from './step-runner.ts';
 import { secretRefs } from './step-secrets.ts';
 import { runView, workflowSummary } from './views.ts';
 import type {
   DlqEntry,
   HookDelivery,
+  PoolUnit,
+  PoolView,
   RunEvent,
   RunStatus,
   RunTrigger,
@@ -179,6 +181,29 @@ export class WorkflowService implements WorkflowApi {
 
   async listWorkflows(): Promise<WorkflowSummary[]> {
     return (await this.#deps.store.listWorkflows()).map(workflowSummary);
+  }
+
+  async listPools(): Promise<PoolView[]> {
+    const declaring = new Map<string, string[]>();
+    for (const w of await this.#deps.store.listWorkflows()) {
+      for (const pool of Object.keys(w.definition.pools ?? {}))
+        declaring.set(pool, [...(declaring.get(pool) ?? []), w.name]);
+    }
+    const unit = ({ run, unit }: { run: ActiveRun; unit: StepRecord }): PoolUnit => ({
+      run_id: run.record.id,
+      workflow: run.record.workflow,
+      step: unit.name,
+      item_index: unit.item_index,
+    });
+    return this.#engine.pools.states().map((p) => ({
+      name: p.name,
+      capacity: p.capacity,
+      source: p.source,
+      workflows: p.source === 'workflow' ? (declaring.get(p.name) ?? []).sort() : [],
+      running: p.running,
+      holders: p.holders.map((h) => ({ ...unit(h.holder), since: h.since })),
+      waiting: p.waiting.map(unit),
+    }));
   }
 
   async getWorkflow(name: string): Promise<WorkflowSummary> {

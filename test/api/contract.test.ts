@@ -94,6 +94,19 @@ test('a task, as submitted and as finished, matches the documented Task', async 
   await assertDocumented('get', '/sessions/{id}', await h.fetch(`/sessions/${task.id}`));
 });
 
+test('a cancelled task, whose result holds only its policy, matches the documented Task and Session', async () => {
+  const submitted = await h.fetch('/v1/tasks', { method: 'POST', json: { prompt: 'say hi', allowed_tools: ['Read'] } });
+  const { id } = (await submitted.json()) as { id: string };
+  await assertDocumented('post', '/v1/tasks/{id}/cancel', await h.fetch(`/v1/tasks/${id}/cancel`, { method: 'POST' }));
+  const done = (await assertDocumented('get', '/v1/tasks/{id}', await h.fetch(`/v1/tasks/${id}?wait=60`))) as {
+    status: string;
+    result: { policy?: { tools?: string[] } } | null;
+  };
+  assert.equal(done.status, 'failed');
+  assert.deepEqual(done.result?.policy?.tools, ['Read']);
+  await assertDocumented('get', '/sessions/{id}', await h.fetch(`/sessions/${id}`));
+});
+
 test('a finished run and a page of runs match the documented Run', async () => {
   await client.registerWorkflow(GREET);
   const run = await client.startRun('greet', { who: 'contract' });
@@ -138,6 +151,13 @@ steps:
     items: unknown[];
   };
   assert.equal(body.items.length, 1);
+});
+
+test('the pool list matches the documented Pool', async () => {
+  const body = (await assertDocumented('get', '/v1/pools', await h.fetch('/v1/pools'))) as {
+    items: Array<{ name: string }>;
+  };
+  assert.ok(body.items.some((p) => p.name === 'http'));
 });
 
 test('errors match the documented envelope; parameter errors name the field, never a zod issue dump', async () => {

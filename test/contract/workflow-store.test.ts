@@ -4,40 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { NewRun, StepRecord, WorkflowStore } from '../../src/store/workflow-store.ts';
+import type { NewRun, StepRecord } from '../../src/store/workflow-store.ts';
 import type { WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
 import { newStep } from '../../src/workflow/run-state.ts';
 import type { DlqEntry } from '../../src/workflow/workflow-api.ts';
-import { storeBackends } from '../fixtures/store-backends.ts';
+import { type WorkflowStoreSubject, workflowStoreSubjects } from '../fixtures/store-backends.ts';
 
-interface Subject {
-  store: WorkflowStore;
-  /** Closes and opens the database again, as a restart would. */
-  reopen(): Promise<WorkflowStore>;
-  close(): Promise<void>;
-}
+type Subject = WorkflowStoreSubject;
 
-const factories: Record<string, () => Promise<Subject>> = Object.fromEntries(
-  storeBackends().map((backend) => [
-    backend.name,
-    async (): Promise<Subject> => {
-      const db = await backend.create();
-      let opened = await db.open();
-      return {
-        store: opened.workflows,
-        async reopen() {
-          await opened.store.close();
-          opened = await db.open();
-          return opened.workflows;
-        },
-        async close() {
-          await opened.store.close();
-          db.destroy();
-        },
-      };
-    },
-  ]),
-);
+const factories = workflowStoreSubjects();
 
 const def = (prompt = 'hi'): WorkflowDefinition =>
   ({

@@ -5,6 +5,7 @@
  */
 export * from './common.ts';
 export * from './hooks.ts';
+export * from './pools.ts';
 export * from './schedules.ts';
 export * from './session.ts';
 export * from './system.ts';

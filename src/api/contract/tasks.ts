@@ -16,6 +16,7 @@ import {
   numberQuery,
   orNull,
   pageOf,
+  Usage,
 } from './common.ts';
 
 export const TASK_STATUSES = ['queued', 'running', 'awaiting_approval', 'completed', 'failed'] as const;
@@ -66,14 +67,93 @@ export function taskRequestSchema(maxTimeout: number) {
 export const TaskRequest = taskRequestSchema(86_400_000).openapi('TaskRequest');
 export type TaskRequest = z.input<typeof TaskRequest>;
 
+/** Where a task's time went before the agent ran (src/runners/claude/run-claude.ts). */
+export const TaskAdmission = z
+  .looseObject({
+    warm: z.boolean().openapi({ description: 'A pre-started Claude Code process took the task.' }),
+    start_wait_ms: z.number().openapi({ description: 'Waiting for a start slot.' }),
+    startup_ms: z.number().openapi({ description: 'Claude Code starting, until its first message.' }),
+  })
+  .openapi('TaskAdmission');
+export type TaskAdmission = z.infer<typeof TaskAdmission>;
+
+export const SandboxStatus = z
+  .looseObject({
+    mode: z.enum(['auto', 'required', 'off']),
+    active: z.boolean(),
+    reason: z.string().optional().openapi({ description: 'Why the sandbox is not active (absent when it is).' }),
+  })
+  .openapi('SandboxStatus');
+export type SandboxStatus = z.infer<typeof SandboxStatus>;
+
+/** The effective policy: the compiled tool rules, the tools offered, and the sandbox they ran in. */
+export const TaskPolicy = z
+  .looseObject({
+    rules: z.array(z.looseObject({ tool: z.string(), scope: z.string().optional() })).optional(),
+    tools: z.array(z.string()).optional(),
+    sandbox: orNull(SandboxStatus).optional(),
+  })
+  .openapi('TaskPolicy');
+export type TaskPolicy = z.infer<typeof TaskPolicy>;
+
+export const PermissionDenial = z
+  .looseObject({ tool_name: z.string(), tool_use_id: z.string(), tool_input: z.unknown().optional() })
+  .openapi('PermissionDenial');
+export type PermissionDenial = z.infer<typeof PermissionDenial>;
+
+/**
+ * What a finished task reports (src/tasks/task-scheduler.ts, src/runners/claude/classify-result.ts).
+ * Every field may be absent: a task that failed before Claude Code answered has only its policy. Loose:
+ * fields added later still validate.
+ */
+export const TaskResult = z
+  .looseObject({
+    response: z.string().optional(),
+    structured_output: z.unknown().optional(),
+    usage: orNull(Usage).optional().openapi({ description: "The model proxy's metered figures when it saw the task." }),
+    agent_session_id: z.string().optional(),
+    num_turns: z.number().optional(),
+    duration_ms: z.number().optional(),
+    duration_api_ms: z.number().optional(),
+    total_cost_usd: z.number().optional(),
+    model_calls: z.number().optional(),
+    sdk_usage: Usage.optional().openapi({ description: "Claude Code's own count, beside the proxy's." }),
+    model_usage: z.record(z.string(), z.unknown()).optional(),
+    permission_denials: z.array(PermissionDenial).optional(),
+    files_changed: z.array(z.string()).optional(),
+    stop_reason: z.string().nullable().optional(),
+    terminal_reason: z.string().nullable().optional(),
+    admission: TaskAdmission.optional(),
+    policy: TaskPolicy.optional(),
+  })
+  .openapi('TaskResult');
+export type TaskResult = z.infer<typeof TaskResult>;
+
+/** The request as accepted: defaults applied, tool rules normalised, the workspace resolved. */
+export const AcceptedRequest = z
+  .looseObject({
+    prompt: z.string(),
+    allowed_tools: z.array(z.string()),
+    timeout: z.number(),
+    idle_timeout: z.number(),
+    cwd: z.string(),
+    model: z.string().optional(),
+    max_turns: z.number().optional(),
+    max_budget_usd: z.number().optional(),
+    system_prompt_append: z.string().optional(),
+    output_schema: z.record(z.string(), z.unknown()).optional(),
+  })
+  .openapi('AcceptedRequest');
+export type AcceptedRequest = z.infer<typeof AcceptedRequest>;
+
 export const Task = z
   .object({
     id: z.string(),
     status: TaskStatus,
     response: z.string().nullable(),
-    result: z.record(z.string(), z.unknown()).nullable(),
+    result: orNull(TaskResult),
     error: orNull(ErrorInfo),
-    request: z.record(z.string(), z.unknown()).openapi({ description: 'The request as accepted, defaults applied.' }),
+    request: AcceptedRequest,
     metadata: z.record(z.string(), z.unknown()).nullable(),
     attempts: z.number(),
     retry_safe: z.boolean(),
@@ -90,7 +170,7 @@ export const Session = z
     session_id: z.string(),
     status: TaskStatus,
     response: z.string().nullable(),
-    result: z.record(z.string(), z.unknown()).nullable(),
+    result: orNull(TaskResult),
     error: orNull(ErrorInfo),
   })
   .openapi('Session');

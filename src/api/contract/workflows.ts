@@ -36,16 +36,61 @@ export const STEP_STATUSES = [
   'skipped',
 ] as const;
 export const StepStatus = z.enum(STEP_STATUSES);
+export type StepStatus = z.infer<typeof StepStatus>;
 
 export const DLQ_STATUSES = ['open', 'retried', 'discarded'] as const;
 
+/** An input's JSON Schema, as the definition gives it. */
+export const InputSchema = z
+  .looseObject({
+    type: z.union([z.string(), z.array(z.string())]).optional(),
+    description: z.string().optional(),
+    default: z.unknown().optional(),
+    enum: z.array(z.unknown()).optional(),
+  })
+  .openapi({ description: 'A JSON Schema (2020-12); an input without `default` is required.' });
+
+/** A step as stored: the fields every worker shares; the rest are the worker's (see the Workflow schema). */
+export const DefinitionStep = z.looseObject({
+  worker: z.enum(['claude', 'llm', 'http', 'transform', 'approval']),
+  description: z.string().optional(),
+  depends_on: z.array(z.string()).optional(),
+  for_each: z.string().optional(),
+  pool: z.string().optional(),
+});
+export type DefinitionStep = z.infer<typeof DefinitionStep>;
+
+export const DefinitionTrigger = z.union([
+  z.looseObject({
+    cron: z.string(),
+    name: z.string().optional(),
+    timezone: z.string().optional(),
+    misfire: z.enum(['skip', 'run_once']).optional(),
+    overlap: z.enum(['skip', 'allow']).optional(),
+  }),
+  z.looseObject({
+    webhook: z.looseObject({
+      name: z.string(),
+      provider: z.enum(['github', 'standard']),
+      events: z.array(z.string()).optional(),
+      when: z.string().optional(),
+    }),
+  }),
+]);
+export type DefinitionTrigger = z.infer<typeof DefinitionTrigger>;
+
 /** The definition as stored: its full schema is the Workflow component (GET /v1/workflows/schema.json). */
-const Definition = z
+export const Definition = z
   .looseObject({
     name: z.string(),
-    steps: z.record(z.string(), z.record(z.string(), z.unknown())),
+    description: z.string().optional(),
+    inputs: z.record(z.string(), InputSchema).optional(),
+    pools: z.record(z.string(), z.number()).optional(),
+    steps: z.record(z.string(), DefinitionStep),
+    triggers: z.array(DefinitionTrigger).optional(),
   })
   .openapi({ description: 'The parsed definition; see the Workflow schema.' });
+export type Definition = z.infer<typeof Definition>;
 
 export const WorkflowSummary = z
   .object({
@@ -79,6 +124,10 @@ const stepState = {
   pool: z.string().nullable(),
   next_attempt_at: z.string().nullable(),
   usage: orNull(Usage),
+  input: z.record(z.string(), z.unknown()).nullable().openapi({
+    description:
+      "The last attempt's rendered input (prompt, url, headers, body …) as the DLQ keeps it: secrets hidden, credentials [redacted]. Null before the first attempt.",
+  }),
 };
 
 export const StepView = z
@@ -107,6 +156,7 @@ export const RunTrigger = z
     event: z.string().nullable().optional(),
   })
   .openapi('RunTrigger', { description: 'What started a run when no client did: a schedule or a webhook.' });
+export type RunTrigger = z.infer<typeof RunTrigger>;
 
 export const Run = z
   .object({
