@@ -1,5 +1,5 @@
 /**
- * Needs GET /v1/pools and each step's rendered `input` (another branch): a pool of one held by one run
+ * The Pools page and a step's rendered input: a pool of one held by one run
  * and waited on by another shows both on the Pools page, linking to their runs; and a step's rendered
  * input is shown on the run page with the secret in its Authorization header as [redacted].
  */

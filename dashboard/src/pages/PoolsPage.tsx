@@ -1,18 +1,12 @@
-import { ApiError, api } from '../api.ts';
+import { api } from '../api.ts';
 import type { Pool } from '../api-types.ts';
 import { Problem } from '../components/ErrorLine.tsx';
 import { age } from '../format.ts';
 import { useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
 
-/** null: this server has no GET /v1/pools (an older server), said once instead of as an error. */
-export async function loadPools(): Promise<Pool[] | null> {
-  try {
-    return (await api<{ items: Pool[] }>('/v1/pools')).items;
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return null;
-    throw err;
-  }
+export async function loadPools(): Promise<Pool[]> {
+  return (await api<{ items: Pool[] }>('/v1/pools')).items;
 }
 
 export const stepName = (s: { step: string; item_index: number | null }) =>
@@ -91,8 +85,6 @@ export function PoolsPage() {
         error ? null : (
           <p className="loading">Loading…</p>
         )
-      ) : value === null ? (
-        <p className="empty not-available">Pools are not available from this server (GET /v1/pools answered 404).</p>
       ) : value.length === 0 ? (
         <p className="empty">No pools.</p>
       ) : (

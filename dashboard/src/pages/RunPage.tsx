@@ -67,18 +67,14 @@ function StepDetail({ step, now }: { step: Step; now: number }) {
         </ul>
       ) : null}
       <div className="step-io">
-        {step.input === undefined ? (
-          <p className="hint">This server does not report step inputs.</p>
-        ) : (
-          <div>
-            <h3>Input</h3>
-            {step.input === null ? (
-              <p className="empty">No input rendered yet.</p>
-            ) : (
-              <pre className="text step-input">{json(step.input)}</pre>
-            )}
-          </div>
-        )}
+        <div>
+          <h3>Input</h3>
+          {step.input === null ? (
+            <p className="empty">No input rendered yet.</p>
+          ) : (
+            <pre className="text step-input">{json(step.input)}</pre>
+          )}
+        </div>
         {step.output ? (
           <div>
             <h3>Output</h3>
