@@ -35,17 +35,10 @@ export async function openStore(
     const release = options.exclusive ? await lockDatabase(config.databaseUrl) : undefined;
     let store: PostgresStore;
     try {
-      store = await openPostgresStore(config.databaseUrl);
+      store = await openPostgresStore(config.databaseUrl, release ? { onClose: release } : {});
     } catch (err) {
       await release?.();
       throw err;
-    }
-    if (release) {
-      const close = store.close.bind(store);
-      store.close = async () => {
-        await close();
-        await release();
-      };
     }
     return { dialect: 'postgres', store, workflows: new PostgresWorkflowStore(store) };
   }

@@ -58,6 +58,8 @@ function toTask(row: Row): TaskRecord {
 export interface PostgresOptions {
   /** Connections in this process's pool. */
   max?: number;
+  /** Runs after the pool has closed (the server lock's release: server-lock.ts). */
+  onClose?: () => Promise<void>;
 }
 
 /** Connects, applies pending migrations (safe when several processes start at once) and returns the store. */
@@ -73,7 +75,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     await pool.end();
     throw err;
   }
-  return new PostgresStore(pool);
+  return new PostgresStore(pool, options.onClose);
 }
 
 export class PostgresStore implements Store {
@@ -84,9 +86,11 @@ export class PostgresStore implements Store {
     reject: (err: unknown) => void;
   }> = [];
   #claiming = false;
+  readonly #onClose: (() => Promise<void>) | undefined;
 
-  constructor(pool: Pool) {
+  constructor(pool: Pool, onClose?: () => Promise<void>) {
     this.pool = pool;
+    this.#onClose = onClose;
   }
 
   async #one(sql: string, params: unknown[] = []): Promise<Row | undefined> {
@@ -327,5 +331,6 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     // Waits for queries in flight, then closes every connection.
     await this.pool.end();
+    await this.#onClose?.();
   }
 }
