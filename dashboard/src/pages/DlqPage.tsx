@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { api, post, seg } from '../api.ts';
 import type { DlqEntry, Page } from '../api-types.ts';
 import { Problem } from '../components/ErrorLine.tsx';
+import { ListBody } from '../components/ListParts.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { age, json, time } from '../format.ts';
 import { usePoll } from '../hooks.ts';
@@ -92,13 +93,9 @@ export function DlqPage() {
         </label>
       </div>
       <Problem message={error} />
-      {value === undefined ? (
-        <p className="loading">Loading…</p>
-      ) : value.items.length === 0 ? (
-        <p className="empty">No dead letters{status ? ` (${status})` : ''}.</p>
-      ) : (
-        value.items.map((e) => <Entry key={e.id} entry={e} onDone={() => void reload()} />)
-      )}
+      <ListBody page={value} empty={`No dead letters${status ? ` (${status})` : ''}.`}>
+        {(items) => items.map((e) => <Entry key={e.id} entry={e} onDone={() => void reload()} />)}
+      </ListBody>
     </section>
   );
 }

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { api, post, seg } from '../api.ts';
 import type { Page, Run, Step } from '../api-types.ts';
 import { Problem } from '../components/ErrorLine.tsx';
+import { ListBody } from '../components/ListParts.tsx';
 import { age, time } from '../format.ts';
 import { useNow, usePoll } from '../hooks.ts';
 import { href } from '../router.ts';
@@ -128,13 +129,9 @@ export function ReviewsPage() {
         <h1>Reviews</h1>
       </div>
       <Problem message={error} />
-      {value === undefined ? (
-        <p className="loading">Loading…</p>
-      ) : value.items.length === 0 ? (
-        <p className="empty">Nothing is waiting for a review.</p>
-      ) : (
-        value.items.map((run) => <RunReviews key={run.id} run={run} onDone={() => void reload()} />)
-      )}
+      <ListBody page={value} empty="Nothing is waiting for a review.">
+        {(items) => items.map((run) => <RunReviews key={run.id} run={run} onDone={() => void reload()} />)}
+      </ListBody>
     </section>
   );
 }

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { api } from '../api.ts';
 import type { Page, Task, TaskStatus } from '../api-types.ts';
 import { Problem } from '../components/ErrorLine.tsx';
+import { ListBody, StatusFilter } from '../components/ListParts.tsx';
 import { NewTaskForm } from '../components/NewTaskForm.tsx';
 import { StatusBadge } from '../components/StatusBadge.tsx';
 import { age, cost, elapsed } from '../format.ts';
@@ -28,17 +29,7 @@ export function TasksPage() {
     <section>
       <div className="page-head">
         <h1>Tasks</h1>
-        <label>
-          Status{' '}
-          <select value={status} onChange={(e) => setStatus(e.target.value)} aria-label="status filter">
-            <option value="">all</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <StatusFilter statuses={STATUSES} value={status} onChange={setStatus} />
         {composing ? null : (
           <button type="button" className="primary" onClick={() => setComposing(true)}>
             New task
@@ -47,38 +38,36 @@ export function TasksPage() {
       </div>
       {composing ? <NewTaskForm onClose={() => setComposing(false)} /> : null}
       <Problem message={error} />
-      {value === undefined ? (
-        <p className="loading">Loading…</p>
-      ) : value.items.length === 0 ? (
-        <p className="empty">No tasks{status ? ` with status ${status}` : ''}.</p>
-      ) : (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Status</th>
-              <th>Prompt</th>
-              <th>Age</th>
-              <th>Duration</th>
-              <th className="num">Cost</th>
-            </tr>
-          </thead>
-          <tbody>
-            {value.items.map((t) => (
-              <tr key={t.id} data-task={t.id}>
-                <td>
-                  <StatusBadge status={t.status} />
-                </td>
-                <td className="prompt">
-                  <a href={href({ page: 'task', id: t.id })}>{(t.request.prompt ?? t.id).slice(0, 140)}</a>
-                </td>
-                <td>{age(t.created_at, now)}</td>
-                <td>{elapsed(t.started_at, t.finished_at, now)}</td>
-                <td className="num">{cost(taskCost(t))}</td>
+      <ListBody page={value} empty={`No tasks${status ? ` with status ${status}` : ''}.`}>
+        {(items) => (
+          <table className="list">
+            <thead>
+              <tr>
+                <th>Status</th>
+                <th>Prompt</th>
+                <th>Age</th>
+                <th>Duration</th>
+                <th className="num">Cost</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+            </thead>
+            <tbody>
+              {items.map((t) => (
+                <tr key={t.id} data-task={t.id}>
+                  <td>
+                    <StatusBadge status={t.status} />
+                  </td>
+                  <td className="prompt">
+                    <a href={href({ page: 'task', id: t.id })}>{(t.request.prompt ?? t.id).slice(0, 140)}</a>
+                  </td>
+                  <td>{age(t.created_at, now)}</td>
+                  <td>{elapsed(t.started_at, t.finished_at, now)}</td>
+                  <td className="num">{cost(taskCost(t))}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </ListBody>
     </section>
   );
 }
