@@ -11,6 +11,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
+import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import { secretRefName, unknownSecretMessage } from '../secrets/secret-store.ts';
@@ -20,7 +21,6 @@ import type { Checkouts } from '../workspaces/checkouts.ts';
 import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
-import type { WorkflowDefinition } from './definition-schema.ts';
 import type { Logger } from './engine-deps.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
 import { RunControl } from './run-control.ts';
