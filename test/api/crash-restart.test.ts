@@ -9,9 +9,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { SwitchyardClient } from '../../src/client/client.ts';
 import { type Script, startScriptedModel } from '../../src/model/scripted-model.ts';
+import { openStore } from '../../src/store/open-store.ts';
 import { fileAppears, tempDir } from '../fixtures/harness.ts';
 import { spawnServer } from '../fixtures/server-process.ts';
-import { databaseEnvFor, queryDatabase } from '../fixtures/test-backend.ts';
+import { storeOf } from '../fixtures/test-backend.ts';
 
 function processesOwnedBy(dataDir: string): number[] {
   const out: number[] = [];
@@ -130,10 +131,14 @@ test('SIGTERM drains: the running task finishes, then the process exits 0', { ti
     assert.equal((await client.get(t.id)).status, 'running');
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
-    const dataDir = path.join(root, 'data');
-    const { SWITCHYARD_DATABASE_URL: databaseUrl } = await databaseEnvFor(dataDir);
-    const rows = await queryDatabase({ dataDir, databaseUrl }, 'SELECT status, response FROM tasks');
-    assert.deepEqual(rows, [{ status: 'completed', response: 'ok slow' }]);
+    // What the stopped server left in its store, read through the store as a restarted one would.
+    const { store } = await openStore(await storeOf(path.join(root, 'data')));
+    try {
+      const stored = await store.getTask(t.id);
+      assert.deepEqual([stored?.status, stored?.response], ['completed', 'ok slow']);
+    } finally {
+      await store.close();
+    }
   } finally {
     server.child.kill('SIGKILL');
     await model.close();
