@@ -134,7 +134,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const unlockDataDir = lockDataDir(config.dataDir);
   // SQLite in the data dir, or PostgreSQL (SWITCHYARD_DATABASE_URL); the data dir stays this process's
   // own either way (transcripts, sandbox files), and so does the lock on it.
-  const { store, workflows: workflowStore } = await openStore(config, { exclusive: true });
+  const { store, workflows: workflowStore } = await openStore(config);
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
   const notifier = new TaskNotifier();
