@@ -7,6 +7,7 @@ import type { Notifier } from './notifier.ts';
 import { deliver, encodePayload, wireChannel } from './notifier-wire.ts';
 
 export class MemoryNotifier implements Notifier {
+  readonly shared = false;
   readonly #channels = new Map<string, Set<(payload: unknown) => void>>();
   readonly #onError: (err: unknown) => void;
   #closed = false;

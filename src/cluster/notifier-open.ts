@@ -14,6 +14,11 @@ import { MemoryNotifier } from './notifier-memory.ts';
 import { PostgresNotifier } from './notifier-postgres.ts';
 
 export interface ClusterNotifier extends Notifier {
+  /**
+   * True when other processes publish on it too (PostgreSQL): then a notice can be missed (a dropped
+   * connection) and readers keep a slow periodic re-read as a floor. False in one process.
+   */
+  readonly shared: boolean;
   /** Resolves once every subscription made so far receives what is published from now on. */
   ready(): Promise<void>;
 }

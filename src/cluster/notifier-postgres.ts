@@ -25,6 +25,7 @@ export interface PostgresNotifierOptions {
 export const LISTEN_APPLICATION_NAME = 'switchyard-listen';
 
 export class PostgresNotifier implements Notifier {
+  readonly shared = true;
   readonly #url: string;
   readonly #minBackoff: number;
   readonly #maxBackoff: number;
