@@ -6,12 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import { test } from 'node:test';
+import pg from 'pg';
 import { MemoryNotifier } from '../../src/cluster/notifier-memory.ts';
+import { LISTEN_APPLICATION_NAME, PostgresNotifier } from '../../src/cluster/notifier-postgres.ts';
+import { openStore } from '../../src/store/open-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { TaskEvent, TaskRecord } from '../../src/store/store.ts';
 import { announceTerminal, TaskNotifier } from '../../src/tasks/task-events.ts';
 import { tempDir } from '../fixtures/harness.ts';
+import { postgresForTests } from '../fixtures/postgres.ts';
+
+const postgres = postgresForTests();
 
 function bounded<T>(what: string, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -110,5 +117,75 @@ test('a notice from a node that is not Switchyard-shaped is ignored', async () =
     await notifier.close();
     await store.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('PostgreSQL: what a node missed while its notifier was reconnecting is read again after', async () => {
+  const db = await postgres.createDatabase();
+  const { store } = await openStore({ dataDir: os.tmpdir(), databaseUrl: db.url });
+  // The reader reconnects only after 2 s: the writes below fall, for certain, into the gap.
+  const writerNotifier = await PostgresNotifier.open({ url: db.url });
+  const readerNotifier = await PostgresNotifier.open({ url: db.url, minBackoffMs: 2000, maxBackoffMs: 2000 });
+  const writer = new TaskNotifier({ notifier: writerNotifier, store });
+  const reader = new TaskNotifier({ notifier: readerNotifier, store });
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  try {
+    const { task } = await store.createTask({
+      id: 'task-relay-pg',
+      request: { prompt: 'x' },
+      policy: {},
+      retry_safe: false,
+      idempotency_key: null,
+      idempotency_hash: null,
+      metadata: null,
+      webhook_url: null,
+    });
+    const at = new Date().toISOString();
+    const event = (n: number) => ({ task_id: task.id, type: 'agent', data: { n }, created_at: at });
+    const remote: number[] = [];
+    let first!: () => void;
+    const heardFirst = new Promise<void>((resolve) => {
+      first = resolve;
+    });
+    let ended!: (t: TaskRecord) => void;
+    const end = new Promise<TaskRecord>((resolve) => {
+      ended = resolve;
+    });
+    reader.onEvent(task.id, (e) => {
+      remote.push(e.seq);
+      first();
+    });
+    reader.onTerminal(task.id, (t) => ended(t));
+    await readerNotifier.ready();
+    writer.publishEvents(await store.appendEvents([event(1)]));
+    await bounded('the reader hears the first event', heardFirst);
+
+    // Drop the reader's listening session (only the reader's: the writer's stays), and wait until it is gone.
+    const listeners = async () =>
+      (
+        await admin.query(
+          'SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database() ORDER BY backend_start',
+          [LISTEN_APPLICATION_NAME],
+        )
+      ).rows.map((r) => Number(r.pid));
+    const [, readerPid] = await listeners();
+    await admin.query('SELECT pg_terminate_backend($1)', [readerPid]);
+    while ((await listeners()).includes(readerPid!)) await new Promise((resolve) => setTimeout(resolve, 10));
+
+    writer.publishEvents(await store.appendEvents([event(2), event(3)]));
+    await store.finishTask(task.id, { status: 'failed', response: null, result: null, error: null }, at);
+    await announceTerminal(store, writer, undefined, (await store.getTask(task.id))!);
+
+    const got = await bounded('the reader hears the end after reconnecting', end);
+    assert.equal(got.status, 'failed');
+    assert.deepEqual(remote, [1, 2, 3, 4]);
+  } finally {
+    await admin.end();
+    writer.close();
+    reader.close();
+    await writerNotifier.close();
+    await readerNotifier.close();
+    await store.close();
   }
 });
