@@ -20,10 +20,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Notifier } from '../cluster/notifier.ts';
+import type { CronTrigger } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import type { FireKey, ScheduleKey, ScheduleStore } from '../store/schedule-store.ts';
 import type { WorkflowRecord } from '../store/workflow-store.ts';
-import type { CronTrigger } from '../workflow/definition-schema.ts';
 import type { Logger } from '../workflow/engine-deps.ts';
 import type { RunTrigger } from '../workflow/workflow-api.ts';
 import type { Clock, TimerHandle } from './clock.ts';
