@@ -108,6 +108,15 @@ export class Orchestrator {
     return this.#writer.onTerminal(runId, listener);
   }
 
+  /** Every batch of run events, and every run's end, once durable: what other nodes are told of. */
+  onAnyEvents(listener: (events: RunEvent[]) => void): () => void {
+    return this.#writer.onAnyEvents(listener);
+  }
+
+  onAnyTerminal(listener: (runId: string) => void): () => void {
+    return this.#writer.onAnyTerminal(listener);
+  }
+
   /** Takes on a run just created in the store. */
   async adopt(run: ActiveRun): Promise<void> {
     run.record.holders = 1; // written with its first transition
