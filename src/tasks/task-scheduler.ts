@@ -119,20 +119,19 @@ export class TaskScheduler {
     // job that would wait goes back to the cluster, so a busy worker does not hoard what others could run.
     const waitFor = shared ? AbortSignal.any([job.signal, AbortSignal.timeout(SLOT_WAIT_MS)]) : job.signal;
     await slots.acquire(waitFor);
+    const controller = new AbortController();
     let task: TaskRecord | undefined;
     try {
-      task = await this.#take(job);
+      task = await this.#take(job, controller);
     } finally {
       if (!task) slots.release();
     }
     if (!task) return;
     this.onClaimed();
-    const controller = new AbortController();
     // The job's signal aborts on drain (after the grace) or a lost lease: the run stops, its job goes back.
     const onJobAbort = () => controller.abort('shutdown');
     job.signal.addEventListener('abort', onJobAbort, { once: true });
     this.#active.add(controller);
-    this.#running.set(task.id, controller);
     try {
       // Until the process is gone: the job (and its key) is held, so a follow-up's job waits for it.
       await this.#run(task, controller);
@@ -144,16 +143,25 @@ export class TaskScheduler {
     }
   }
 
-  /** The task this job may run now, claimed; or undefined when there is nothing (more) to run. */
-  async #take(job: QueueJob): Promise<TaskRecord | undefined> {
+  /**
+   * The task this job may run now, claimed and registered under `controller` (in the claim's own
+   * continuation, so a cancel written in the same commit finds the run); or undefined when there is
+   * nothing (more) to run.
+   */
+  async #take(job: QueueJob, controller: AbortController): Promise<TaskRecord | undefined> {
     const { store } = this.#deps;
     const now = new Date().toISOString();
     const claimed = await store.claimTask(job.id, now);
+    if (claimed) this.#running.set(claimed.id, controller);
     if (claimed || job.deliveries === 1) return claimed;
     const task = await store.getTask(job.id);
     // Not running (a repeated send, a cancel), or running here after all: nothing to take over.
     if (task?.status !== 'running' || this.#running.has(task.id)) return undefined;
-    if (task.retry_safe && task.attempts < MAX_ATTEMPTS) return store.retakeTask(task.id, task.attempts, now);
+    if (task.retry_safe && task.attempts < MAX_ATTEMPTS) {
+      const retaken = await store.retakeTask(task.id, task.attempts, now);
+      if (retaken) this.#running.set(retaken.id, controller);
+      return retaken;
+    }
     const error: ErrorInfo = {
       kind: 'interrupted',
       message:
