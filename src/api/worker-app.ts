@@ -30,7 +30,7 @@ export function createWorkerApp(deps: WorkerAppDeps): OpenAPIHono {
       {
         error: {
           kind: 'not_found',
-          message: `no route for ${c.req.method} ${c.req.path}: this process is a worker (SWITCHYARD_ROLE=worker), it serves /healthz and /metrics only`,
+          message: `no route for ${c.req.method} ${c.req.path}: this process is a worker (SWITCHYARD_ROLE=worker), it serves /health and /metrics only`,
         },
       },
       404,
