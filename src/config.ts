@@ -112,6 +112,8 @@ const schema = z.object({
   SWITCHYARD_LEASE_SECONDS: int(10, 3600, ' (s)').default(20),
   /** PostgreSQL: a task queued this long with no worker on it has its job sent again (a crash between the two writes). */
   SWITCHYARD_RECONCILE_SECONDS: int(1, 3600, ' (s)').default(15),
+  /** On SIGTERM, how long running tasks get to finish before they are stopped and handed back. */
+  SWITCHYARD_DRAIN_SECONDS: int(0, 86_400, ' (s)').default(30),
 });
 
 export type Role = 'api' | 'worker' | 'all';
@@ -153,6 +155,8 @@ export interface Config {
   leaseSeconds: number;
   /** SWITCHYARD_RECONCILE_SECONDS: how old a queued task with no job may get before its job is sent again. */
   reconcileSeconds: number;
+  /** SWITCHYARD_DRAIN_SECONDS: the grace running tasks get on SIGTERM. */
+  drainSeconds: number;
   claudePath: string | undefined;
   sandbox: 'auto' | 'required' | 'off';
   /** The variables passed through to Claude Code (model endpoint, credentials, proxies). */
@@ -281,6 +285,7 @@ export function loadConfig(
     role: c.SWITCHYARD_ROLE,
     leaseSeconds: c.SWITCHYARD_LEASE_SECONDS,
     reconcileSeconds: c.SWITCHYARD_RECONCILE_SECONDS,
+    drainSeconds: c.SWITCHYARD_DRAIN_SECONDS,
     claudePath: c.SWITCHYARD_CLAUDE_PATH,
     sandbox: c.SWITCHYARD_SANDBOX,
     passThroughEnv,

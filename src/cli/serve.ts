@@ -28,7 +28,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     const stop = (signal: string) => {
       // Drain: no new jobs; running tasks get the grace period; what is left is handed back to the queue.
       console.error(`switchyard: ${signal}, draining running tasks`);
-      void server.close().then(resolve);
+      void server.close(config.drainSeconds * 1000).then(resolve);
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
