@@ -17,6 +17,7 @@ import { runRoutes } from './api/routes/runs.ts';
 import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
 import { createWorkerApp } from './api/worker-app.ts';
+import { openNotifier } from './cluster/notifier-open.ts';
 import { openQueueDriver } from './cluster/open-queue.ts';
 import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
@@ -137,6 +138,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // SQLite in the data dir, or PostgreSQL (SWITCHYARD_DATABASE_URL); the data dir stays this process's
   // own either way (transcripts, sandbox files), and so does the lock on it.
   const { store, workflows: workflowStore } = await openStore(config);
+  // The cluster notifier (in-process, or LISTEN/NOTIFY on PostgreSQL): what another node writes wakes
+  // long-polls, streams and schedules here (docs/cluster.md, "Cross-node reads").
+  const onNotifierError = (err: unknown) => logger.warn({ err }, 'notifier: a notice was lost or a listener failed');
+  const cluster = await openNotifier(config, { onError: onNotifierError }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   // Roles (docs/cluster.md): an api process runs no Claude Code and takes no jobs; a worker serves no API.
   const takesJobs = config.role !== 'api';
   const servesApi = config.role !== 'worker';
@@ -147,7 +155,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   });
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
-  const notifier = new TaskNotifier();
+  const notifier = new TaskNotifier({ notifier: cluster, store, onError: onNotifierError });
   const webhooks = new WebhookSender({
     store,
     secret: config.webhookSecret,
@@ -247,14 +255,24 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     logger,
     redact: (value) => redactor.value(value),
     webhookQueued: () => webhooks.kick(),
+    notifier: cluster,
   });
   await workflows.start();
   const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });
-  const schedules = new Schedules({ store: workflowStore, runs: workflows, clock: options.clock ?? realClock, logger });
+  const schedules = new Schedules({
+    store: workflowStore,
+    runs: workflows,
+    clock: options.clock ?? realClock,
+    logger,
+    notifier: cluster,
+    ...(cluster.shared ? { refreshEveryMs: 60_000 } : {}),
+  });
   workflows.onRegistered(() =>
     schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed')),
   );
   await schedules.start();
+  // Every subscription above hears other nodes before this one answers its first request.
+  await cluster.ready();
 
   const app = !servesApi
     ? createWorkerApp({ apiKeys: config.apiKeys, logger, metrics, sandbox })
@@ -313,6 +331,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
         await warm.close();
         await webhooks.stop();
+        notifier.close();
+        await cluster.close();
         await store.close();
         await modelProxy.close();
         await demoModel?.close();

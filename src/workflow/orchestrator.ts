@@ -12,12 +12,14 @@
  * running-attempts.ts, run-state.ts (the run's picture, pure rules); run-control.ts adds what comes
  * from outside (recovery at start, cancel, approvals, rerun, the DLQ).
  */
+
+import { addUsage, emptyUsage } from '../domain/usage.ts';
+import type { StepDefinition } from '../domain/workflow-definition.ts';
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
-import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
+import type { OutputEnvelope, RunContext, RunnerEvent } from '../runners/runner.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
 import { announceApproval, DEADLINE_COMMENT } from './approval-notice.ts';
 import { defaultPoolFor } from './definition.ts';
-import type { StepDefinition } from './definition-schema.ts';
 import type { OrchestratorDeps } from './engine-deps.ts';
 import { fanOut, type ItemMoves, itemUsage, settleItems } from './for-each.ts';
 import { checkOutput, keepOutput, type OutputLimits, outputLimits } from './output-bounds.ts';
@@ -104,6 +106,15 @@ export class Orchestrator {
 
   onTerminal(runId: string, listener: () => void): () => void {
     return this.#writer.onTerminal(runId, listener);
+  }
+
+  /** Every batch of run events, and every run's end, once durable: what other nodes are told of. */
+  onAnyEvents(listener: (events: RunEvent[]) => void): () => void {
+    return this.#writer.onAnyEvents(listener);
+  }
+
+  onAnyTerminal(listener: (runId: string) => void): () => void {
+    return this.#writer.onAnyTerminal(listener);
   }
 
   /** Takes on a run just created in the store. */

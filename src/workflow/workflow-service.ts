@@ -10,7 +10,10 @@
  * const done = await service.waitRun(run.id, 60_000);
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { Notifier } from '../cluster/notifier.ts';
+import { EventRelay } from '../cluster/notifier-relay.ts';
 import type { Config } from '../config.ts';
+import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import { secretRefName, unknownSecretMessage } from '../secrets/secret-store.ts';
@@ -20,7 +23,6 @@ import type { Checkouts } from '../workspaces/checkouts.ts';
 import { checkNotify } from './approval-notice.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
-import type { WorkflowDefinition } from './definition-schema.ts';
 import type { Logger } from './engine-deps.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
 import { RunControl } from './run-control.ts';
@@ -53,6 +55,8 @@ export interface WorkflowServiceDeps {
   checkouts?: Checkouts;
   /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
   webhookQueued?: () => void;
+  /** The cluster notifier: run events and ends written on other nodes wake waiters here (notifier-relay.ts). */
+  notifier?: Notifier;
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
@@ -62,6 +66,8 @@ export class WorkflowService implements WorkflowApi {
   readonly #engine: RunControl;
   #dir: WorkflowsDir | undefined;
   readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
+  /** Run events and ends, from this node's engine or (read from the store) another node's. */
+  readonly #runFeed: EventRelay<RunEvent, true>;
 
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
@@ -81,6 +87,21 @@ export class WorkflowService implements WorkflowApi {
       ...(deps.random ? { random: deps.random } : {}),
       ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
     });
+    this.#runFeed = new EventRelay<RunEvent, true>(
+      {
+        channel: 'runs',
+        idOf: (e) => e.run_id,
+        readEvents: (id, after, limit) => deps.store.listRunEvents(id, after, limit),
+        readEnd: async (id) => {
+          const run = await deps.store.getRun(id);
+          return run && TERMINAL.has(run.status) ? true : undefined;
+        },
+      },
+      deps.notifier,
+      (err) => deps.logger.error({ err }, 'workflow engine: relaying run events failed'),
+    );
+    this.#engine.onAnyEvents((events) => this.#runFeed.published(events));
+    this.#engine.onAnyTerminal((id) => this.#runFeed.ended(id, true));
   }
 
   /** Resumes the runs a previous process left, then loads (and watches) SWITCHYARD_WORKFLOWS_DIR. */
@@ -104,6 +125,7 @@ export class WorkflowService implements WorkflowApi {
   async stop(graceMs: number): Promise<void> {
     this.#dir?.stop();
     await this.#engine.stop(graceMs);
+    this.#runFeed.close();
   }
 
   validateWorkflow(text: string, filename?: string): WorkflowDefinition {
@@ -291,7 +313,7 @@ export class WorkflowService implements WorkflowApi {
       done = resolve;
     });
     // Subscribe before reading, so an end between the read and the subscription is not missed.
-    const off = this.#engine.onTerminal(id, () => done());
+    const off = this.#runFeed.onEnd(id, () => done());
     const timer = setTimeout(() => done(), Math.max(0, waitMs));
     const onAbort = () => done();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -335,7 +357,7 @@ export class WorkflowService implements WorkflowApi {
   }
 
   onRunEvent(id: string, listener: (event: RunEvent) => void): () => void {
-    return this.#engine.onEvent(id, listener);
+    return this.#runFeed.onEvent(id, listener);
   }
 
   listDlq(query: { status?: DlqEntry['status']; limit: number; cursor?: string }) {
