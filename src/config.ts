@@ -84,6 +84,8 @@ const schema = z.object({
   SWITCHYARD_MAX_STEP_OUTPUT_BYTES: int(1024, 256 * 1024 * 1024, ' (bytes)').default(10 * 1024 * 1024),
   /** The most a run's step outputs may total: what templates and the DLQ carry around. */
   SWITCHYARD_MAX_RUN_CONTEXT_BYTES: int(1024, 256 * 1024 * 1024, ' (bytes)').default(64 * 1024 * 1024),
+  /** The largest Claude Code session transcript kept in the database for a follow-up on another worker. */
+  SWITCHYARD_MAX_TRANSCRIPT_BYTES: int(1024, 256 * 1024 * 1024, ' (bytes)').default(20 * 1024 * 1024),
   /** The time one workflow step's template renders may take in all (every attempt and for_each item). */
   SWITCHYARD_STEP_RENDER_BUDGET: int(10, 3_600_000, ' (ms)').default(30_000),
   SWITCHYARD_DEFAULT_TIMEOUT: int(1000, 86_400_000, ' (ms)').default(600_000),
@@ -134,6 +136,7 @@ export interface Config {
   maxHookBodyBytes: number;
   maxStepOutputBytes: number;
   maxRunContextBytes: number;
+  maxTranscriptBytes: number;
   stepRenderBudget: number;
   defaultTimeout: number;
   maxTimeout: number;
@@ -268,6 +271,7 @@ export function loadConfig(
     maxHookBodyBytes: c.SWITCHYARD_MAX_HOOK_BODY_BYTES,
     maxStepOutputBytes: c.SWITCHYARD_MAX_STEP_OUTPUT_BYTES,
     maxRunContextBytes: c.SWITCHYARD_MAX_RUN_CONTEXT_BYTES,
+    maxTranscriptBytes: c.SWITCHYARD_MAX_TRANSCRIPT_BYTES,
     stepRenderBudget: c.SWITCHYARD_STEP_RENDER_BUDGET,
     defaultTimeout: c.SWITCHYARD_DEFAULT_TIMEOUT,
     maxTimeout: c.SWITCHYARD_MAX_TIMEOUT,

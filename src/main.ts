@@ -218,6 +218,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     queue,
     shared,
     reconcileSeconds: config.reconcileSeconds,
+    maxTranscriptBytes: config.maxTranscriptBytes,
     onError: (err, what) => logger.warn({ err }, `tasks: ${what} failed; retried later`),
   });
   const tasks = new TaskService({

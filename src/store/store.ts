@@ -86,6 +86,19 @@ export interface RecoveryReport {
   interrupted: string[];
 }
 
+/**
+ * The transcript Claude Code keeps of a task's session, saved after each turn so a follow-up that a
+ * different worker runs can resume it (src/tasks/session-transcripts.ts). One per task: the latest.
+ */
+export interface TaskTranscript {
+  task_id: string;
+  session_id: string;
+  /** The file's bytes; null when it was larger than the cap and so not kept (`size` says how large). */
+  content: Uint8Array | null;
+  size: number;
+  updated_at: string;
+}
+
 export interface Store {
   /** Inserts a queued task, or returns the task an earlier request with the same idempotency key made. */
   createTask(task: NewTask): Promise<CreateResult>;
@@ -139,6 +152,13 @@ export interface Store {
   dueWebhookDeliveries(now: string, limit: number, leaseUntil: string): Promise<WebhookDelivery[]>;
   /** Records an attempt: `nextAttemptAt` null means the delivery is finished (sent or abandoned). */
   recordWebhookAttempt(id: number, ok: boolean, nextAttemptAt: string | null, lastError: string | null): Promise<void>;
+
+  /**
+   * Keeps a task's transcript, replacing the one an earlier turn kept. Fenced like every write of a
+   * run: lands only while the task's `attempts` equals `attempt` (returns false otherwise).
+   */
+  saveTranscript(transcript: TaskTranscript, attempt: number): Promise<boolean>;
+  getTranscript(taskId: string): Promise<TaskTranscript | undefined>;
 
   close(): Promise<void>;
 }

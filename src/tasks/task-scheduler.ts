@@ -20,6 +20,7 @@ import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/ru
 import type { Redactor } from '../secrets/redactor.ts';
 import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
 import type { NormalizedRequest } from './request.ts';
+import { DEFAULT_MAX_TRANSCRIPT_BYTES, restoreTranscript, saveTranscript } from './session-transcripts.ts';
 import { announceTerminal, type TaskNotifier } from './task-events.ts';
 
 export interface ClaudeRunHooks {
@@ -55,6 +56,8 @@ export interface SchedulerDeps {
    */
   shared: boolean;
   reconcileSeconds?: number;
+  /** The largest session transcript kept for a follow-up on another worker (session-transcripts.ts). */
+  maxTranscriptBytes?: number;
   /** Told of what the scheduler cannot do now and retries later (a send, a reconcile pass). */
   onError?: (err: unknown, what: string) => void;
 }
@@ -251,9 +254,17 @@ export class TaskScheduler {
     await this.#exiting.get(task.id);
     let exited: Promise<void> = Promise.resolve();
     let finish: TaskFinish;
+    let sessionId: string | undefined;
+    const maxTranscriptBytes = this.#deps.maxTranscriptBytes ?? DEFAULT_MAX_TRANSCRIPT_BYTES;
     try {
+      // The previous turn may have run on another worker: its transcript comes from the Store.
+      if (input.resume)
+        await restoreTranscript(store, this.#transcriptPlace(task, input, input.resume), maxTranscriptBytes);
       const out = await this.#deps.runClaude(input, ctx, {
-        onAgentSession: (id) => void store.setAgentSession(task.id, id, task.attempts).catch(() => undefined),
+        onAgentSession: (id) => {
+          sessionId = id;
+          void store.setAgentSession(task.id, id, task.attempts).catch(() => undefined);
+        },
         onExit: (p) => {
           exited = p;
           this.#exiting.set(task.id, p);
@@ -277,6 +288,23 @@ export class TaskScheduler {
     this.#forget(task.id, controller);
     // The slot stays taken until the process is gone, so admission by memory stays honest.
     await exited;
+    // Kept while this job (and its key) is still held, so the task's next follow-up, wherever it runs,
+    // waits for it. A run stopped for shutdown is retaken from the previous turn's copy instead.
+    if (sessionId && controller.signal.reason !== 'shutdown') {
+      const place = this.#transcriptPlace(task, input, sessionId);
+      await retrying(FINISH_RETRY_MS, () => saveTranscript(store, place, task.attempts, maxTranscriptBytes)).then(
+        (outcome) => {
+          if (outcome === 'too_large' || outcome === 'missing') {
+            this.#deps.onError?.(new Error(`transcript ${outcome}`), `keeping the transcript of task ${task.id}`);
+          }
+        },
+        (err) => this.#deps.onError?.(err, `keeping the transcript of task ${task.id}`),
+      );
+    }
+  }
+
+  #transcriptPlace(task: TaskRecord, input: ClaudeInput, sessionId: string) {
+    return { taskId: task.id, configDir: input.configDir, cwd: input.cwd, sessionId };
   }
 
   async #finish(task: TaskRecord, finish: TaskFinish, pending: () => Promise<unknown>): Promise<void> {

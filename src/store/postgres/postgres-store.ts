@@ -20,6 +20,7 @@ import type {
   TaskListQuery,
   TaskRecord,
   TaskStatus,
+  TaskTranscript,
   WebhookDelivery,
 } from '../store.ts';
 import { freeText, json, parse, type Row, readFreeText, text } from './columns.ts';
@@ -369,6 +370,29 @@ export class PostgresStore implements Store {
          delivered_at = CASE WHEN $3::boolean THEN $4 ELSE delivered_at END WHERE id = $5`,
       [nextAttemptAt, freeText(lastError), ok, ok ? new Date().toISOString() : null, id],
     );
+  }
+
+  async saveTranscript(t: TaskTranscript, attempt: number): Promise<boolean> {
+    const result = await this.pool.query(
+      `INSERT INTO task_transcripts (task_id, session_id, content, size, updated_at)
+         SELECT $1, $2, $3, $4, $5 FROM tasks WHERE id = $1 AND attempts = $6 FOR SHARE
+       ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id, content = excluded.content,
+         size = excluded.size, updated_at = excluded.updated_at`,
+      [t.task_id, t.session_id, t.content === null ? null : Buffer.from(t.content), t.size, t.updated_at, attempt],
+    );
+    return result.rowCount === 1;
+  }
+
+  async getTranscript(taskId: string): Promise<TaskTranscript | undefined> {
+    const row = await this.#one('SELECT * FROM task_transcripts WHERE task_id = $1', [taskId]);
+    if (!row) return undefined;
+    return {
+      task_id: String(row.task_id),
+      session_id: String(row.session_id),
+      content: row.content === null ? null : new Uint8Array(row.content as Buffer),
+      size: Number(row.size),
+      updated_at: String(row.updated_at),
+    };
   }
 
   async close(): Promise<void> {

@@ -16,6 +16,7 @@ import type {
   TaskListQuery,
   TaskRecord,
   TaskStatus,
+  TaskTranscript,
   WebhookDelivery,
 } from '../store.ts';
 import { json, parse, type Row, text } from './columns.ts';
@@ -321,6 +322,30 @@ export class SqliteStore implements Store {
            delivered_at = CASE WHEN ? THEN ? ELSE delivered_at END WHERE id = ?`,
       ).run(nextAttemptAt, lastError, ok ? 1 : 0, ok ? new Date().toISOString() : null, id);
     });
+  }
+
+  saveTranscript(t: TaskTranscript, attempt: number): Promise<boolean> {
+    return this.#writes.run(() => {
+      const info = this.prepare(
+        `INSERT INTO task_transcripts (task_id, session_id, content, size, updated_at)
+           SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tasks WHERE id = ? AND attempts = ?)
+         ON CONFLICT (task_id) DO UPDATE SET session_id = excluded.session_id, content = excluded.content,
+           size = excluded.size, updated_at = excluded.updated_at`,
+      ).run(t.task_id, t.session_id, t.content, t.size, t.updated_at, t.task_id, attempt);
+      return Number(info.changes) === 1;
+    });
+  }
+
+  async getTranscript(taskId: string): Promise<TaskTranscript | undefined> {
+    const row = this.#get('SELECT * FROM task_transcripts WHERE task_id = ?', taskId);
+    if (!row) return undefined;
+    return {
+      task_id: String(row.task_id),
+      session_id: String(row.session_id),
+      content: row.content === null ? null : new Uint8Array(row.content as Uint8Array),
+      size: Number(row.size),
+      updated_at: String(row.updated_at),
+    };
   }
 
   async close(): Promise<void> {
