@@ -94,3 +94,24 @@ test('a link the agent left at the transcript path is replaced by the restore, n
     await h.close();
   }
 });
+
+test('the kept transcript is the redacted one: a secret the model repeated does not reach the database', async () => {
+  const key = 'sk-ant-test-key-not-secret'; // the harness's configured model key
+  const h = await startHarness({ script: () => ({ text: `the key is ${key}` }) });
+  try {
+    const client = new SwitchyardClient({ baseUrl: h.url });
+    const t = await client.submit({ prompt: 'say the key', timeout: 60_000 });
+    assert.equal((await client.wait(t.id)).status, 'completed');
+    await transcriptKept(h, t.id);
+    const { store } = await openStore(h.config);
+    try {
+      const kept = Buffer.from((await store.getTranscript(t.id))!.content!).toString('utf8');
+      assert.match(kept, /the key is \[redacted\]/);
+      assert.ok(!kept.includes(key), 'the key reached the kept transcript');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await h.close();
+  }
+});
