@@ -84,6 +84,7 @@ export async function saveTranscript(
   attempt: number,
   maxBytes: number,
 ): Promise<'saved' | 'too_large' | 'missing' | 'stale'> {
+  if (!fs.existsSync(place.configDir)) return 'missing';
   const { root, folders, file } = locate(place);
   const dir = folderOf(root, folders, false);
   if (!dir) return 'missing';

@@ -295,7 +295,9 @@ export class TaskScheduler {
       await retrying(FINISH_RETRY_MS, () => saveTranscript(store, place, task.attempts, maxTranscriptBytes)).then(
         (outcome) => {
           if (outcome === 'too_large' || outcome === 'missing') {
-            this.#deps.onError?.(new Error(`transcript ${outcome}`), `keeping the transcript of task ${task.id}`);
+            const why = outcome === 'missing' ? 'not found' : 'larger than SWITCHYARD_MAX_TRANSCRIPT_BYTES';
+            const err = new Error(`the transcript was ${why}: a follow-up can resume only on this worker`);
+            this.#deps.onError?.(err, `keeping the transcript of task ${task.id}`);
           }
         },
         (err) => this.#deps.onError?.(err, `keeping the transcript of task ${task.id}`),
