@@ -135,7 +135,9 @@ export async function restoreTranscript(
   const target = path.join(dir, file);
   const local = fs.lstatSync(target, { throwIfNoEntry: false });
   if (!usable?.content) {
-    if (local?.isFile()) return 'present';
+    // Too large to keep: only the worker that ran the last turn has it (a local file of another size
+    // is an earlier turn's, which would resume without the last one).
+    if (local?.isFile() && (!usable || local.size === usable.size)) return 'present';
     const why = usable
       ? `it was ${usable.size} bytes, more than SWITCHYARD_MAX_TRANSCRIPT_BYTES (${maxBytes}), so it was not kept`
       : 'no copy of it was saved';

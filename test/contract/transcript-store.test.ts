@@ -140,6 +140,14 @@ for (const backend of storeBackends()) {
             restoreTranscript(store, elsewhere, 1024),
             /2048 bytes, more than SWITCHYARD_MAX_TRANSCRIPT_BYTES \(1024\)/,
           );
+          // Nor does a worker holding an earlier turn's copy: resuming it would drop the last turn.
+          const earlier = path.join(root, 'claude-c', 'projects', projectDirName(cwd));
+          fs.mkdirSync(earlier, { recursive: true });
+          fs.writeFileSync(path.join(earlier, `${SESSION}.jsonl`), 'x'.repeat(100));
+          await assert.rejects(
+            restoreTranscript(store, { ...place, configDir: path.join(root, 'claude-c') }, 1024),
+            /more than SWITCHYARD_MAX_TRANSCRIPT_BYTES/,
+          );
 
           // Within the cap it is kept, and restored elsewhere byte for byte, 0600.
           assert.equal(await saveTranscript(store, place, attempt, 4096), 'saved');
