@@ -143,7 +143,7 @@ export async function restoreTranscript(
       : 'no copy of it was saved';
     throw new AppError(
       'internal',
-      `cannot resume Claude Code session ${place.sessionId}: this worker has not its transcript, and ${why}`,
+      `cannot resume Claude Code session ${place.sessionId}: this worker does not have its transcript, and ${why}`,
     );
   }
   if (local?.isFile() && local.size === usable.content.byteLength) {
