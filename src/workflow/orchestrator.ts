@@ -14,6 +14,7 @@
  */
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
+import { RunFencedError } from '../store/run-cluster-store.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
 import { announceApproval, DEADLINE_COMMENT } from './approval-notice.ts';
 import { defaultPoolFor } from './definition.ts';
@@ -106,14 +107,6 @@ export class Orchestrator {
     return this.#writer.onTerminal(runId, listener);
   }
 
-  /** Takes on a run just created in the store. */
-  async adopt(run: ActiveRun): Promise<void> {
-    run.record.holders = 1; // written with its first transition
-    this.active.set(run.record.id, run);
-    this.pools.declare(run.def.pools);
-    await this.transition(run, (tx) => this.settle(tx, run));
-  }
-
   /** Stops starting work, lets running attempts finish for `graceMs`, then aborts what is left. */
   async stop(graceMs: number): Promise<void> {
     this.#draining = true;
@@ -140,9 +133,43 @@ export class Orchestrator {
     try {
       await this.#writer.commit(tx);
     } catch (err) {
-      if (!this.#stopped) for (const run of tx.runs) this.failRun(run, err);
+      // Another worker took this run over (run-driver.ts): this process lets it go without a write.
+      const fenced = err instanceof RunFencedError ? err.runId : undefined;
+      if (fenced !== undefined) this.lostRun(fenced);
+      if (!this.#stopped) for (const run of tx.runs) if (run.record.id !== fenced) this.failRun(run, err);
       throw err;
     }
+    this.committed(tx);
+  }
+
+  /** Called after each transition this engine wrote (run-driver.ts checks whether a run can be let go). */
+  protected committed(_tx: Transition): void {}
+
+  /**
+   * The store refused a transition of `runId`: another worker holds it now. Its attempts are aborted and
+   * it leaves this process's memory; nothing is written (every write would be refused too).
+   */
+  protected lostRun(runId: string): void {
+    const run = this.active.get(runId);
+    if (!run) return;
+    this.active.delete(runId);
+    for (const unit of [...run.steps.values(), ...[...run.items.values()].flat()]) this.#timers.clear(unit);
+    this.#attempts.abortRun(run, new AppError('interrupted', 'another worker took this run over'));
+    // Slots of attempts that never began go to other runs' waiters (attempts that began give theirs back
+    // when their workers return, in #execute, which then writes nothing of this run: it is no longer active).
+    const tx = new Transition();
+    for (const attempt of this.#attempts.dropUnstarted(run)) this.#release(tx, attempt.pool, attempt);
+    void this.commit(tx).catch(() => undefined);
+  }
+
+  /** Resolves once every transition written so far has settled. */
+  protected settledWrites(): Promise<void> {
+    return this.#writer.settled();
+  }
+
+  /** Whether any attempt of the run is still running here (its worker has not returned). */
+  protected attemptsRunning(run: ActiveRun): boolean {
+    return this.#attempts.has(run);
   }
 
   /**

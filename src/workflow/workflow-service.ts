@@ -10,6 +10,8 @@
  * const done = await service.waitRun(run.id, 60_000);
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { Notifier } from '../cluster/notifier.ts';
+import type { QueueDriver } from '../cluster/queue-driver.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
@@ -22,9 +24,11 @@ import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
 import type { WorkflowDefinition } from './definition-schema.ts';
 import type { Logger } from './engine-deps.ts';
+import { InProcessNotifier } from './in-process-notifier.ts';
+import { InProcessQueue } from './in-process-queue.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
-import { RunControl } from './run-control.ts';
-import { type ActiveRun, loadRun, newStep } from './run-state.ts';
+import { RunDriver } from './run-driver.ts';
+import { type ActiveRun, newStep } from './run-state.ts';
 import { type ClaudeStepRunner, stepPolicy } from './step-runner.ts';
 import { secretRefs } from './step-secrets.ts';
 import { runView, workflowSummary } from './views.ts';
@@ -53,34 +57,46 @@ export interface WorkflowServiceDeps {
   checkouts?: Checkouts;
   /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
   webhookQueued?: () => void;
+  /**
+   * How runs reach a worker and people's actions reach a run's holder (run-driver.ts). Without it, an
+   * in-process queue and notifier: one process drives every run (the embedded store).
+   */
+  cluster?: { queue: QueueDriver; notifier: Notifier; worker: boolean };
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
 
 export class WorkflowService implements WorkflowApi {
   readonly #deps: WorkflowServiceDeps;
-  readonly #engine: RunControl;
+  readonly #engine: RunDriver;
+  /** The in-process queue this service made for itself (no `cluster` given), stopped with it. */
+  readonly #ownQueue: InProcessQueue | undefined;
   #dir: WorkflowsDir | undefined;
   readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
 
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
     const { config } = deps;
-    this.#engine = new RunControl({
-      store: deps.store,
-      runner: {
-        config,
-        runClaude: deps.runClaude,
-        llmDefaults: config.llm,
-        httpAllow: parseAllowList(config.httpAllow),
-        checkouts: deps.checkouts,
+    this.#ownQueue = deps.cluster ? undefined : new InProcessQueue();
+    const cluster = deps.cluster ?? { queue: this.#ownQueue!, notifier: new InProcessNotifier(), worker: true };
+    this.#engine = new RunDriver(
+      {
+        store: deps.store,
+        runner: {
+          config,
+          runClaude: deps.runClaude,
+          llmDefaults: config.llm,
+          httpAllow: parseAllowList(config.httpAllow),
+          checkouts: deps.checkouts,
+        },
+        pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
+        logger: deps.logger,
+        ...(deps.redact ? { redact: deps.redact } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+        ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
       },
-      pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
-      logger: deps.logger,
-      ...(deps.redact ? { redact: deps.redact } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
-      ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
-    });
+      cluster,
+    );
   }
 
   /** Resumes the runs a previous process left, then loads (and watches) SWITCHYARD_WORKFLOWS_DIR. */
@@ -104,6 +120,7 @@ export class WorkflowService implements WorkflowApi {
   async stop(graceMs: number): Promise<void> {
     this.#dir?.stop();
     await this.#engine.stop(graceMs);
+    await this.#ownQueue?.stop(0);
   }
 
   validateWorkflow(text: string, filename?: string): WorkflowDefinition {
@@ -267,7 +284,7 @@ export class WorkflowService implements WorkflowApi {
           steps,
         )
       : await this.#deps.store.createRun(newRun, steps);
-    if (created) await this.#engine.adopt(loadRun(run, steps));
+    if (created) await this.#engine.runCreated(run.id);
     return { run: await this.getRun(run.id), created };
   }
 
@@ -314,18 +331,19 @@ export class WorkflowService implements WorkflowApi {
 
   async cancelRun(id: string): Promise<RunView> {
     await this.#record(id);
-    await this.#engine.cancel(id);
+    await this.#engine.act(id, { kind: 'cancel' });
     return this.getRun(id);
   }
 
   async rerunFrom(id: string, step?: string): Promise<RunView> {
-    await this.#engine.rerun(id, step);
+    await this.#engine.act(id, step === undefined ? { kind: 'rerun' } : { kind: 'rerun', step });
     return this.getRun(id);
   }
 
   async decideApproval(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<RunView> {
     await this.#record(id);
-    await this.#engine.decide(id, step, decision);
+    const { approved, comment } = decision;
+    await this.#engine.act(id, { kind: 'decide', step, approved, ...(comment === undefined ? {} : { comment }) });
     return this.getRun(id);
   }
 
@@ -350,12 +368,13 @@ export class WorkflowService implements WorkflowApi {
 
   async retryDlq(id: string): Promise<RunView> {
     const entry = await this.getDlq(id);
-    await this.#engine.redrive(entry.id);
+    await this.#engine.act(entry.run_id, { kind: 'redrive', entry: entry.id });
     return this.getRun(entry.run_id);
   }
 
   async discardDlq(id: string): Promise<DlqEntry> {
-    await this.#engine.discard(id);
+    const entry = await this.getDlq(id);
+    await this.#engine.act(entry.run_id, { kind: 'discard', entry: entry.id });
     return this.getDlq(id);
   }
 }
