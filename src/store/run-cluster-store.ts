@@ -87,7 +87,8 @@ export interface RunClusterStore {
    * processes cannot both take the last one. True when held (a unit already holding one keeps it).
    */
   takePoolHold(hold: PoolHold, capacity: number): Promise<boolean>;
-  releasePoolHold(hold: Pick<PoolHold, 'pool' | 'run_id' | 'step' | 'item_index'>): Promise<void>;
+  /** With `since`, only the row taken then: a stale worker cannot give back its successor's slot. */
+  releasePoolHold(hold: Pick<PoolHold, 'pool' | 'run_id' | 'step' | 'item_index'> & { since?: string }): Promise<void>;
   /** Drops every hold of a run (a new holder clearing its dead predecessor's); returns the pools freed. */
   dropRunPoolHolds(runId: string): Promise<string[]>;
   /** Every hold, by pool then since. */

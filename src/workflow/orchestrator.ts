@@ -17,6 +17,7 @@ import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type Runner
 import { RunFencedError } from '../store/run-cluster-store.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
 import { announceApproval, DEADLINE_COMMENT } from './approval-notice.ts';
+import { ClusterPools } from './cluster-pools.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { StepDefinition } from './definition-schema.ts';
 import type { OrchestratorDeps } from './engine-deps.ts';
@@ -58,7 +59,7 @@ interface Waiter {
 export class Orchestrator {
   protected readonly deps: OrchestratorDeps;
   protected readonly active = new Map<string, ActiveRun>();
-  readonly pools: Pools<Waiter>;
+  readonly pools: Pools<Waiter> | ClusterPools<Waiter>;
   readonly #attempts = new RunningAttempts();
   readonly #timers = new StepTimers();
   readonly #writer: TransitionWriter;
@@ -83,12 +84,17 @@ export class Orchestrator {
       });
     }
     this.#limits = outputLimits(deps.runner.config);
-    this.pools = new Pools<Waiter>(
-      deps.pools.builtin,
-      deps.pools.operator,
-      (w) => w.unit.status === 'waiting_pool' && this.active.get(w.run.record.id) === w.run,
-      (a, b) => a.run === b.run && a.unit === b.unit,
-    );
+    const live = (w: Waiter) => w.unit.status === 'waiting_pool' && this.active.get(w.run.record.id) === w.run;
+    const same = (a: Waiter, b: Waiter) => a.run === b.run && a.unit === b.unit;
+    this.pools = deps.sharedPools
+      ? new ClusterPools<Waiter>(deps.pools.builtin, deps.pools.operator, deps.sharedPools, {
+          key: (w) => ({ run_id: w.run.record.id, step: w.unit.name, item_index: w.unit.item_index }),
+          live,
+          same,
+          onAdmit: (w) => this.#admitted(w),
+          onError: (err) => deps.logger.error({ err }, 'workflow engine: a cluster pool operation failed'),
+        })
+      : new Pools<Waiter>(deps.pools.builtin, deps.pools.operator, live, same);
     this.#itemMoves = {
       setStatus: (tx, run, unit, status) => this.setStatus(tx, run, unit, status),
       tryStart: (tx, run, unit) => this.tryStart(tx, run, unit),
@@ -111,6 +117,7 @@ export class Orchestrator {
   async stop(graceMs: number): Promise<void> {
     this.#draining = true;
     this.#timers.clearAll();
+    if (this.pools instanceof ClusterPools) this.pools.close();
     await this.#attempts.wait(graceMs);
     this.#stopped = true;
     await this.#attempts.abortAll(new AppError('interrupted', 'the server is shutting down'));
@@ -337,6 +344,22 @@ export class Orchestrator {
     const { outputs, direct } = upstreamOutputs(run, unit.name, stepReads(unit.name, stepDef(run, unit.name)));
     const base = { inputs: run.record.inputs, outputs, direct, runId: run.record.id };
     return unit.item_index === null ? base : { ...base, item: unit.item, itemIndex: unit.item_index };
+  }
+
+  /**
+   * A cluster pool took a slot for a waiting unit (cluster-pools.ts): it starts now, unless it no longer
+   * wants the slot (its run was cancelled, let go or taken over), which then goes back at once.
+   */
+  #admitted(waiter: Waiter): void {
+    const { run, unit } = waiter;
+    if (unit.status !== 'waiting_pool' || this.active.get(run.record.id) !== run || this.#draining) {
+      this.pools.release(unit.pool ?? '', waiter);
+      return;
+    }
+    void this.transition(run, (tx) => {
+      this.#launch(tx, run, unit);
+      this.settle(tx, run);
+    });
   }
 
   /** Gives a slot back; the waiters it starts belong to other runs, each failed alone if its move throws. */

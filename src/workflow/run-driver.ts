@@ -20,6 +20,7 @@ import type { QueueDriver, QueueJob } from '../cluster/queue-driver.ts';
 import { AppError, isErrorKind, toErrorInfo } from '../errors.ts';
 import { NEVER } from '../store/run-cluster-rows.ts';
 import type { RunAction, RunCommandOutcome } from '../store/run-cluster-store.ts';
+import { POOL_RELEASED } from './cluster-pools.ts';
 import type { OrchestratorDeps } from './engine-deps.ts';
 import { RunControl } from './run-control.ts';
 import { type ActiveRun, IN_FLIGHT, loadRun, stepDef, type Transition, units } from './run-state.ts';
@@ -215,6 +216,10 @@ export class RunDriver extends RunControl {
     };
     job.signal.addEventListener('abort', onAbort, { once: true });
     await this.#onHold(hold, async () => {
+      // Slots a dead predecessor held for this run's steps go back first (its steps run again here).
+      for (const pool of new Set(await this.deps.store.dropRunPoolHolds(id))) {
+        await this.#notifier.publish(POOL_RELEASED, { pool }).catch(() => undefined);
+      }
       // Read after the adoption: whatever the previous holder wrote before it is in; nothing after is.
       const record = await this.deps.store.getRun(id);
       if (record && !TERMINAL.has(record.status)) {
@@ -298,7 +303,8 @@ export class RunDriver extends RunControl {
         }
       }
     }
-    if (!awaiting) return undefined;
+    // A deadline already passed: its timer rejects the approval here, now.
+    if (!awaiting || wake <= Date.now()) return undefined;
     return Number.isFinite(wake) ? new Date(wake).toISOString() : NEVER;
   }
 

@@ -20,6 +20,7 @@ import type { RunRecord, StepRecord, WorkflowStore } from '../store/workflow-sto
 import { checkHookNamesFree, checkWebhookTriggers } from '../triggers/webhook-definition.ts';
 import type { Checkouts } from '../workspaces/checkouts.ts';
 import { checkNotify } from './approval-notice.ts';
+import { ClusterPools } from './cluster-pools.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
 import type { WorkflowDefinition } from './definition-schema.ts';
@@ -61,7 +62,13 @@ export interface WorkflowServiceDeps {
    * How runs reach a worker and people's actions reach a run's holder (run-driver.ts). Without it, an
    * in-process queue and notifier: one process drives every run (the embedded store).
    */
-  cluster?: { queue: QueueDriver; notifier: Notifier; worker: boolean };
+  cluster?: {
+    queue: QueueDriver;
+    notifier: Notifier;
+    worker: boolean;
+    /** Pools held in the store, across processes (cluster-pools.ts): true on PostgreSQL. */
+    sharedPools: boolean;
+  };
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
@@ -78,7 +85,12 @@ export class WorkflowService implements WorkflowApi {
     this.#deps = deps;
     const { config } = deps;
     this.#ownQueue = deps.cluster ? undefined : new InProcessQueue();
-    const cluster = deps.cluster ?? { queue: this.#ownQueue!, notifier: new InProcessNotifier(), worker: true };
+    const cluster = deps.cluster ?? {
+      queue: this.#ownQueue!,
+      notifier: new InProcessNotifier(),
+      worker: true,
+      sharedPools: false,
+    };
     this.#engine = new RunDriver(
       {
         store: deps.store,
@@ -94,6 +106,7 @@ export class WorkflowService implements WorkflowApi {
         ...(deps.redact ? { redact: deps.redact } : {}),
         ...(deps.random ? { random: deps.random } : {}),
         ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
+        ...(cluster.sharedPools ? { sharedPools: { store: deps.store, notifier: cluster.notifier } } : {}),
       },
       cluster,
     );
@@ -212,15 +225,33 @@ export class WorkflowService implements WorkflowApi {
       step: unit.name,
       item_index: unit.item_index,
     });
-    return this.#engine.pools.states().map((p) => ({
-      name: p.name,
-      capacity: p.capacity,
-      source: p.source,
-      workflows: p.source === 'workflow' ? (declaring.get(p.name) ?? []).sort() : [],
-      running: p.running,
-      holders: p.holders.map((h) => ({ ...unit(h.holder), since: h.since })),
-      waiting: p.waiting.map(unit),
-    }));
+    const pools = this.#engine.pools;
+    // Cluster pools: the holders of every process, from the store (waiters are this process's).
+    const holds = pools instanceof ClusterPools ? await pools.clusterHolds() : undefined;
+    const workflowOf = new Map<string, string>();
+    for (const id of new Set(holds?.map((h) => h.run_id))) {
+      workflowOf.set(id, (await this.#deps.store.getRun(id))?.workflow ?? '');
+    }
+    return pools.states().map((p) => {
+      const mine = holds?.filter((h) => h.pool === p.name);
+      return {
+        name: p.name,
+        capacity: p.capacity,
+        source: p.source,
+        workflows: p.source === 'workflow' ? (declaring.get(p.name) ?? []).sort() : [],
+        running: mine ? mine.length : p.running,
+        holders: mine
+          ? mine.map((h) => ({
+              run_id: h.run_id,
+              workflow: workflowOf.get(h.run_id) ?? '',
+              step: h.step,
+              item_index: h.item_index,
+              since: h.since,
+            }))
+          : p.holders.map((h) => ({ ...unit(h.holder), since: h.since })),
+        waiting: p.waiting.map(unit),
+      };
+    });
   }
 
   async getWorkflow(name: string): Promise<WorkflowSummary> {

@@ -102,10 +102,12 @@ export class PostgresRunClusterStore implements RunClusterStore {
     });
   }
 
-  async releasePoolHold(hold: Pick<PoolHold, 'pool' | 'run_id' | 'step' | 'item_index'>): Promise<void> {
+  async releasePoolHold(
+    hold: Pick<PoolHold, 'pool' | 'run_id' | 'step' | 'item_index'> & { since?: string },
+  ): Promise<void> {
     await this.#base.pool.query(
-      'DELETE FROM pool_holds WHERE pool = $1 AND run_id = $2 AND step = $3 AND item_index = $4',
-      [hold.pool, hold.run_id, hold.step, hold.item_index ?? -1],
+      `DELETE FROM pool_holds WHERE pool = $1 AND run_id = $2 AND step = $3 AND item_index = $4${hold.since === undefined ? '' : ' AND since = $5'}`,
+      [hold.pool, hold.run_id, hold.step, hold.item_index ?? -1, ...(hold.since === undefined ? [] : [hold.since])],
     );
   }
 

@@ -120,14 +120,17 @@ export class SqliteRunClusterStore implements RunClusterStore {
     });
   }
 
-  async releasePoolHold(hold: Pick<PoolHold, 'pool' | 'run_id' | 'step' | 'item_index'>): Promise<void> {
+  async releasePoolHold(
+    hold: Pick<PoolHold, 'pool' | 'run_id' | 'step' | 'item_index'> & { since?: string },
+  ): Promise<void> {
     await this.#base.write(() =>
       this.#run(
-        'DELETE FROM pool_holds WHERE pool = ? AND run_id = ? AND step = ? AND item_index = ?',
+        `DELETE FROM pool_holds WHERE pool = ? AND run_id = ? AND step = ? AND item_index = ?${hold.since === undefined ? '' : ' AND since = ?'}`,
         hold.pool,
         hold.run_id,
         hold.step,
         hold.item_index ?? -1,
+        ...(hold.since === undefined ? [] : [hold.since]),
       ),
     );
   }
