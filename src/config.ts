@@ -7,10 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { AppError } from './errors.ts';
+import { type LlmDefaults, llmDefaultsFromEnv } from './llm-defaults.ts';
 import { isWithin, overlaps, realPathOf } from './paths.ts';
-import { type LlmDefaults, llmDefaultsFromEnv } from './runners/llm-defaults.ts';
 import { SecretStore } from './secrets/secret-store.ts';
-import { parsePools } from './workflow/pools.ts';
 
 /** The directory holding Switchyard's own package.json and src/: never a place a task may write. */
 export const INSTALL_DIR = path.resolve(import.meta.dirname, '..');
@@ -329,4 +328,26 @@ function isPostgresUrl(value: string): boolean {
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Parses SWITCHYARD_POOLS: `name=capacity` pairs separated by commas.
+ *
+ * @example parsePools('llm=2, http=32') // { llm: 2, http: 32 }
+ */
+export function parsePools(text: string | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const raw of (text ?? '').split(',')) {
+    const entry = raw.trim();
+    if (entry === '') continue;
+    const m = /^([a-zA-Z_][a-zA-Z0-9_-]*)\s*=\s*(\d{1,5})$/.exec(entry);
+    const capacity = Number(m?.[2]);
+    if (!m || capacity < 1 || capacity > 10_000) {
+      throw new Error(
+        `entry "${entry}" must be name=capacity with a capacity between 1 and 10000 (e.g. llm=2,http=32)`,
+      );
+    }
+    out[m[1] as string] = capacity;
+  }
+  return out;
 }

@@ -16,6 +16,7 @@ import { poolRoutes } from './api/routes/pools.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
+import { openNotifier } from './cluster/notifier-open.ts';
 import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { AppError } from './errors.ts';
@@ -134,10 +135,17 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const unlockDataDir = lockDataDir(config.dataDir);
   // SQLite in the data dir, or PostgreSQL (SWITCHYARD_DATABASE_URL); the data dir stays this process's
   // own either way (transcripts, sandbox files), and so does the lock on it.
-  const { store, workflows: workflowStore } = await openStore(config, { exclusive: true });
+  const { store, workflows: workflowStore } = await openStore(config);
+  // The cluster notifier (in-process, or LISTEN/NOTIFY on PostgreSQL): what another node writes wakes
+  // long-polls, streams and schedules here (docs/cluster.md, "Cross-node reads").
+  const onNotifierError = (err: unknown) => logger.warn({ err }, 'notifier: a notice was lost or a listener failed');
+  const cluster = await openNotifier(config, { onError: onNotifierError }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
-  const notifier = new TaskNotifier();
+  const notifier = new TaskNotifier({ notifier: cluster, store, onError: onNotifierError });
   const webhooks = new WebhookSender({
     store,
     secret: config.webhookSecret,
@@ -220,14 +228,24 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     logger,
     redact: (value) => redactor.value(value),
     webhookQueued: () => webhooks.kick(),
+    notifier: cluster,
   });
   await workflows.start();
   const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });
-  const schedules = new Schedules({ store: workflowStore, runs: workflows, clock: options.clock ?? realClock, logger });
+  const schedules = new Schedules({
+    store: workflowStore,
+    runs: workflows,
+    clock: options.clock ?? realClock,
+    logger,
+    notifier: cluster,
+    ...(cluster.shared ? { refreshEveryMs: 60_000 } : {}),
+  });
   workflows.onRegistered(() =>
     schedules.refresh().catch((err: unknown) => logger.error({ err }, 'schedules: refresh failed')),
   );
   await schedules.start();
+  // Every subscription above hears other nodes before this one answers its first request.
+  await cluster.ready();
 
   const app = createApp({
     config,
@@ -278,6 +296,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
         await Promise.all([scheduler.drain(graceMs), workflows.stop(graceMs)]);
         await warm.close();
         await webhooks.stop();
+        notifier.close();
+        await cluster.close();
         await store.close();
         await modelProxy.close();
         await demoModel?.close();

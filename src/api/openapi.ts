@@ -5,8 +5,8 @@
  */
 import { OpenAPIHono, type RouteConfig, type RouteHandler } from '@hono/zod-openapi';
 import type { z } from 'zod';
+import { workflowJsonSchema } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
-import { workflowJsonSchema } from '../workflow/definition-schema.ts';
 
 /**
  * The first issue as our 400: the field named, the rule in the schema's own message; an unknown

@@ -11,22 +11,15 @@ import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { AISDKError, APICallError, generateText, type LanguageModel, type ModelMessage } from 'ai';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { AppError, validationError } from '../errors.ts';
-import { checkUrl, KEY_ENV, type LlmDefaults, type LlmProvider } from './llm-defaults.ts';
+import { checkUrl, KEY_ENV, type LlmDefaults, type LlmProvider } from '../llm-defaults.ts';
 
-export type { LlmDefaults, LlmProvider } from './llm-defaults.ts';
-export { llmDefaultsFromEnv } from './llm-defaults.ts';
+export type { LlmDefaults, LlmProvider } from '../llm-defaults.ts';
+export { llmDefaultsFromEnv } from '../llm-defaults.ts';
 
+import { addUsage, emptyUsage, type Usage } from '../domain/usage.ts';
 import { compileUserSchema } from '../schema/ajv.ts';
 import { MatchBudgetError } from '../schema/linear-regex.ts';
-import {
-  abortReasonError,
-  addUsage,
-  emptyUsage,
-  type OutputEnvelope,
-  type RunContext,
-  RunnerError,
-  type Usage,
-} from './runner.ts';
+import { abortReasonError, type OutputEnvelope, type RunContext, RunnerError } from './runner.ts';
 import { type AllowList, emptyAllowList, guardedFetch, type ResolveAll } from './ssrf.ts';
 
 export interface LlmStepInput {

@@ -1,13 +1,5 @@
+import type { Usage } from '../domain/usage.ts';
 import { AppError, type AppErrorOptions, type ErrorKind } from '../errors.ts';
-
-/** Token usage and cost of one unit of work, summed over model calls. */
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_input_tokens?: number;
-  cache_creation_input_tokens?: number;
-  cost_usd: number;
-}
 
 /**
  * What every runner returns. `response` is always a string: it is the key every worker shares, so
@@ -55,21 +47,6 @@ export interface RunContext {
   /** Aborted on cancel and on the wall-clock timeout; runners must stop promptly and clean up. */
   signal: AbortSignal;
   emit(event: RunnerEvent): void;
-}
-
-export function emptyUsage(): Usage {
-  return { input_tokens: 0, output_tokens: 0, cost_usd: 0 };
-}
-
-export function addUsage(a: Usage, b: Usage | undefined): Usage {
-  if (!b) return a;
-  return {
-    input_tokens: a.input_tokens + b.input_tokens,
-    output_tokens: a.output_tokens + b.output_tokens,
-    cache_read_input_tokens: (a.cache_read_input_tokens ?? 0) + (b.cache_read_input_tokens ?? 0),
-    cache_creation_input_tokens: (a.cache_creation_input_tokens ?? 0) + (b.cache_creation_input_tokens ?? 0),
-    cost_usd: a.cost_usd + b.cost_usd,
-  };
 }
 
 /**

@@ -8,9 +8,8 @@
  * await store.close();
  */
 import type { Config } from '../config.ts';
-import { openPostgresStore, type PostgresStore } from './postgres/postgres-store.ts';
+import { openPostgresStore } from './postgres/postgres-store.ts';
 import { PostgresWorkflowStore } from './postgres/postgres-workflow-store.ts';
-import { lockDatabase } from './postgres/server-lock.ts';
 import { openSqliteStore } from './sqlite/sqlite-store.ts';
 import { SqliteWorkflowStore } from './sqlite/sqlite-workflow-store.ts';
 import type { Store } from './store.ts';
@@ -23,23 +22,10 @@ export interface Stores {
   workflows: WorkflowStore;
 }
 
-/**
- * `exclusive`: the database is this server's alone (PostgreSQL: server-lock.ts; SQLite is the data
- * dir's, which its own lock guards). Released when `store` closes.
- */
-export async function openStore(
-  config: Pick<Config, 'dataDir' | 'databaseUrl'>,
-  options: { exclusive?: boolean } = {},
-): Promise<Stores> {
+/** Any number of processes may open one PostgreSQL database (docs/cluster.md); SQLite's data dir has its own lock. */
+export async function openStore(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Stores> {
   if (config.databaseUrl !== undefined) {
-    const release = options.exclusive ? await lockDatabase(config.databaseUrl) : undefined;
-    let store: PostgresStore;
-    try {
-      store = await openPostgresStore(config.databaseUrl, release ? { onClose: release } : {});
-    } catch (err) {
-      await release?.();
-      throw err;
-    }
+    const store = await openPostgresStore(config.databaseUrl);
     return { dialect: 'postgres', store, workflows: new PostgresWorkflowStore(store) };
   }
   const store = openSqliteStore(config.dataDir);

@@ -107,7 +107,12 @@ export interface Store {
   listEvents(taskId: string, afterSeq: number, limit: number): Promise<TaskEvent[]>;
 
   addWebhookDelivery(taskId: string, url: string, payload: string, now: string): Promise<void>;
-  dueWebhookDeliveries(now: string, limit: number): Promise<WebhookDelivery[]>;
+  /**
+   * Claims up to `limit` deliveries due at `now`, oldest first: each returned one is leased until `leaseUntil`
+   * (its next_attempt_at moves there in the same write), so no other process, and no later call, gets it
+   * before then. recordWebhookAttempt ends the lease; a sender that died leaves it to run out.
+   */
+  dueWebhookDeliveries(now: string, limit: number, leaseUntil: string): Promise<WebhookDelivery[]>;
   /** Records an attempt: `nextAttemptAt` null means the delivery is finished (sent or abandoned). */
   recordWebhookAttempt(id: number, ok: boolean, nextAttemptAt: string | null, lastError: string | null): Promise<void>;
 

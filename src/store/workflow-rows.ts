@@ -2,9 +2,7 @@
  * Rows of the workflow tables (migration 002 and on) as records. The columns are the same in both
  * dialects (times and JSON as text), so one set of mappers serves the SQLite and PostgreSQL stores.
  */
-import type { ErrorInfo } from '../errors.ts';
-import type { Usage } from '../runners/runner.ts';
-import type { WorkflowDefinition } from '../workflow/definition-schema.ts';
+
 import type {
   DlqEntry,
   RunEvent,
@@ -13,7 +11,10 @@ import type {
   StepAttemptError,
   StepStatus,
   StepView,
-} from '../workflow/workflow-api.ts';
+} from '../domain/runs.ts';
+import type { Usage } from '../domain/usage.ts';
+import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
+import type { ErrorInfo } from '../errors.ts';
 import { parse, type Row, text } from './columns.ts';
 import type { RunRecord, StepRecord, WorkflowRecord } from './workflow-store.ts';
 

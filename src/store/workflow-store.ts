@@ -7,9 +7,7 @@
  * The orchestrator writes each transition as one WorkflowBatch: the step that finished, the steps it
  * released, their events and DLQ entries commit together or not at all.
  */
-import type { ErrorInfo } from '../errors.ts';
-import type { Usage } from '../runners/runner.ts';
-import type { WorkflowDefinition } from '../workflow/definition-schema.ts';
+
 import type {
   DlqEntry,
   RunEvent,
@@ -18,7 +16,10 @@ import type {
   StepAttemptError,
   StepStatus,
   StepView,
-} from '../workflow/workflow-api.ts';
+} from '../domain/runs.ts';
+import type { Usage } from '../domain/usage.ts';
+import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
+import type { ErrorInfo } from '../errors.ts';
 import type { RunClusterStore } from './run-cluster-store.ts';
 import type { ScheduleStore } from './schedule-store.ts';
 

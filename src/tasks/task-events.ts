@@ -1,34 +1,63 @@
 /**
- * In-process notifications for tasks: who is waiting for a task's next event or its end.
+ * Notifications for tasks: who is waiting for a task's next event or its end, on this node or another.
  * The Store is the source of truth; this only wakes readers (long-poll, SSE) without polling it.
+ * Given the cluster notifier, a task running on another process wakes readers here too: the writer
+ * announces `{id, first, last}` / `{id, end}` after its commit, and this node reads the store for the
+ * tasks it has listeners for (src/cluster/notifier-relay.ts). Without it (one process), events go
+ * from the writer to the listeners in memory, as before.
  */
-import { EventEmitter } from 'node:events';
-import type { Store, TaskEvent, TaskRecord } from '../store/store.ts';
+import type { Notifier } from '../cluster/notifier.ts';
+import { EventRelay } from '../cluster/notifier-relay.ts';
+import { type Store, type TaskEvent, type TaskRecord, TERMINAL } from '../store/store.ts';
+
+export interface TaskNotifierCluster {
+  notifier: Notifier;
+  /** Where another node's writes are read from. */
+  store: Store;
+  onError?: (err: unknown) => void;
+}
 
 export class TaskNotifier {
-  readonly #emitter = new EventEmitter();
+  readonly #relay: EventRelay<TaskEvent, TaskRecord>;
 
-  constructor() {
-    // Every long-poll and SSE stream subscribes; there is no meaningful listener cap.
-    this.#emitter.setMaxListeners(0);
+  constructor(cluster?: TaskNotifierCluster) {
+    const store = cluster?.store;
+    this.#relay = new EventRelay<TaskEvent, TaskRecord>(
+      {
+        channel: 'tasks',
+        idOf: (e) => e.task_id,
+        readEvents: (id, after, limit) => store!.listEvents(id, after, limit),
+        readEnd: async (id) => {
+          const task = await store!.getTask(id);
+          return task && TERMINAL.has(task.status) ? task : undefined;
+        },
+      },
+      cluster?.notifier,
+      cluster?.onError,
+    );
   }
 
+  /** Call once `events` are stored. */
   publishEvents(events: TaskEvent[]): void {
-    for (const e of events) this.#emitter.emit(`event:${e.task_id}`, e);
+    this.#relay.published(events);
   }
 
+  /** Call once the task's terminal state is stored. */
   publishTerminal(task: TaskRecord): void {
-    this.#emitter.emit(`terminal:${task.id}`, task);
+    this.#relay.ended(task.id, task);
   }
 
   onEvent(taskId: string, listener: (e: TaskEvent) => void): () => void {
-    this.#emitter.on(`event:${taskId}`, listener);
-    return () => this.#emitter.off(`event:${taskId}`, listener);
+    return this.#relay.onEvent(taskId, listener);
   }
 
   onTerminal(taskId: string, listener: (task: TaskRecord) => void): () => void {
-    this.#emitter.on(`terminal:${taskId}`, listener);
-    return () => this.#emitter.off(`terminal:${taskId}`, listener);
+    return this.#relay.onEnd(taskId, listener);
+  }
+
+  /** Stops hearing other nodes (the server is closing). */
+  close(): void {
+    this.#relay.close();
   }
 }
 

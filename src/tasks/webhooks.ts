@@ -5,6 +5,9 @@
  * before it is attempted and retried with exponential backoff, so a restart resumes pending
  * deliveries. The target passes the same SSRF guard as http steps: neither a client nor a workflow
  * can make the server POST into the operator's private network.
+ *
+ * Several senders (one per node) share the table: each due delivery is claimed with a lease
+ * (Store.dueWebhookDeliveries), so one delivery attempt is made by one sender.
  */
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
@@ -15,6 +18,12 @@ import type { Store, TaskRecord } from '../store/store.ts';
 const MAX_ATTEMPTS = 8;
 const BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 3_600_000;
+/**
+ * How long a claimed delivery is this sender's: longer than one attempt takes (the request's 15 s
+ * bound), so no other sender (another node, on PostgreSQL) takes it meanwhile; if this one dies
+ * mid-attempt, the delivery is due again after it.
+ */
+const LEASE_MS = 60_000;
 
 export interface WebhookSenderDeps {
   store: Store;
@@ -93,7 +102,12 @@ export class WebhookSender {
 
   async #sendDue(): Promise<void> {
     const { store, logger } = this.#deps;
-    const due = await store.dueWebhookDeliveries(new Date().toISOString(), 20);
+    const claimedAt = Date.now();
+    const due = await store.dueWebhookDeliveries(
+      new Date(claimedAt).toISOString(),
+      20,
+      new Date(claimedAt + LEASE_MS).toISOString(),
+    );
     await Promise.all(
       due.map(async (d) => {
         const id = `msg_${d.task_id}_${d.id}`;

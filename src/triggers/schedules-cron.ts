@@ -3,7 +3,7 @@
  * injected clock decides when a fire happens. Also the registration-time checks of a cron trigger.
  */
 import { Cron } from 'croner';
-import type { CronTrigger } from '../workflow/definition-schema.ts';
+import type { CronTrigger } from '../domain/workflow-definition.ts';
 
 /** Without a zone croner would use the server's local time; a schedule must not depend on the host. */
 export const DEFAULT_TIMEZONE = 'UTC';

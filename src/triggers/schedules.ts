@@ -9,16 +9,21 @@
  * Time comes only from the injected Clock, and croner only computes fire times, so tests drive fires
  * by advancing a ManualClock.
  *
+ * On several nodes every one runs the same schedules: a registration, pause or resume on one is announced
+ * on the notifier and the others reload from the store (and after a notifier reconnect, and every
+ * `refreshEveryMs` regardless, through the Clock).
+ *
  * @example
- * const schedules = new Schedules({ store, runs: workflows, clock: realClock, logger });
+ * const schedules = new Schedules({ store, runs: workflows, clock: realClock, logger, notifier });
  * workflows.onRegistered(() => void schedules.refresh());
  * await schedules.start();
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Notifier } from '../cluster/notifier.ts';
+import type { CronTrigger } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import type { FireKey, ScheduleKey, ScheduleStore } from '../store/schedule-store.ts';
 import type { WorkflowRecord } from '../store/workflow-store.ts';
-import type { CronTrigger } from '../workflow/definition-schema.ts';
 import type { Logger } from '../workflow/engine-deps.ts';
 import type { RunTrigger } from '../workflow/workflow-api.ts';
 import type { Clock, TimerHandle } from './clock.ts';
@@ -42,6 +47,13 @@ export interface SchedulesDeps {
   };
   clock: Clock;
   logger: Logger & { info(obj: object, msg?: string): void };
+  /** The cluster notifier: changes made on one node reach the schedules of every node. */
+  notifier?: Notifier;
+  /**
+   * On several nodes, the floor under notifications: reload this often even if nothing was heard
+   * (a lost notice costs at most this delay). Off in one process, where nothing can be missed.
+   */
+  refreshEveryMs?: number;
 }
 
 /** A schedule as GET /v1/schedules shows it. */
@@ -90,6 +102,10 @@ export class Schedules {
   /** Refreshes, fires, and reads run one at a time, in the order they were asked for. */
   #chain: Promise<void> = Promise.resolve();
   #running = false;
+  /** Tells this node's announcements from the others'. */
+  readonly #node = randomUUID();
+  readonly #unsubscribe: Array<() => void> = [];
+  #floor: TimerHandle | undefined;
 
   constructor(deps: SchedulesDeps) {
     this.#deps = deps;
@@ -98,6 +114,16 @@ export class Schedules {
   /** Completes fires a stopped engine claimed but did not start, then loads every schedule. */
   start(): Promise<void> {
     this.#running = true;
+    const { notifier } = this.#deps;
+    if (notifier) {
+      this.#unsubscribe.push(
+        notifier.subscribe('schedules', (payload) => {
+          if ((payload as { node?: unknown } | null)?.node !== this.#node) this.#reload('announced');
+        }),
+        notifier.onReconnect(() => this.#reload('reconnect')),
+      );
+    }
+    this.#armFloor();
     return this.#serial(async () => {
       await this.#recover();
       await this.#refresh();
@@ -107,14 +133,45 @@ export class Schedules {
   /** Cancels every timer and waits for a fire in progress. */
   async stop(): Promise<void> {
     this.#running = false;
+    for (const off of this.#unsubscribe.splice(0)) off();
+    this.#floor?.cancel();
     for (const entry of this.#entries.values()) entry.timer?.cancel();
     this.#entries.clear();
     await this.#chain;
   }
 
-  /** Reloads the definitions: new triggers are scheduled, changed ones rescheduled, removed ones stopped. */
-  refresh(): Promise<void> {
-    return this.#serial(() => this.#refresh());
+  /**
+   * Reloads the definitions: new triggers are scheduled, changed ones rescheduled, removed ones stopped.
+   * Call after a registration: the other nodes are told to reload too.
+   */
+  async refresh(): Promise<void> {
+    await this.#serial(() => this.#refresh());
+    this.#announce();
+  }
+
+  #announce(): void {
+    this.#deps.notifier
+      ?.publish('schedules', { node: this.#node })
+      .catch((err: unknown) => this.#deps.logger.error({ err }, 'schedules: announcing a change failed'));
+  }
+
+  /** A reload this node did not ask for: another node changed something, or time to check anyway. */
+  #reload(why: string): void {
+    this.#serial(() => this.#refresh()).catch((err: unknown) =>
+      this.#deps.logger.error({ err, why }, 'schedules: reload failed'),
+    );
+  }
+
+  #armFloor(): void {
+    const { clock, refreshEveryMs } = this.#deps;
+    if (!this.#running || refreshEveryMs === undefined) return;
+    this.#floor = clock.setTimer(clock.now() + refreshEveryMs, async () => {
+      // Awaited, so a ManualClock's advance sees the reload done; the next one is armed regardless.
+      await this.#serial(() => this.#refresh()).catch((err: unknown) =>
+        this.#deps.logger.error({ err }, 'schedules: periodic reload failed'),
+      );
+      this.#armFloor();
+    });
   }
 
   list(): Promise<ScheduleView[]> {
@@ -160,6 +217,7 @@ export class Schedules {
       await this.#deps.store.setSchedulePaused(entry, paused, iso(now));
       if (!paused) entry.anchor = Math.max(entry.anchor, now);
       this.#deps.logger.info({ workflow, trigger }, paused ? 'schedule paused' : 'schedule resumed');
+      this.#announce();
       return this.#view(entry);
     });
   }

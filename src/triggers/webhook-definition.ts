@@ -5,9 +5,9 @@
  * provides, and its name must not be claimed by another workflow.
  */
 import { Webhook } from 'standardwebhooks';
+import type { WebhookTrigger, WorkflowDefinition } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import { resolveSecretField, type SecretStore, secretRefName } from '../secrets/secret-store.ts';
-import type { WebhookTrigger, WorkflowDefinition } from '../workflow/definition-schema.ts';
 import { checkTemplate, isSingleExpression, templateReferences } from '../workflow/template.ts';
 
 /** What an input template of a webhook trigger can read: the verified body, the event and the delivery id. */

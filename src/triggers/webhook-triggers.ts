@@ -16,10 +16,11 @@
  * const verified = await hooks.verify('github-pr', rawBody, (h) => req.headers.get(h) ?? undefined);
  * const outcome = await hooks.start(verified, JSON.parse(rawBody.toString()));
  */
+
+import type { WebhookTrigger } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import type { SecretStore } from '../secrets/secret-store.ts';
 import type { WorkflowStore } from '../store/workflow-store.ts';
-import type { WebhookTrigger } from '../workflow/definition-schema.ts';
 import type { Logger } from '../workflow/engine-deps.ts';
 import { renderJson } from '../workflow/template.ts';
 import type { WorkflowApi } from '../workflow/workflow-api.ts';

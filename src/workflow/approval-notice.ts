@@ -11,11 +11,11 @@
  */
 import net from 'node:net';
 import type { Config } from '../config.ts';
+import type { ApprovalStep, WorkflowDefinition } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import { parseAllowList, refusalReason } from '../runners/ssrf.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
 import { webhookBody } from '../tasks/webhooks.ts';
-import type { ApprovalStep, WorkflowDefinition } from './definition-schema.ts';
 import type { ActiveRun, Transition } from './run-state.ts';
 
 /** The longest message a notice carries; the whole message stays in the step's inputs. */

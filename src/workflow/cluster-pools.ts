@@ -14,7 +14,7 @@ import type { PoolHold, RunClusterStore } from '../store/run-cluster-store.ts';
 import { type PoolState, Pools, type PoolUsage } from './pools.ts';
 
 /** Channel of "a slot of pool P was given back" (payload `{ pool }`). */
-export const POOL_RELEASED = 'pool-released';
+export const POOL_RELEASED = 'pool_released';
 /** How often waiters try again when no release was heard (another node died holding a slot). */
 const POOL_POLL_MS = 1_000;
 

@@ -5,15 +5,6 @@
  */
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { type Document, isMap, isScalar, isSeq, type LineCounter } from 'yaml';
-import { AppError } from '../errors.ts';
-import { compilePolicy } from '../runners/claude/policy.ts';
-import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
-import { compileUserSchema } from '../schema/ajv.ts';
-import { MatchBudgetError } from '../schema/linear-regex.ts';
-import { secretRefName } from '../secrets/secret-store.ts';
-import { cronTriggerProblem, scheduleId } from '../triggers/schedules-cron.ts';
-import { refNameProblem } from '../workspaces/refs.ts';
-import { ancestry, findCycle } from './dag.ts';
 import {
   type ClaudeStep,
   checkoutSchema,
@@ -29,7 +20,16 @@ import {
   type WorkflowDefinition,
   webhookTriggerSchema,
   workflowSchema,
-} from './definition-schema.ts';
+} from '../domain/workflow-definition.ts';
+import { AppError } from '../errors.ts';
+import { compilePolicy } from '../runners/claude/policy.ts';
+import { FORBIDDEN_HEADERS, HEADER_NAME } from '../runners/http.ts';
+import { compileUserSchema } from '../schema/ajv.ts';
+import { MatchBudgetError } from '../schema/linear-regex.ts';
+import { secretRefName } from '../secrets/secret-store.ts';
+import { cronTriggerProblem, scheduleId } from '../triggers/schedules-cron.ts';
+import { refNameProblem } from '../workspaces/refs.ts';
+import { ancestry, findCycle } from './dag.ts';
 import { parseDefinitionYaml } from './definition-yaml.ts';
 import { apiKeyRule, literalOriginRule, secretRule, secretUses } from './step-secrets.ts';
 import { checkTemplate, isSingleExpression, templateReferences } from './template.ts';
@@ -43,8 +43,8 @@ export type {
   TransformStep,
   WorkerName,
   WorkflowDefinition,
-} from './definition-schema.ts';
-export { workflowJsonSchema } from './definition-schema.ts';
+} from '../domain/workflow-definition.ts';
+export { workflowJsonSchema } from '../domain/workflow-definition.ts';
 
 export interface ParseOptions {
   /** Shown at the start of every error message (`market-brief.yaml:12: …`). */

@@ -3,10 +3,12 @@
  * step's `parallelism`, and fan-in completes the step once every item has — or fails it once an item
  * failed for good and none is left running. Items live in `run.items` and are written like steps.
  */
+
+import { addUsage, emptyUsage, type Usage } from '../domain/usage.ts';
+import type { StepDefinition } from '../domain/workflow-definition.ts';
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
-import { addUsage, emptyUsage, type OutputEnvelope, type Usage } from '../runners/runner.ts';
+import type { OutputEnvelope } from '../runners/runner.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
-import type { StepDefinition } from './definition-schema.ts';
 import { fanInTooLarge } from './output-bounds.ts';
 import { type ActiveRun, fanInOutput, IN_FLIGHT, newStep, type Transition, upstreamOutputs } from './run-state.ts';
 import { renderList, templateScope } from './template.ts';

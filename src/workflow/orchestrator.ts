@@ -12,14 +12,16 @@
  * running-attempts.ts, run-state.ts (the run's picture, pure rules); run-control.ts adds what comes
  * from outside (recovery at start, cancel, approvals, rerun, the DLQ).
  */
+
+import { addUsage, emptyUsage } from '../domain/usage.ts';
+import type { StepDefinition } from '../domain/workflow-definition.ts';
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
-import { addUsage, emptyUsage, type OutputEnvelope, type RunContext, type RunnerEvent } from '../runners/runner.ts';
+import type { OutputEnvelope, RunContext, RunnerEvent } from '../runners/runner.ts';
 import { RunFencedError } from '../store/run-cluster-store.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
 import { announceApproval, DEADLINE_COMMENT } from './approval-notice.ts';
 import { ClusterPools } from './cluster-pools.ts';
 import { defaultPoolFor } from './definition.ts';
-import type { StepDefinition } from './definition-schema.ts';
 import type { OrchestratorDeps } from './engine-deps.ts';
 import { fanOut, type ItemMoves, itemUsage, settleItems } from './for-each.ts';
 import { checkOutput, keepOutput, type OutputLimits, outputLimits } from './output-bounds.ts';
@@ -111,6 +113,15 @@ export class Orchestrator {
 
   onTerminal(runId: string, listener: () => void): () => void {
     return this.#writer.onTerminal(runId, listener);
+  }
+
+  /** Every batch of run events, and every run's end, once durable: what other nodes are told of. */
+  onAnyEvents(listener: (events: RunEvent[]) => void): () => void {
+    return this.#writer.onAnyEvents(listener);
+  }
+
+  onAnyTerminal(listener: (runId: string) => void): () => void {
+    return this.#writer.onAnyTerminal(listener);
   }
 
   /** Stops starting work, lets running attempts finish for `graceMs`, then aborts what is left. */

@@ -164,25 +164,3 @@ export class Pools<W> {
     while (queue.length > 0 && !this.#live(queue[0] as W)) queue.shift();
   }
 }
-
-/**
- * Parses SWITCHYARD_POOLS: `name=capacity` pairs separated by commas.
- *
- * @example parsePools('llm=2, http=32') // { llm: 2, http: 32 }
- */
-export function parsePools(text: string | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const raw of (text ?? '').split(',')) {
-    const entry = raw.trim();
-    if (entry === '') continue;
-    const m = /^([a-zA-Z_][a-zA-Z0-9_-]*)\s*=\s*(\d{1,5})$/.exec(entry);
-    const capacity = Number(m?.[2]);
-    if (!m || capacity < 1 || capacity > 10_000) {
-      throw new Error(
-        `entry "${entry}" must be name=capacity with a capacity between 1 and 10000 (e.g. llm=2,http=32)`,
-      );
-    }
-    out[m[1] as string] = capacity;
-  }
-  return out;
-}

@@ -2,7 +2,7 @@
  * When a failed step is tried again, and after how long. The orchestrator owns retries (DESIGN.md), so
  * this is pure arithmetic over the step's policy and the error's fixed `retryable` flag.
  */
-import type { WorkerName } from './definition-schema.ts';
+import type { WorkerName } from '../domain/workflow-definition.ts';
 
 export interface Backoff {
   /** Delay cap (ms) before the second attempt. */

@@ -26,9 +26,9 @@ import { RunControl } from './run-control.ts';
 import { type ActiveRun, IN_FLIGHT, loadRun, stepDef, type Transition, units } from './run-state.ts';
 
 /** Channel of "run R has a new command" (payload `{ run }`). */
-export const RUN_COMMANDS = 'run-commands';
+export const RUN_COMMANDS = 'run_commands';
 /** Channel of "command C has its outcome" (payload `{ id }`). */
-export const RUN_COMMAND_DONE = 'run-command-done';
+export const RUN_COMMAND_DONE = 'run_command_done';
 
 /** How often a holder looks for commands it was not told of (a notifier that missed one, or none across nodes). */
 const COMMAND_POLL_MS = 250;

@@ -4,11 +4,11 @@
  * this picture is loaded from it at start and changed only together with a write to it (Transition).
  */
 import { randomUUID } from 'node:crypto';
+import { addUsage, emptyUsage, type Usage } from '../domain/usage.ts';
+import type { StepDefinition, WorkflowDefinition } from '../domain/workflow-definition.ts';
 import type { ErrorInfo } from '../errors.ts';
-import { addUsage, emptyUsage, type Usage } from '../runners/runner.ts';
 import type { RunRecord, StepRecord, WebhookToQueue, WorkflowBatch } from '../store/workflow-store.ts';
 import { ancestry, topologicalOrder, upstreamSteps } from './dag.ts';
-import type { StepDefinition, WorkflowDefinition } from './definition-schema.ts';
 import { RenderBudget } from './sliced-render.ts';
 import type { StepOutput } from './template.ts';
 import type { DlqEntry, RunEvent, RunStatus, StepStatus } from './workflow-api.ts';

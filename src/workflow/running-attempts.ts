@@ -2,10 +2,11 @@
  * The attempts whose workers are running now, each with the controller that aborts it: what a cancel
  * aborts and what shutdown waits for. An attempt stays here until its worker has really returned.
  */
+
+import type { StepDefinition } from '../domain/workflow-definition.ts';
 import type { AppError } from '../errors.ts';
 import type { RunnerEvent } from '../runners/runner.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
-import type { StepDefinition } from './definition-schema.ts';
 import type { ActiveRun } from './run-state.ts';
 
 export interface Attempt {

@@ -7,6 +7,7 @@
  */
 import path from 'node:path';
 import type { Config } from '../config.ts';
+import type { ClaudeStep, StepDefinition } from '../domain/workflow-definition.ts';
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import { compilePolicy, type ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
@@ -20,7 +21,6 @@ import type { Checkouts } from '../workspaces/checkouts.ts';
 import { type RenderedCommit, type RenderedWorkspace, runInCheckout } from '../workspaces/claude-step.ts';
 import { buildPrompt } from './context.ts';
 import { templatesOf } from './definition.ts';
-import type { ClaudeStep, StepDefinition } from './definition-schema.ts';
 import { nextTurn, type SlicedRender, takeTurnBytes } from './sliced-render.ts';
 import { hideSecrets, secretRefs, withSecrets } from './step-secrets.ts';
 import {

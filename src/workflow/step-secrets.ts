@@ -8,10 +8,11 @@
  * capture: what is sent is then exactly the value, percent-encoded in a URL or escaped in a JSON
  * string, and the Redactor (given those forms: secretForms) finds every copy that comes back.
  */
+
+import type { StepDefinition, WorkerName } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import { Redactor, secretForms } from '../secrets/redactor.ts';
 import { type SecretStore, unknownSecretMessage } from '../secrets/secret-store.ts';
-import type { StepDefinition, WorkerName } from './definition-schema.ts';
 import { templateReferences } from './template.ts';
 
 type Path = ReadonlyArray<string | number>;

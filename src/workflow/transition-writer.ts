@@ -39,6 +39,14 @@ export class TransitionWriter {
           this.#logger.error({ err }, 'workflow engine: a run event listener failed');
         }
       }
+      // Every committed batch at once, for the cross-node relay (WorkflowService).
+      if (saved.length > 0) {
+        try {
+          this.#emitter.emit('events', saved);
+        } catch (err) {
+          this.#logger.error({ err }, 'workflow engine: a run event listener failed');
+        }
+      }
       // The transition is durable: one failing effect (or listener) must not keep the others from happening.
       for (const effect of tx.after) {
         try {
@@ -66,6 +74,12 @@ export class TransitionWriter {
   onTerminal(runId: string, listener: () => void): () => void {
     this.#emitter.on(`terminal:${runId}`, listener);
     return () => this.#emitter.off(`terminal:${runId}`, listener);
+  }
+
+  /** Hears every batch of run events once it is durable. */
+  onAnyEvents(listener: (events: RunEvent[]) => void): () => void {
+    this.#emitter.on('events', listener);
+    return () => this.#emitter.off('events', listener);
   }
 
   /** Hears of every run that ends (its checkouts are removed then). */

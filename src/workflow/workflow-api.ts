@@ -2,21 +2,22 @@
  * What the workflow engine offers the HTTP API, the CLI and the dashboard. The engine implements
  * it (src/workflow/workflow-service.ts); routes and commands depend only on this file.
  */
-import type { ErrorInfo } from '../errors.ts';
-import type { Usage } from '../runners/runner.ts';
-import type { WorkflowDefinition } from './definition-schema.ts';
 
-export type RunStatus = 'queued' | 'running' | 'awaiting_approval' | 'completed' | 'failed';
-export type StepStatus =
-  | 'pending'
-  | 'queued'
-  | 'waiting_pool'
-  | 'running'
-  | 'awaiting_approval'
-  | 'retry_wait'
-  | 'completed'
-  | 'failed'
-  | 'skipped';
+import type {
+  DlqEntry,
+  RunEvent,
+  RunStatus,
+  RunTrigger,
+  StepAttemptError,
+  StepStatus,
+  StepView,
+} from '../domain/runs.ts';
+import type { Usage } from '../domain/usage.ts';
+import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
+import type { ErrorInfo } from '../errors.ts';
+
+/** The run and step types the engine speaks in, for the routes, commands and dashboard that use this file. */
+export type { DlqEntry, RunEvent, RunStatus, RunTrigger, StepAttemptError, StepStatus, StepView };
 
 export interface WorkflowSummary {
   name: string;
@@ -25,50 +26,6 @@ export interface WorkflowSummary {
   source: string;
   updated_at: string;
   definition: WorkflowDefinition;
-}
-
-export interface StepAttemptError extends ErrorInfo {
-  attempt: number;
-  at: string;
-}
-
-export interface StepView {
-  name: string;
-  worker: string;
-  status: StepStatus;
-  attempts: number;
-  started_at: string | null;
-  finished_at: string | null;
-  /** The step's output envelope: response, data, usage, detail. */
-  output: { response: string; data?: unknown; usage?: Usage; detail?: Record<string, unknown> } | null;
-  error: ErrorInfo | null;
-  /** Every failed attempt's error, oldest first. */
-  errors: StepAttemptError[];
-  pool: string | null;
-  /** While waiting for a pool: how busy it is. */
-  pool_usage: { running: number; capacity: number } | null;
-  next_attempt_at: string | null;
-  usage: Usage | null;
-  /**
-   * The last attempt's rendered input, as the DLQ keeps it: secrets hidden, credentials shown as
-   * [redacted]. Null before the first attempt.
-   */
-  input: Record<string, unknown> | null;
-  /** for_each steps: one entry per item, in item order. */
-  items?: Array<Omit<StepView, 'items' | 'name' | 'worker' | 'pool_usage'> & { index: number }>;
-}
-
-/** What started a run when no client did (null on runs a client started). */
-/**
- * What started a run without a client: a schedule's fire (`name` is the trigger's, with its
- * `fire_time`) or a webhook delivery (`name` is the hook's, with the `delivery` id and `event`).
- */
-export interface RunTrigger {
-  kind: 'cron' | 'webhook';
-  name: string;
-  fire_time?: string;
-  delivery?: string;
-  event?: string | null;
 }
 
 export interface RunView {
@@ -84,32 +41,6 @@ export interface RunView {
   usage: Usage;
   steps: StepView[];
   trigger: RunTrigger | null;
-}
-
-export interface RunEvent {
-  run_id: string;
-  seq: number;
-  /** "run" (status change), "step" (a step's status change), "agent" (a claude step's agent message) … */
-  type: string;
-  data: unknown;
-  created_at: string;
-}
-
-export interface DlqEntry {
-  id: string;
-  run_id: string;
-  workflow: string;
-  step: string;
-  /** For a for_each item. */
-  item_index: number | null;
-  status: 'open' | 'retried' | 'discarded';
-  /** The step's rendered inputs of the last attempt (prompt, url, body …), secrets excluded. */
-  inputs: Record<string, unknown>;
-  errors: StepAttemptError[];
-  /** The run's inputs and the outputs of the step's upstream steps at the time. */
-  context: Record<string, unknown>;
-  created_at: string;
-  resolved_at: string | null;
 }
 
 /** A step (or for_each item) in a pool: holding a slot, or waiting for one. */

@@ -11,8 +11,11 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Notifier } from '../cluster/notifier.ts';
+import { MemoryNotifier } from '../cluster/notifier-memory.ts';
+import { EventRelay } from '../cluster/notifier-relay.ts';
 import type { QueueDriver } from '../cluster/queue-driver.ts';
 import type { Config } from '../config.ts';
+import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
 import { parseAllowList } from '../runners/ssrf.ts';
 import { secretRefName, unknownSecretMessage } from '../secrets/secret-store.ts';
@@ -23,9 +26,7 @@ import { checkNotify } from './approval-notice.ts';
 import { ClusterPools } from './cluster-pools.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
-import type { WorkflowDefinition } from './definition-schema.ts';
 import type { Logger } from './engine-deps.ts';
-import { InProcessNotifier } from './in-process-notifier.ts';
 import { InProcessQueue } from './in-process-queue.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
 import { RunDriver } from './run-driver.ts';
@@ -60,15 +61,16 @@ export interface WorkflowServiceDeps {
   webhookQueued?: () => void;
   /**
    * How runs reach a worker and people's actions reach a run's holder (run-driver.ts). Without it, an
-   * in-process queue and notifier: one process drives every run (the embedded store).
+   * in-process queue: one process drives every run (the embedded store).
    */
   cluster?: {
     queue: QueueDriver;
-    notifier: Notifier;
     worker: boolean;
     /** Pools held in the store, across processes (cluster-pools.ts): true on PostgreSQL. */
     sharedPools: boolean;
   };
+  /** The cluster notifier: run events and ends written on other nodes wake waiters here (notifier-relay.ts). */
+  notifier?: Notifier;
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
@@ -80,16 +82,16 @@ export class WorkflowService implements WorkflowApi {
   readonly #ownQueue: InProcessQueue | undefined;
   #dir: WorkflowsDir | undefined;
   readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
+  /** Run events and ends, from this node's engine or (read from the store) another node's. */
+  readonly #runFeed: EventRelay<RunEvent, true>;
 
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
     const { config } = deps;
     this.#ownQueue = deps.cluster ? undefined : new InProcessQueue();
-    const cluster = deps.cluster ?? {
-      queue: this.#ownQueue!,
-      notifier: new InProcessNotifier(),
-      worker: true,
-      sharedPools: false,
+    const cluster = {
+      ...(deps.cluster ?? { queue: this.#ownQueue!, worker: true, sharedPools: false }),
+      notifier: deps.notifier ?? new MemoryNotifier(),
     };
     this.#engine = new RunDriver(
       {
@@ -110,6 +112,21 @@ export class WorkflowService implements WorkflowApi {
       },
       cluster,
     );
+    this.#runFeed = new EventRelay<RunEvent, true>(
+      {
+        channel: 'runs',
+        idOf: (e) => e.run_id,
+        readEvents: (id, after, limit) => deps.store.listRunEvents(id, after, limit),
+        readEnd: async (id) => {
+          const run = await deps.store.getRun(id);
+          return run && TERMINAL.has(run.status) ? true : undefined;
+        },
+      },
+      deps.notifier,
+      (err) => deps.logger.error({ err }, 'workflow engine: relaying run events failed'),
+    );
+    this.#engine.onAnyEvents((events) => this.#runFeed.published(events));
+    this.#engine.onAnyTerminal((id) => this.#runFeed.ended(id, true));
   }
 
   /** Resumes the runs a previous process left, then loads (and watches) SWITCHYARD_WORKFLOWS_DIR. */
@@ -134,6 +151,7 @@ export class WorkflowService implements WorkflowApi {
     this.#dir?.stop();
     await this.#engine.stop(graceMs);
     await this.#ownQueue?.stop(0);
+    this.#runFeed.close();
   }
 
   validateWorkflow(text: string, filename?: string): WorkflowDefinition {
@@ -339,7 +357,7 @@ export class WorkflowService implements WorkflowApi {
       done = resolve;
     });
     // Subscribe before reading, so an end between the read and the subscription is not missed.
-    const off = this.#engine.onTerminal(id, () => done());
+    const off = this.#runFeed.onEnd(id, () => done());
     const timer = setTimeout(() => done(), Math.max(0, waitMs));
     const onAbort = () => done();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -384,7 +402,7 @@ export class WorkflowService implements WorkflowApi {
   }
 
   onRunEvent(id: string, listener: (event: RunEvent) => void): () => void {
-    return this.#engine.onEvent(id, listener);
+    return this.#runFeed.onEvent(id, listener);
   }
 
   listDlq(query: { status?: DlqEntry['status']; limit: number; cursor?: string }) {

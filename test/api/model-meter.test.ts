@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import type { Usage } from '../../src/domain/usage.ts';
 import type { Script } from '../../src/model/scripted-model.ts';
-import type { Usage } from '../../src/runners/runner.ts';
 import { type Harness, startHarness } from '../fixtures/harness.ts';
 
 /** Calls the model proxy directly with the task's token, as a script in the task could. */

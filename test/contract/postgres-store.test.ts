@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import type { WorkflowDefinition } from '../../src/domain/workflow-definition.ts';
 import { listMigrations, migrate } from '../../src/store/postgres/migrate.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { PostgresWorkflowStore } from '../../src/store/postgres/postgres-workflow-store.ts';
 import { listMigrations as listSqliteMigrations } from '../../src/store/sqlite/migrate.ts';
 import type { NewTask } from '../../src/store/store.ts';
-import type { WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
 import { postgresBinDir, postgresForTests } from '../fixtures/postgres.ts';
 
 const postgres = postgresForTests();

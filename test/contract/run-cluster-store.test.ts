@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { WorkflowDefinition } from '../../src/domain/workflow-definition.ts';
 import { RunFencedError } from '../../src/store/run-cluster-store.ts';
 import type { NewRun, RunPatch } from '../../src/store/workflow-store.ts';
-import type { WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
 import { newStep } from '../../src/workflow/run-state.ts';
 import { type WorkflowStoreSubject, workflowStoreSubjects } from '../fixtures/store-backends.ts';
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
+import type { WorkflowDefinition } from '../../src/domain/workflow-definition.ts';
 import { newStep } from '../../src/workflow/run-state.ts';
 import { type WorkflowStoreSubject, workflowStoreSubjects } from '../fixtures/store-backends.ts';
 

@@ -219,15 +219,45 @@ for (const impl of IMPLEMENTATIONS) {
       const { store, cleanup } = await impl.open();
       try {
         await store.addWebhookDelivery('t', 'http://x.test/h', '{}', now());
-        const [d] = await store.dueWebhookDeliveries(now(), 10);
+        const lease = new Date(Date.now() + 30_000).toISOString();
+        const [d] = await store.dueWebhookDeliveries(now(), 10, lease);
         assert.ok(d);
         const later = new Date(Date.now() + 60_000).toISOString();
         await store.recordWebhookAttempt(d.id, false, later, 'boom');
-        assert.equal((await store.dueWebhookDeliveries(now(), 10)).length, 0);
-        assert.equal((await store.dueWebhookDeliveries(later, 10))[0]?.attempts, 1);
+        assert.equal((await store.dueWebhookDeliveries(now(), 10, lease)).length, 0);
+        const afterLater = new Date(Date.parse(later) + 30_000).toISOString();
+        assert.equal((await store.dueWebhookDeliveries(later, 10, afterLater))[0]?.attempts, 1);
         await store.recordWebhookAttempt(d.id, true, null, null);
-        assert.equal((await store.dueWebhookDeliveries(later, 10)).length, 0);
+        assert.equal((await store.dueWebhookDeliveries(afterLater, 10, afterLater)).length, 0);
       } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
+    test('webhook deliveries: two senders on one database never claim one delivery; a lease runs out', async () => {
+      const { store, reopen, cleanup } = await impl.open();
+      const other = await reopen();
+      try {
+        const t0 = now();
+        for (let i = 0; i < 30; i++) await store.addWebhookDelivery(`t${i}`, 'http://x.test/h', '{}', t0);
+        const leaseUntil = new Date(Date.now() + 60_000).toISOString();
+        const claims = await Promise.all(
+          [store, other, store, other].map((s) => s.dueWebhookDeliveries(now(), 20, leaseUntil)),
+        );
+        const ids = claims.flat().map((d) => d.id);
+        assert.equal(ids.length, 30, 'every due delivery was claimed');
+        assert.equal(new Set(ids).size, 30, 'and none twice');
+        // Claimed is not due again, for anyone, until the lease ends (a sender that died mid-attempt).
+        assert.equal((await other.dueWebhookDeliveries(now(), 50, leaseUntil)).length, 0);
+        const reclaimed = await other.dueWebhookDeliveries(
+          leaseUntil,
+          50,
+          new Date(Date.now() + 120_000).toISOString(),
+        );
+        assert.equal(reclaimed.length, 30);
+      } finally {
+        await other.close();
         await store.close();
         cleanup();
       }

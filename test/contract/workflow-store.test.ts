@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { WorkflowDefinition } from '../../src/domain/workflow-definition.ts';
 import type { NewRun, StepRecord } from '../../src/store/workflow-store.ts';
-import type { WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
 import { newStep } from '../../src/workflow/run-state.ts';
 import type { DlqEntry } from '../../src/workflow/workflow-api.ts';
 import { type WorkflowStoreSubject, workflowStoreSubjects } from '../fixtures/store-backends.ts';

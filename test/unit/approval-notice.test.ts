@@ -1,9 +1,9 @@
 /** The approval notice: bounded, redacted before it is cut, with the paths and deadline of its step. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ApprovalStep, WorkflowDefinition } from '../../src/domain/workflow-definition.ts';
 import type { RunRecord } from '../../src/store/workflow-store.ts';
 import { approvalNotice, NOTICE_MESSAGE_CHARS } from '../../src/workflow/approval-notice.ts';
-import type { ApprovalStep, WorkflowDefinition } from '../../src/workflow/definition-schema.ts';
 import { loadRun, newStep } from '../../src/workflow/run-state.ts';
 
 const step: ApprovalStep = { worker: 'approval', depends_on: [], message: 'm', timeout: 60_000 };

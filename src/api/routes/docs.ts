@@ -1,6 +1,6 @@
 /** The OpenAPI document and a self-contained docs page that renders it (no CDN: works offline). */
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { workflowJsonSchema } from '../../workflow/definition-schema.ts';
+import { workflowJsonSchema } from '../../domain/workflow-definition.ts';
 import { docsPageRoute, openApiRoute, workflowSchemaRoute } from '../contract/system.ts';
 import { openApiDocument } from '../openapi.ts';
 

@@ -1,7 +1,7 @@
 /** Workflow runs: list, read (long-poll), events (SSE), cancel, rerun, approval decisions. */
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { WORKFLOW_NAME } from '../../domain/workflow-definition.ts';
 import { AppError } from '../../errors.ts';
-import { WORKFLOW_NAME } from '../../workflow/definition-schema.ts';
 import type { RunEvent, WorkflowApi } from '../../workflow/workflow-api.ts';
 import {
   approveRoute,

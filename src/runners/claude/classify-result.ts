@@ -8,9 +8,10 @@
  * SDK's figures are kept in `detail` beside them, and stand alone when no proxy saw the task.
  */
 import type { SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { Usage } from '../../domain/usage.ts';
 import type { ErrorKind } from '../../errors.ts';
 import type { MeteredUsage } from '../../model/model-proxy.ts';
-import { type OutputEnvelope, RunnerError, type Usage } from '../runner.ts';
+import { type OutputEnvelope, RunnerError } from '../runner.ts';
 
 function apiErrorKind(status: number | null | undefined, text: string): ErrorKind {
   if (status === 429 || status === 402) {

@@ -299,20 +299,26 @@ export class PostgresStore implements Store {
     );
   }
 
-  async dueWebhookDeliveries(now: string, limit: number): Promise<WebhookDelivery[]> {
-    return (
-      await this.#all(
-        'SELECT * FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2',
-        [now, limit],
-      )
-    ).map((r) => ({
-      id: Number(r.id),
-      task_id: String(r.task_id),
-      url: String(r.url),
-      payload: String(r.payload),
-      attempts: Number(r.attempts),
-      next_attempt_at: String(r.next_attempt_at),
-    }));
+  async dueWebhookDeliveries(now: string, limit: number, leaseUntil: string): Promise<WebhookDelivery[]> {
+    // SKIP LOCKED: rows another process is claiming right now are passed over; the lease in the same
+    // statement keeps them from being due again for anyone until the sender records its attempt.
+    const rows = await this.#all(
+      `UPDATE webhook_deliveries SET next_attempt_at = $3
+       WHERE id IN (SELECT id FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= $1
+                    ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING *`,
+      [now, limit, leaseUntil],
+    );
+    return rows
+      .map((r) => ({
+        id: Number(r.id),
+        task_id: String(r.task_id),
+        url: String(r.url),
+        payload: String(r.payload),
+        attempts: Number(r.attempts),
+        next_attempt_at: String(r.next_attempt_at),
+      }))
+      .sort((a, b) => a.id - b.id);
   }
 
   async recordWebhookAttempt(

@@ -4,9 +4,9 @@
  * it releases, their events and DLQ entries) commits whole or not at all, whichever process writes it.
  */
 import type { PoolClient } from 'pg';
+import type { DlqEntry, RunEvent } from '../../domain/runs.ts';
+import type { WorkflowDefinition } from '../../domain/workflow-definition.ts';
 import { AppError } from '../../errors.ts';
-import type { WorkflowDefinition } from '../../workflow/definition-schema.ts';
-import type { DlqEntry, RunEvent } from '../../workflow/workflow-api.ts';
 import { type RunClusterStore, RunFencedError } from '../run-cluster-store.ts';
 import type { ScheduleStore } from '../schedule-store.ts';
 import { toDlq, toEvent, toRun, toStep, toWorkflow } from '../workflow-rows.ts';

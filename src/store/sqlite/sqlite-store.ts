@@ -239,19 +239,20 @@ export class SqliteStore implements Store {
     });
   }
 
-  async dueWebhookDeliveries(now: string, limit: number): Promise<WebhookDelivery[]> {
-    return this.#all(
-      'SELECT * FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?',
-      now,
-      limit,
-    ).map((r) => ({
-      id: Number(r.id),
-      task_id: String(r.task_id),
-      url: String(r.url),
-      payload: String(r.payload),
-      attempts: Number(r.attempts),
-      next_attempt_at: String(r.next_attempt_at),
-    }));
+  async dueWebhookDeliveries(now: string, limit: number, leaseUntil: string): Promise<WebhookDelivery[]> {
+    const due =
+      'SELECT id FROM webhook_deliveries WHERE next_attempt_at IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?';
+    // A read first: the sender polls every second, and an idle poll must not cost a durable write.
+    if (this.#all(due, now, limit).length === 0) return [];
+    const rows = await this.#writes.run(
+      () =>
+        this.prepare(`UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id IN (${due}) RETURNING *`).all(
+          leaseUntil,
+          now,
+          limit,
+        ) as Row[],
+    );
+    return rows.map(toDelivery).sort((a, b) => a.id - b.id);
   }
 
   recordWebhookAttempt(id: number, ok: boolean, nextAttemptAt: string | null, lastError: string | null): Promise<void> {
@@ -268,4 +269,15 @@ export class SqliteStore implements Store {
     await this.#writes.run(() => undefined);
     this.db.close();
   }
+}
+
+function toDelivery(r: Row): WebhookDelivery {
+  return {
+    id: Number(r.id),
+    task_id: String(r.task_id),
+    url: String(r.url),
+    payload: String(r.payload),
+    attempts: Number(r.attempts),
+    next_attempt_at: String(r.next_attempt_at),
+  };
 }

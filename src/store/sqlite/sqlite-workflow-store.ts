@@ -4,9 +4,9 @@
  * start of its dependants share one fsync with whatever else is being written in that tick.
  */
 import type { SQLInputValue } from 'node:sqlite';
+import type { DlqEntry, RunEvent } from '../../domain/runs.ts';
+import type { WorkflowDefinition } from '../../domain/workflow-definition.ts';
 import { AppError } from '../../errors.ts';
-import type { WorkflowDefinition } from '../../workflow/definition-schema.ts';
-import type { DlqEntry, RunEvent } from '../../workflow/workflow-api.ts';
 import { type RunClusterStore, RunFencedError } from '../run-cluster-store.ts';
 import type { ScheduleStore } from '../schedule-store.ts';
 import { toDlq, toEvent, toRun, toStep, toWorkflow } from '../workflow-rows.ts';

@@ -3,7 +3,7 @@
  * (config.ts): which provider and endpoint a step without its own gets, and which keys it may name.
  * Kept apart from the worker so reading the configuration does not load the AI SDK.
  */
-import { validationError } from '../errors.ts';
+import { validationError } from './errors.ts';
 
 export type LlmProvider = 'anthropic' | 'openai-compatible';
 
