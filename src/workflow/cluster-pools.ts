@@ -84,7 +84,8 @@ export class ClusterPools<W> extends Pools<W> {
     const queue = this.#queues.get(name) ?? [];
     this.#queues.set(name, queue);
     queue.push(waiter);
-    this.#pump(name);
+    // After the caller's synchronous move: it marks the unit `waiting_pool`, which is what makes it live.
+    queueMicrotask(() => this.#pump(name));
     return false;
   }
 
