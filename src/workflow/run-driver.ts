@@ -30,7 +30,9 @@ export const RUN_COMMANDS = 'run_commands';
 /** Channel of "command C has its outcome" (payload `{ id }`). */
 export const RUN_COMMAND_DONE = 'run_command_done';
 
-/** How often a holder looks for commands it was not told of (a notifier that missed one, or none across nodes). */
+/** How often a holder looks for commands it was not told of (a notice lost while the notifier reconnected). */
+const HOLDER_POLL_MS = 1_000;
+/** How often an acting node reads whether its command has an outcome, besides being told. */
 const COMMAND_POLL_MS = 250;
 /** How often every node looks for runs nobody drives (parked ones whose time came, handed-back ones). */
 const SWEEP_MS = 5_000;
@@ -94,7 +96,7 @@ export class RunDriver extends RunControl {
       this.#timers.push(
         setInterval(() => {
           for (const id of this.#holds.keys()) this.#applyCommandsOf(id);
-        }, COMMAND_POLL_MS).unref(),
+        }, HOLDER_POLL_MS).unref(),
       );
     }
     // At start, runs whose holders may have died too (on the embedded store: every run this process
@@ -180,7 +182,8 @@ export class RunDriver extends RunControl {
 
   protected override lostRun(runId: string): void {
     super.lostRun(runId);
-    this.#endHold(runId, new Error(`run ${runId} was taken over by another worker`));
+    // Done, not handed back: the run's job is the new holder's now.
+    this.#endHold(runId);
   }
 
   /** The `run` job handler: adopt, resume, apply commands, and hold until the run ends or parks. */
