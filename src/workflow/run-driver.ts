@@ -38,8 +38,11 @@ const COMMAND_POLL_MS = 250;
 const SWEEP_MS = 5_000;
 /** How long an acting node waits for the holder's outcome before answering 503. */
 const COMMAND_WAIT_MS = 10_000;
-/** Run jobs one process holds at once: a held run mostly waits on its steps, which pools limit. */
-const RUN_HANDLERS = 256;
+/**
+ * Run jobs one process holds at once: a held run mostly waits on its steps, which pools limit. More runs
+ * wait in the queue for a worker. (pg-boss runs one polling loop per handler: keep this modest.)
+ */
+const RUN_HANDLERS = 32;
 /** How long a worker's startRun waits for its own process to take the new run up (runCreated). */
 const TAKE_UP_WAIT_MS = 2_000;
 /** setTimeout's ceiling: a later wake is left to the sweep. */
