@@ -38,11 +38,6 @@ const COMMAND_POLL_MS = 250;
 const SWEEP_MS = 5_000;
 /** How long an acting node waits for the holder's outcome before answering 503. */
 const COMMAND_WAIT_MS = 10_000;
-/**
- * Run jobs one process holds at once: a held run mostly waits on its steps, which pools limit. More runs
- * wait in the queue for a worker. (pg-boss runs one polling loop per handler: keep this modest.)
- */
-const RUN_HANDLERS = 32;
 /** How long a worker's startRun waits for its own process to take the new run up (runCreated). */
 const TAKE_UP_WAIT_MS = 2_000;
 /** setTimeout's ceiling: a later wake is left to the sweep. */
@@ -55,6 +50,11 @@ export interface RunDriverOptions {
   notifier: Notifier;
   /** Whether this process takes `run` jobs (roles worker and all); an api node only sends them. */
   worker: boolean;
+  /**
+   * Run jobs this process holds at once: a held run mostly waits on its steps, which pools limit; more
+   * runs wait in the queue. pg-boss runs one polling loop per handler, so a shared queue wants few.
+   */
+  handlers: number;
 }
 
 /** This process's hold on a run: its adoption, and one chain that orders everything done to it here. */
@@ -73,6 +73,7 @@ export class RunDriver extends RunControl {
   readonly #queue: QueueDriver;
   readonly #notifier: Notifier;
   readonly #worker: boolean;
+  readonly #handlers: number;
   readonly #holds = new Map<string, Hold>();
   readonly #wakeTimers = new Map<string, NodeJS.Timeout>();
   /** Runs created here whose creator waits for this process to take them up (runCreated). */
@@ -86,12 +87,13 @@ export class RunDriver extends RunControl {
     this.#queue = options.queue;
     this.#notifier = options.notifier;
     this.#worker = options.worker;
+    this.#handlers = options.handlers;
   }
 
   /** Takes run jobs (workers), and sends one for every run that may have nobody driving it. */
   async start(): Promise<void> {
     if (this.#worker) {
-      await this.#queue.work('run', { concurrency: RUN_HANDLERS }, (job) => this.#drive(job));
+      await this.#queue.work('run', { concurrency: this.#handlers }, (job) => this.#drive(job));
       this.#unsubscribe = this.#notifier.subscribe(RUN_COMMANDS, (payload) => {
         const run = (payload as { run?: unknown } | null)?.run;
         if (typeof run === 'string') this.#applyCommandsOf(run);
