@@ -14,6 +14,7 @@ import type { Notifier } from '../cluster/notifier.ts';
 import { MemoryNotifier } from '../cluster/notifier-memory.ts';
 import { EventRelay } from '../cluster/notifier-relay.ts';
 import type { QueueDriver } from '../cluster/queue-driver.ts';
+import { EmbeddedQueueDriver } from '../cluster/queue-embedded.ts';
 import type { Config } from '../config.ts';
 import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
@@ -27,7 +28,6 @@ import { ClusterPools } from './cluster-pools.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
 import type { Logger } from './engine-deps.ts';
-import { InProcessQueue } from './in-process-queue.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
 import { RunDriver } from './run-driver.ts';
 import { type ActiveRun, newStep } from './run-state.ts';
@@ -79,7 +79,7 @@ export class WorkflowService implements WorkflowApi {
   readonly #deps: WorkflowServiceDeps;
   readonly #engine: RunDriver;
   /** The in-process queue this service made for itself (no `cluster` given), stopped with it. */
-  readonly #ownQueue: InProcessQueue | undefined;
+  readonly #ownQueue: EmbeddedQueueDriver | undefined;
   #dir: WorkflowsDir | undefined;
   readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
   /** Run events and ends, from this node's engine or (read from the store) another node's. */
@@ -88,7 +88,7 @@ export class WorkflowService implements WorkflowApi {
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
     const { config } = deps;
-    this.#ownQueue = deps.cluster ? undefined : new InProcessQueue();
+    this.#ownQueue = deps.cluster ? undefined : new EmbeddedQueueDriver();
     const cluster = {
       ...(deps.cluster ?? { queue: this.#ownQueue!, worker: true, sharedPools: false }),
       notifier: deps.notifier ?? new MemoryNotifier(),
