@@ -105,7 +105,17 @@ const schema = z.object({
   SWITCHYARD_CLAUDE_PATH: z.string().optional(),
   /** bubblewrap around every Claude Code process: where it works (auto), always (required), or never. */
   SWITCHYARD_SANDBOX: z.enum(['auto', 'required', 'off'], { error: 'must be auto, required or off' }).default('auto'),
+  /** What this process does (docs/cluster.md): api (HTTP, no Claude Code), worker (runs jobs), or all. */
+  SWITCHYARD_ROLE: z.enum(['api', 'worker', 'all'], { error: 'must be api, worker or all' }).default('all'),
+  /** PostgreSQL: a worker not heard of for this long has its jobs delivered again (pg-boss heartbeat, >= 10). */
+  SWITCHYARD_LEASE_SECONDS: int(10, 3600, ' (s)').default(20),
+  /** PostgreSQL: a task queued this long with no worker on it has its job sent again (a crash between the two writes). */
+  SWITCHYARD_RECONCILE_SECONDS: int(1, 3600, ' (s)').default(15),
+  /** On SIGTERM, how long running tasks get to finish before they are stopped and handed back. */
+  SWITCHYARD_DRAIN_SECONDS: int(0, 86_400, ' (s)').default(30),
 });
+
+export type Role = 'api' | 'worker' | 'all';
 
 export interface Config {
   host: string;
@@ -138,6 +148,14 @@ export interface Config {
   pools: Record<string, number>;
   logLevel: string;
   demo: boolean;
+  /** SWITCHYARD_ROLE: api, worker or all (the only role on SQLite). */
+  role: Role;
+  /** SWITCHYARD_LEASE_SECONDS: the heartbeat timeout after which a dead worker's job goes to another. */
+  leaseSeconds: number;
+  /** SWITCHYARD_RECONCILE_SECONDS: how old a queued task with no job may get before its job is sent again. */
+  reconcileSeconds: number;
+  /** SWITCHYARD_DRAIN_SECONDS: the grace running tasks get on SIGTERM. */
+  drainSeconds: number;
   claudePath: string | undefined;
   sandbox: 'auto' | 'required' | 'off';
   /** The variables passed through to Claude Code (model endpoint, credentials, proxies). */
@@ -227,6 +245,13 @@ export function loadConfig(
   // A bare name is looked up on PATH, not in a root; a path is checked where it lands.
   const claudeFile = c.SWITCHYARD_CLAUDE_PATH?.includes('/') ? path.resolve(cwd, c.SWITCHYARD_CLAUDE_PATH) : undefined;
   checkWorkspaceRoots(workspaceRoots, dataDir, configured, { workflowsDir, claudePath: claudeFile });
+  if (c.SWITCHYARD_ROLE !== 'all' && c.SWITCHYARD_DATABASE_URL === undefined) {
+    throw new AppError(
+      'validation',
+      `SWITCHYARD_ROLE ${c.SWITCHYARD_ROLE} needs SWITCHYARD_DATABASE_URL: on SQLite one process does everything (role all)`,
+      { field: 'SWITCHYARD_ROLE' },
+    );
+  }
   return {
     host: c.SWITCHYARD_HOST,
     port: c.SWITCHYARD_PORT,
@@ -256,6 +281,10 @@ export function loadConfig(
     pools,
     logLevel: c.SWITCHYARD_LOG_LEVEL,
     demo: c.SWITCHYARD_DEMO,
+    role: c.SWITCHYARD_ROLE,
+    leaseSeconds: c.SWITCHYARD_LEASE_SECONDS,
+    reconcileSeconds: c.SWITCHYARD_RECONCILE_SECONDS,
+    drainSeconds: c.SWITCHYARD_DRAIN_SECONDS,
     claudePath: c.SWITCHYARD_CLAUDE_PATH,
     sandbox: c.SWITCHYARD_SANDBOX,
     passThroughEnv,

@@ -16,7 +16,9 @@ import { poolRoutes } from './api/routes/pools.ts';
 import { runRoutes } from './api/routes/runs.ts';
 import { scheduleRoutes } from './api/routes/schedules.ts';
 import { workflowRoutes } from './api/routes/workflows.ts';
+import { createWorkerApp } from './api/worker-app.ts';
 import { openNotifier } from './cluster/notifier-open.ts';
+import { openQueueDriver } from './cluster/open-queue.ts';
 import { type Config, isLoopback } from './config.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { AppError } from './errors.ts';
@@ -143,6 +145,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     await store.close();
     throw err;
   });
+  // Roles (docs/cluster.md): an api process runs no Claude Code and takes no jobs; a worker serves no API.
+  const takesJobs = config.role !== 'api';
+  const servesApi = config.role !== 'worker';
+  // In-process on SQLite, pg-boss on PostgreSQL; `shared`: other processes take jobs from it too.
+  const { driver: queue, shared } = await openQueueDriver(config, {
+    onError: (err) =>
+      logger.warn({ err }, 'queue: pg-boss reported an error (retried; a restarting database emits several)'),
+  }).catch(async (err: unknown) => {
+    await cluster.close();
+    await store.close();
+    throw err;
+  });
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');
   const notifier = new TaskNotifier({ notifier: cluster, store, onError: onNotifierError });
@@ -179,7 +193,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     sandbox: modelSocket ? prepareSandboxHost(config.dataDir, modelSocket) : undefined,
   };
   const warm = new WarmPool({
-    cap: config.warm,
+    cap: takesJobs ? config.warm : 0,
     idleMs: config.warmIdle,
     configRoot: path.join(config.dataDir, 'claude'),
     process: processOptions,
@@ -205,14 +219,31 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     },
     onTerminal,
     sandbox,
+    queue,
+    shared,
+    reconcileSeconds: config.reconcileSeconds,
+    onError: (err, what) => logger.warn({ err }, `tasks: ${what} failed; retried later`),
   });
-  const tasks = new TaskService({ config, store, notifier, scheduler, onTerminal });
+  const tasks = new TaskService({
+    config,
+    store,
+    notifier,
+    scheduler,
+    onTerminal,
+    queue,
+    shared,
+    onError: (err, what) => logger.warn({ err }, `tasks: ${what} failed; a worker's reconciler sends it again`),
+  });
   const metrics = new Metrics({
     queued: () => store.countByStatus('queued'),
     running: () => scheduler.runningCount,
     admission,
   });
   await tasks.start();
+  if (takesJobs) {
+    await scheduler.start();
+    // Run jobs (queue 'run') are taken here too, once workflow runs are driven through the queue.
+  }
   webhooks.start();
   const checkouts = new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger });
   const workflows = new WorkflowService({
@@ -247,22 +278,24 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   // Every subscription above hears other nodes before this one answers its first request.
   await cluster.ready();
 
-  const app = createApp({
-    config,
-    tasks,
-    logger,
-    metrics,
-    sandbox,
-    openRoutes: [hookDeliveryRoutes(hooks, config.maxHookBodyBytes)],
-    extraRoutes: [
-      workflowRoutes(workflows),
-      runRoutes(workflows),
-      dlqRoutes(workflows),
-      hookListRoutes(hooks),
-      scheduleRoutes(schedules),
-      poolRoutes(workflows),
-    ],
-  });
+  const app = !servesApi
+    ? createWorkerApp({ apiKeys: config.apiKeys, logger, metrics, sandbox })
+    : createApp({
+        config,
+        tasks,
+        logger,
+        metrics,
+        sandbox,
+        openRoutes: [hookDeliveryRoutes(hooks, config.maxHookBodyBytes)],
+        extraRoutes: [
+          workflowRoutes(workflows),
+          runRoutes(workflows),
+          dlqRoutes(workflows),
+          hookListRoutes(hooks),
+          scheduleRoutes(schedules),
+          poolRoutes(workflows),
+        ],
+      });
   const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -272,7 +305,13 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
   logger.info(
-    { url, concurrency: config.concurrency, dataDir: config.dataDir, sandbox: sandbox.active ? 'bubblewrap' : 'none' },
+    {
+      url,
+      role: config.role,
+      concurrency: config.concurrency,
+      dataDir: config.dataDir,
+      sandbox: sandbox.active ? 'bubblewrap' : 'none',
+    },
     'switchyard listening',
   );
 

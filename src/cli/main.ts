@@ -14,7 +14,8 @@ import { workflowsCommand } from './workflows.ts';
 
 const USAGE = `usage: switchyard <command> [options]
 
-  serve [--port N] [--host H] [--data-dir D] [--demo]   start the server (flags mirror SWITCHYARD_* variables)
+  serve [--port N] [--host H] [--data-dir D] [--demo] [--role api|worker|all]
+                                                        start the server (flags mirror SWITCHYARD_* variables)
   exec "prompt" [--tools Read,Grep] [--cwd DIR] [--timeout MS] [--json]
                                                         run one task, streaming its progress
   tasks ls [--status S] [--limit N] | show ID | cancel ID | wait ID

@@ -94,16 +94,39 @@ export interface Store {
   countByStatus(status: TaskStatus): Promise<number>;
   /** Moves the oldest queued task to running (FIFO) and returns it. */
   claimNextTask(now: string): Promise<TaskRecord | undefined>;
-  /** Records the agent's session id once known. */
-  setAgentSession(id: string, agentSessionId: string): Promise<void>;
-  /** Ends a task; a task that is already terminal stays as it is (returns false). */
-  finishTask(id: string, finish: TaskFinish, now: string): Promise<boolean>;
+  /**
+   * Claims one task by id for a worker's job: `queued → running`, `attempts + 1`. Undefined when the
+   * task is not queued (taken by another job, cancelled, gone). The returned `attempts` is the fence
+   * for every later write of this attempt.
+   */
+  claimTask(id: string, now: string): Promise<TaskRecord | undefined>;
+  /**
+   * Takes over a task left `running` by an attempt whose worker is gone: still `running` under
+   * `deadAttempt` → `running` under `deadAttempt + 1`. Undefined if anything moved on meanwhile.
+   */
+  retakeTask(id: string, deadAttempt: number, now: string): Promise<TaskRecord | undefined>;
+  /**
+   * Ids of tasks queued since before `queuedBefore`, oldest first: the jobs a crash between the
+   * queued write and the send may have lost (and, embedded, every queued task at start).
+   */
+  listQueuedTasks(queuedBefore: string, limit: number): Promise<string[]>;
+  /** Records the agent's session id once known; with `attempt`, only while the task is still at it. */
+  setAgentSession(id: string, agentSessionId: string, attempt?: number): Promise<void>;
+  /**
+   * Ends a task; a task that is already terminal stays as it is (returns false). With `attempt` (the
+   * fence), it lands only while the task's `attempts` still equals it: a stale worker loses to a newer one.
+   */
+  finishTask(id: string, finish: TaskFinish, now: string, attempt?: number): Promise<boolean>;
   /** Queues a follow-up prompt on a terminal task; false if the task is not terminal. */
   queueMessage(id: string, message: string): Promise<boolean>;
   /** At start-up: tasks left running by a crash are failed `interrupted`, or requeued when retry_safe. */
   recoverInterrupted(now: string): Promise<RecoveryReport>;
 
-  appendEvents(events: Array<Omit<TaskEvent, 'seq'>>): Promise<TaskEvent[]>;
+  /**
+   * Appends events. With `attempt` (the fence), they land only while each event's task is still at
+   * that attempt; otherwise none is saved and the result is empty.
+   */
+  appendEvents(events: Array<Omit<TaskEvent, 'seq'>>, attempt?: number): Promise<TaskEvent[]>;
   listEvents(taskId: string, afterSeq: number, limit: number): Promise<TaskEvent[]>;
 
   addWebhookDelivery(taskId: string, url: string, payload: string, now: string): Promise<void>;

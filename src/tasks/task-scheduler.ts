@@ -1,10 +1,17 @@
 /**
- * Runs queued tasks, as many at once as there are free Claude Code slots, oldest first. Every transition is written to the
- * Store before anyone is told about it; a crash between two writes leaves a state that recovery
- * (Store.recoverInterrupted) turns into `interrupted` or a requeue.
+ * Runs tasks as the queue driver delivers their jobs (src/cluster/queue-driver.ts), as many at once as
+ * there are free Claude Code slots. A job names a task; the handler claims it in the Store
+ * (`queued → running`, attempts + 1), and that attempt number fences every later write of the run, so a
+ * worker presumed dead that comes back cannot overwrite a newer attempt. Every transition is written
+ * to the Store before anyone is told about it.
+ *
+ * A job delivered again (`deliveries > 1`) for a task still `running` means the worker that held it
+ * stopped (killed, drained, lost its lease): a retry_safe task runs again as the next attempt, any
+ * other ends `failed` with kind `interrupted`.
  */
 import path from 'node:path';
-import { toErrorInfo } from '../errors.ts';
+import type { QueueDriver, QueueJob } from '../cluster/queue-driver.ts';
+import { type ErrorInfo, toErrorInfo } from '../errors.ts';
 import type { Semaphore } from '../runners/claude/admission.ts';
 import type { ToolPolicy } from '../runners/claude/policy.ts';
 import type { ClaudeInput } from '../runners/claude/run-claude.ts';
@@ -39,7 +46,23 @@ export interface SchedulerDeps {
    * one is free, and holds it until its process is gone.
    */
   slots: Semaphore;
+  /** Where `task` jobs come from. */
+  queue: QueueDriver;
+  /**
+   * Other processes share the queue (PostgreSQL): a job this worker cannot start soon is handed back
+   * for a worker with a free slot, and queued tasks whose job was lost are sent again every
+   * `reconcileSeconds`.
+   */
+  shared: boolean;
+  reconcileSeconds?: number;
+  /** Told of what the scheduler cannot do now and retries later (a send, a reconcile pass). */
+  onError?: (err: unknown, what: string) => void;
 }
+
+/** Shared queue: how long a delivered job may wait for a slot before it is handed back to the cluster. */
+const SLOT_WAIT_MS = 2000;
+/** A retry_safe task is run at most this many times in all: a task that kills its worker every time ends. */
+const MAX_ATTEMPTS = 3;
 
 export class TaskScheduler {
   readonly #deps: SchedulerDeps;
@@ -52,59 +75,108 @@ export class TaskScheduler {
   readonly #running = new Map<string, AbortController>();
   /** Per task, the exit of its last Claude Code process: a follow-up must not resume before it. */
   readonly #exiting = new Map<string, Promise<void>>();
-  #pumping = false;
-  #again = false;
   #stopped = false;
+  #reconciler: NodeJS.Timeout | undefined;
   /** Told of every claim, so the service's queued count stays exact without a COUNT query. */
   onClaimed: () => void = () => {};
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
-    deps.slots.onFree(() => this.wake());
   }
 
   get runningCount(): number {
     return this.#active.size;
   }
 
-  /** Starts as many queued tasks as there are free slots. Cheap to call often. */
-  wake(): void {
-    if (this.#stopped) return;
-    if (this.#pumping) {
-      this.#again = true;
-      return;
+  /** Starts taking `task` jobs (the worker and all roles). */
+  async start(): Promise<void> {
+    const { queue, slots, shared, reconcileSeconds } = this.#deps;
+    await queue.work('task', { concurrency: slots.capacity }, (job) => this.#handle(job));
+    if (shared && reconcileSeconds) {
+      this.#reconciler = setInterval(() => void this.#reconcile(reconcileSeconds), reconcileSeconds * 1000);
+      this.#reconciler.unref();
     }
-    this.#pumping = true;
-    void this.#pump().finally(() => {
-      this.#pumping = false;
-      if (this.#again) {
-        this.#again = false;
-        this.wake();
-      }
-    });
   }
 
-  async #pump(): Promise<void> {
-    const { slots } = this.#deps;
-    while (!this.#stopped && slots.tryAcquire()) {
-      let task: TaskRecord | undefined;
-      try {
-        task = await this.#deps.store.claimNextTask(new Date().toISOString());
-      } finally {
-        if (!task) slots.release();
+  /** Sends the jobs of tasks queued for longer than `seconds` (a crash between the queued write and the send). */
+  async #reconcile(seconds: number): Promise<void> {
+    try {
+      const before = new Date(Date.now() - seconds * 1000).toISOString();
+      for (const id of await this.#deps.store.listQueuedTasks(before, 500)) {
+        if (this.#stopped) return;
+        // Keyed by the task: a job already waiting for it makes this send a no-op.
+        await this.#deps.queue.send('task', id, { key: id });
       }
-      if (!task) return;
-      this.onClaimed();
-      const controller = new AbortController();
-      this.#active.add(controller);
-      this.#running.set(task.id, controller);
-      void this.#run(task, controller).finally(() => {
-        this.#active.delete(controller);
-        this.#forget(task.id, controller);
-        slots.release();
-        this.wake();
-      });
+    } catch (err) {
+      this.#deps.onError?.(err, 'reconciling queued tasks');
     }
+  }
+
+  async #handle(job: QueueJob): Promise<void> {
+    const { slots, shared } = this.#deps;
+    if (this.#stopped) throw new Error('this worker is draining');
+    // Admission before the claim: a job is only taken when its task can start here. On a shared queue a
+    // job that would wait goes back to the cluster, so a busy worker does not hoard what others could run.
+    const waitFor = shared ? AbortSignal.any([job.signal, AbortSignal.timeout(SLOT_WAIT_MS)]) : job.signal;
+    await slots.acquire(waitFor);
+    const controller = new AbortController();
+    let task: TaskRecord | undefined;
+    try {
+      task = await this.#take(job, controller);
+    } finally {
+      if (!task) slots.release();
+    }
+    if (!task) return;
+    this.onClaimed();
+    // The job's signal aborts on drain (after the grace) or a lost lease: the run stops, its job goes back.
+    const onJobAbort = () => controller.abort('shutdown');
+    job.signal.addEventListener('abort', onJobAbort, { once: true });
+    this.#active.add(controller);
+    try {
+      // Until the process is gone: the job (and its key) is held, so a follow-up's job waits for it.
+      await this.#run(task, controller);
+    } finally {
+      job.signal.removeEventListener('abort', onJobAbort);
+      this.#active.delete(controller);
+      this.#forget(task.id, controller);
+      slots.release();
+    }
+  }
+
+  /**
+   * The task this job may run now, claimed and registered under `controller` (in the claim's own
+   * continuation, so a cancel written in the same commit finds the run); or undefined when there is
+   * nothing (more) to run.
+   */
+  async #take(job: QueueJob, controller: AbortController): Promise<TaskRecord | undefined> {
+    const { store } = this.#deps;
+    const now = new Date().toISOString();
+    const claimed = await store.claimTask(job.id, now);
+    if (claimed) this.#running.set(claimed.id, controller);
+    if (claimed || job.deliveries === 1) return claimed;
+    const task = await store.getTask(job.id);
+    // Not running (a repeated send, a cancel), or running here after all: nothing to take over.
+    if (task?.status !== 'running' || this.#running.has(task.id)) return undefined;
+    if (task.retry_safe && task.attempts < MAX_ATTEMPTS) {
+      const retaken = await store.retakeTask(task.id, task.attempts, now);
+      if (retaken) this.#running.set(retaken.id, controller);
+      return retaken;
+    }
+    const error: ErrorInfo = {
+      kind: 'interrupted',
+      message:
+        `the worker running this task stopped during attempt ${task.attempts}` +
+        (task.retry_safe
+          ? ` (no attempts left of ${MAX_ATTEMPTS})`
+          : '; the task is not retry_safe, so it was not run again'),
+      retryable: true,
+    };
+    const finish: TaskFinish = { status: 'failed', response: null, result: { policy: task.policy }, error };
+    if (await store.finishTask(task.id, finish, now, task.attempts)) {
+      const saved = await store.getTask(task.id);
+      if (saved) await announceTerminal(store, this.#deps.notifier, this.#deps.onTerminal, saved);
+    }
+    return undefined;
   }
 
   /** Aborts a running task; returns false if it is not running here. */
@@ -115,12 +187,16 @@ export class TaskScheduler {
     return true;
   }
 
-  /** Stops taking work, waits up to `graceMs` for running tasks, then kills what is left. */
+  /**
+   * Drain: takes no new jobs; running tasks get `graceMs` to finish, then are stopped and their jobs
+   * handed back (on a shared queue another worker retakes or interrupts them; embedded, the next start
+   * recovers them). Stops the queue driver: call it once, for every queue this process works.
+   */
   async drain(graceMs: number): Promise<void> {
     this.#stopped = true;
-    const deadline = Date.now() + graceMs;
-    while (this.#active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    // Killed tasks stay `running` in the Store; the next start records them as interrupted.
+    clearInterval(this.#reconciler);
+    await this.#deps.queue.stop(graceMs);
+    // A run the driver did not hold (none should be left) is stopped the same way.
     for (const controller of this.#active) controller.abort('shutdown');
     while (this.#active.size > 0) await new Promise((r) => setTimeout(r, 20));
   }
@@ -141,7 +217,7 @@ export class TaskScheduler {
         created_at: new Date().toISOString(),
       };
       pendingEvents = pendingEvents.then(() =>
-        store.appendEvents([event]).then((saved: TaskEvent[]) => notifier.publishEvents(saved)),
+        store.appendEvents([event], task.attempts).then((saved: TaskEvent[]) => notifier.publishEvents(saved)),
       );
     };
     emit('status', { status: 'running', attempt: task.attempts });
@@ -167,7 +243,7 @@ export class TaskScheduler {
     let finish: TaskFinish;
     try {
       const out = await this.#deps.runClaude(input, ctx, {
-        onAgentSession: (id) => void store.setAgentSession(task.id, id),
+        onAgentSession: (id) => void store.setAgentSession(task.id, id, task.attempts),
         onExit: (p) => {
           exited = p;
           this.#exiting.set(task.id, p);
@@ -195,7 +271,8 @@ export class TaskScheduler {
 
   async #finish(task: TaskRecord, finish: TaskFinish, pending: () => Promise<unknown>): Promise<void> {
     const { store, notifier } = this.#deps;
-    if (!(await store.finishTask(task.id, this.#deps.redactor.value(finish), new Date().toISOString()))) return;
+    const now = new Date().toISOString();
+    if (!(await store.finishTask(task.id, this.#deps.redactor.value(finish), now, task.attempts))) return;
     // The agent's own events go first, so the terminal status event is the last in the log.
     await pending().catch(() => undefined);
     const saved = await store.getTask(task.id);

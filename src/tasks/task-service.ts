@@ -3,6 +3,7 @@
  * follow events, cancel, send a follow-up message.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import type { QueueDriver } from '../cluster/queue-driver.ts';
 import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { type Store, type TaskEvent, type TaskRecord, type TaskStatus, TERMINAL } from '../store/store.ts';
@@ -15,14 +16,27 @@ export interface TaskServiceDeps {
   store: Store;
   notifier: TaskNotifier;
   scheduler: TaskScheduler;
+  /** Where a queued task's job goes (any worker of the cluster takes it). */
+  queue: QueueDriver;
+  /**
+   * Other processes share the Store and the queue (PostgreSQL): tasks running at start may be theirs,
+   * and the queued count moves under this process, so it is read from the Store.
+   */
+  shared: boolean;
   /** Called after a terminal state the service itself wrote is durable (webhooks, metrics). */
   onTerminal?: (task: TaskRecord) => void;
+  /** Told of a job that could not be sent (the task stays queued; a worker's reconciler sends it). */
+  onError?: (err: unknown, what: string) => void;
 }
+
+/** Shared Store: the queued count behind the queue limit is read again when older than this. */
+const COUNT_TTL_MS = 1000;
 
 export class TaskService {
   readonly #deps: TaskServiceDeps;
   /** Queued count kept in memory: a COUNT per submission would cost more than the insert. */
   #queued = 0;
+  #countedAt = 0;
 
   constructor(deps: TaskServiceDeps) {
     this.#deps = deps;
@@ -33,26 +47,52 @@ export class TaskService {
 
   async start(): Promise<void> {
     const { store } = this.#deps;
-    const now = new Date().toISOString();
-    const { interrupted } = await store.recoverInterrupted(now);
-    // Their end is news to whoever follows them: a terminal event ends open streams, a webhook tells.
-    for (const id of interrupted) {
-      const task = await store.getTask(id);
-      if (task) await announceTerminal(store, this.#deps.notifier, this.#deps.onTerminal, task);
+    // On a shared Store a running task may be another live worker's: the queue's redelivery, not a
+    // start, decides that one is orphaned. Embedded, every running task is this process's last life's.
+    if (!this.#deps.shared) {
+      const now = new Date().toISOString();
+      const { interrupted } = await store.recoverInterrupted(now);
+      // Their end is news to whoever follows them: a terminal event ends open streams, a webhook tells.
+      for (const id of interrupted) {
+        const task = await store.getTask(id);
+        if (task) await announceTerminal(store, this.#deps.notifier, this.#deps.onTerminal, task);
+      }
+      // The embedded queue lives in memory: every queued task gets its job again, oldest first.
+      for (const id of await store.listQueuedTasks('9999-12-31T23:59:59.999Z', Number.MAX_SAFE_INTEGER)) {
+        await this.#send(id);
+      }
     }
     this.#queued = await this.#deps.store.countByStatus('queued');
-    this.#deps.scheduler.wake();
+    this.#countedAt = Date.now();
+  }
+
+  /** Sends the task's job, keyed by the task: at most one waits per task. */
+  async #send(id: string): Promise<void> {
+    try {
+      await this.#deps.queue.send('task', id, { key: id });
+    } catch (err) {
+      // The task is durably queued; a worker's reconciler sends its job once the queue is back.
+      this.#deps.onError?.(err, `sending the job of task ${id}`);
+    }
+  }
+
+  async #queuedCount(): Promise<number> {
+    if (this.#deps.shared && Date.now() - this.#countedAt > COUNT_TTL_MS) {
+      this.#queued = await this.#deps.store.countByStatus('queued');
+      this.#countedAt = Date.now();
+    }
+    return this.#queued;
   }
 
   async submit(body: unknown, idempotencyKey?: string): Promise<{ task: TaskRecord; created: boolean }> {
-    const { config, store, scheduler } = this.#deps;
+    const { config, store } = this.#deps;
     const parsed = parseTaskRequest(body, config);
     if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
       throw new AppError('validation', 'Idempotency-Key must be 1 to 255 printable ASCII characters', {
         field: 'Idempotency-Key',
       });
     }
-    if (this.#queued >= config.queueLimit) {
+    if ((await this.#queuedCount()) >= config.queueLimit) {
       throw new AppError('queue_full', `the queue is full (${config.queueLimit} tasks waiting)`, { retryAfter: 5 });
     }
     const hash = idempotencyKey ? createHash('sha256').update(canonicalJson(body)).digest('hex') : null;
@@ -68,7 +108,7 @@ export class TaskService {
     });
     if (result.created) {
       this.#queued++;
-      scheduler.wake();
+      await this.#send(result.task.id);
     }
     return result;
   }
@@ -160,7 +200,7 @@ export class TaskService {
       });
     }
     this.#queued++;
-    this.#deps.scheduler.wake();
+    await this.#send(id);
     return this.get(id);
   }
 

@@ -123,8 +123,8 @@ export class PostgresStore implements Store {
 
   async createTask(task: NewTask): Promise<CreateResult> {
     const row = await this.#one(
-      `INSERT INTO tasks (id, status, request, policy, created_at, retry_safe, idempotency_key, idempotency_hash, metadata, webhook_url)
-       VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9)
+      `INSERT INTO tasks (id, status, request, policy, created_at, queued_at, retry_safe, idempotency_key, idempotency_hash, metadata, webhook_url)
+       VALUES ($1, 'queued', $2, $3, $4, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (idempotency_key) DO NOTHING RETURNING *`,
       [
         task.id,
@@ -212,15 +212,45 @@ export class PostgresStore implements Store {
     }
   }
 
-  async setAgentSession(id: string, agentSessionId: string): Promise<void> {
-    await this.pool.query('UPDATE tasks SET agent_session_id = $1 WHERE id = $2', [agentSessionId, id]);
+  async claimTask(id: string, now: string): Promise<TaskRecord | undefined> {
+    const row = await this.#one(
+      `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, $1), attempts = attempts + 1
+       WHERE id = $2 AND status = 'queued' RETURNING *`,
+      [now, id],
+    );
+    return row ? toTask(row) : undefined;
   }
 
-  async finishTask(id: string, finish: TaskFinish, now: string): Promise<boolean> {
+  async retakeTask(id: string, deadAttempt: number, now: string): Promise<TaskRecord | undefined> {
+    const row = await this.#one(
+      `UPDATE tasks SET attempts = attempts + 1, started_at = coalesce(started_at, $1)
+       WHERE id = $2 AND status = 'running' AND attempts = $3 RETURNING *`,
+      [now, id, deadAttempt],
+    );
+    return row ? toTask(row) : undefined;
+  }
+
+  async listQueuedTasks(queuedBefore: string, limit: number): Promise<string[]> {
+    return (
+      await this.#all(
+        `SELECT id FROM tasks WHERE status = 'queued' AND coalesce(queued_at, created_at) < $1 ORDER BY seq LIMIT $2`,
+        [queuedBefore, limit],
+      )
+    ).map((r) => String(r.id));
+  }
+
+  async setAgentSession(id: string, agentSessionId: string, attempt?: number): Promise<void> {
+    await this.pool.query(
+      'UPDATE tasks SET agent_session_id = $1 WHERE id = $2 AND ($3::integer IS NULL OR attempts = $3)',
+      [agentSessionId, id, attempt ?? null],
+    );
+  }
+
+  async finishTask(id: string, finish: TaskFinish, now: string, attempt?: number): Promise<boolean> {
     const result = await this.pool.query(
       `UPDATE tasks SET status = $1, response = $2, result = $3, error = $4, finished_at = $5, pending_message = NULL
-         WHERE id = $6 AND status NOT IN ('completed', 'failed')`,
-      [finish.status, freeText(finish.response), json(finish.result), json(finish.error), now, id],
+         WHERE id = $6 AND status NOT IN ('completed', 'failed') AND ($7::integer IS NULL OR attempts = $7)`,
+      [finish.status, freeText(finish.response), json(finish.result), json(finish.error), now, id, attempt ?? null],
     );
     return result.rowCount === 1;
   }
@@ -228,9 +258,9 @@ export class PostgresStore implements Store {
   async queueMessage(id: string, message: string): Promise<boolean> {
     // Back in the FIFO at its old seq (a new seq would break cursors), as in the SQLite store.
     const result = await this.pool.query(
-      `UPDATE tasks SET status = 'queued', pending_message = $1, error = NULL, finished_at = NULL
+      `UPDATE tasks SET status = 'queued', pending_message = $1, error = NULL, finished_at = NULL, queued_at = $3
          WHERE id = $2 AND status IN ('completed', 'failed')`,
-      [freeText(message), id],
+      [freeText(message), id, new Date().toISOString()],
     );
     return result.rowCount === 1;
   }
@@ -240,7 +270,10 @@ export class PostgresStore implements Store {
     // worker heartbeats replace this once several processes claim from one database.
     return this.transaction(async (c) => {
       const requeued = (
-        await c.query(`UPDATE tasks SET status = 'queued' WHERE status = 'running' AND retry_safe RETURNING id`)
+        await c.query(
+          `UPDATE tasks SET status = 'queued', queued_at = $1 WHERE status = 'running' AND retry_safe RETURNING id`,
+          [now],
+        )
       ).rows.map((r: Row) => String(r.id));
       const error: ErrorInfo = {
         kind: 'interrupted',
@@ -257,11 +290,15 @@ export class PostgresStore implements Store {
     });
   }
 
-  appendEvents(events: Array<Omit<TaskEvent, 'seq'>>): Promise<TaskEvent[]> {
+  appendEvents(events: Array<Omit<TaskEvent, 'seq'>>, attempt?: number): Promise<TaskEvent[]> {
     if (events.length === 0) return Promise.resolve([]);
     return this.transaction(async (c) => {
       for (const taskId of [...new Set(events.map((e) => e.task_id))].sort()) {
         await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_TASK_EVENTS, taskId]);
+        if (attempt === undefined) continue;
+        // FOR SHARE: a retake (attempts + 1) waits for these events to commit, or they see it and stop.
+        const { rows } = await c.query('SELECT attempts FROM tasks WHERE id = $1 FOR SHARE', [taskId]);
+        if (Number(rows[0]?.attempts) !== attempt) return [];
       }
       const saved: TaskEvent[] = [];
       for (const e of events) {

@@ -100,13 +100,15 @@ export class SqliteStore implements Store {
           return { task: toTask(existing), created: false };
         }
       }
+      const createdAt = new Date().toISOString();
       const row = this.#get(
-        `INSERT INTO tasks (id, status, request, policy, created_at, retry_safe, idempotency_key, idempotency_hash, metadata, webhook_url)
-         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        `INSERT INTO tasks (id, status, request, policy, created_at, queued_at, retry_safe, idempotency_key, idempotency_hash, metadata, webhook_url)
+         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
         task.id,
         JSON.stringify(task.request),
         JSON.stringify(task.policy),
-        new Date().toISOString(),
+        createdAt,
+        createdAt,
         task.retry_safe ? 1 : 0,
         task.idempotency_key,
         task.idempotency_hash,
@@ -153,18 +155,65 @@ export class SqliteStore implements Store {
     });
   }
 
-  setAgentSession(id: string, agentSessionId: string): Promise<void> {
+  claimTask(id: string, now: string): Promise<TaskRecord | undefined> {
     return this.#writes.run(() => {
-      this.prepare('UPDATE tasks SET agent_session_id = ? WHERE id = ?').run(agentSessionId, id);
+      const row = this.#get(
+        `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, ?), attempts = attempts + 1
+         WHERE id = ? AND status = 'queued' RETURNING *`,
+        now,
+        id,
+      );
+      return row ? toTask(row) : undefined;
     });
   }
 
-  finishTask(id: string, finish: TaskFinish, now: string): Promise<boolean> {
+  retakeTask(id: string, deadAttempt: number, now: string): Promise<TaskRecord | undefined> {
+    return this.#writes.run(() => {
+      const row = this.#get(
+        `UPDATE tasks SET attempts = attempts + 1, started_at = coalesce(started_at, ?)
+         WHERE id = ? AND status = 'running' AND attempts = ? RETURNING *`,
+        now,
+        id,
+        deadAttempt,
+      );
+      return row ? toTask(row) : undefined;
+    });
+  }
+
+  async listQueuedTasks(queuedBefore: string, limit: number): Promise<string[]> {
+    return this.#all(
+      `SELECT id FROM tasks WHERE status = 'queued' AND coalesce(queued_at, created_at) < ? ORDER BY seq LIMIT ?`,
+      queuedBefore,
+      limit,
+    ).map((r) => String(r.id));
+  }
+
+  setAgentSession(id: string, agentSessionId: string, attempt?: number): Promise<void> {
+    return this.#writes.run(() => {
+      this.prepare('UPDATE tasks SET agent_session_id = ? WHERE id = ? AND (? IS NULL OR attempts = ?)').run(
+        agentSessionId,
+        id,
+        attempt ?? null,
+        attempt ?? null,
+      );
+    });
+  }
+
+  finishTask(id: string, finish: TaskFinish, now: string, attempt?: number): Promise<boolean> {
     return this.#writes.run(() => {
       const info = this.prepare(
         `UPDATE tasks SET status = ?, response = ?, result = ?, error = ?, finished_at = ?, pending_message = NULL
-           WHERE id = ? AND status NOT IN ('completed', 'failed')`,
-      ).run(finish.status, finish.response, json(finish.result), json(finish.error), now, id);
+           WHERE id = ? AND status NOT IN ('completed', 'failed') AND (? IS NULL OR attempts = ?)`,
+      ).run(
+        finish.status,
+        finish.response,
+        json(finish.result),
+        json(finish.error),
+        now,
+        id,
+        attempt ?? null,
+        attempt ?? null,
+      );
       return Number(info.changes) === 1;
     });
   }
@@ -174,9 +223,9 @@ export class SqliteStore implements Store {
       // Moving to the back of the FIFO: a new seq would break cursors, so the claim order uses seq
       // and a follow-up simply waits its turn among tasks queued before it.
       const info = this.prepare(
-        `UPDATE tasks SET status = 'queued', pending_message = ?, error = NULL, finished_at = NULL
+        `UPDATE tasks SET status = 'queued', pending_message = ?, error = NULL, finished_at = NULL, queued_at = ?
            WHERE id = ? AND status IN ('completed', 'failed')`,
-      ).run(message, id);
+      ).run(message, new Date().toISOString(), id);
       return Number(info.changes) === 1;
     });
   }
@@ -184,7 +233,8 @@ export class SqliteStore implements Store {
   recoverInterrupted(now: string): Promise<RecoveryReport> {
     return this.#writes.run(() => {
       const requeued = this.#all(
-        `UPDATE tasks SET status = 'queued' WHERE status = 'running' AND retry_safe = 1 RETURNING id`,
+        `UPDATE tasks SET status = 'queued', queued_at = ? WHERE status = 'running' AND retry_safe = 1 RETURNING id`,
+        now,
       ).map((r) => String(r.id));
       const error: ErrorInfo = {
         kind: 'interrupted',
@@ -200,8 +250,16 @@ export class SqliteStore implements Store {
     });
   }
 
-  appendEvents(events: Array<Omit<TaskEvent, 'seq'>>): Promise<TaskEvent[]> {
+  appendEvents(events: Array<Omit<TaskEvent, 'seq'>>, attempt?: number): Promise<TaskEvent[]> {
     return this.#writes.run(() => {
+      if (attempt !== undefined) {
+        const at = this.prepare('SELECT attempts FROM tasks WHERE id = ?');
+        const stale = new Set(events.map((e) => e.task_id)).values().some((id) => {
+          const row = at.get(id) as Row | undefined;
+          return !row || Number(row.attempts) !== attempt;
+        });
+        if (stale) return [];
+      }
       const insert = this.prepare(
         `INSERT INTO task_events (task_id, seq, type, data, created_at)
          VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM task_events WHERE task_id = ?), ?, ?, ?) RETURNING seq`,
