@@ -61,6 +61,8 @@ export interface SchedulerDeps {
 
 /** Shared queue: how long a delivered job may wait for a slot before it is handed back to the cluster. */
 const SLOT_WAIT_MS = 2000;
+/** How long a run's finish keeps trying while the database cannot be reached. */
+const FINISH_RETRY_MS = 30_000;
 /** A retry_safe task is run at most this many times in all: a task that kills its worker every time ends. */
 const MAX_ATTEMPTS = 3;
 
@@ -243,7 +245,12 @@ export class TaskScheduler {
         created_at: new Date().toISOString(),
       };
       pendingEvents = pendingEvents.then(() =>
-        store.appendEvents([event], task.attempts).then((saved: TaskEvent[]) => notifier.publishEvents(saved)),
+        store
+          .appendEvents([event], task.attempts)
+          .then((saved: TaskEvent[]) => notifier.publishEvents(saved))
+          // An event that cannot be written now (the database restarting) is lost, not fatal: the run
+          // goes on, and its finish, written later, is what decides the task.
+          .catch(() => undefined),
       );
     };
     emit('status', { status: 'running', attempt: task.attempts });
@@ -269,7 +276,7 @@ export class TaskScheduler {
     let finish: TaskFinish;
     try {
       const out = await this.#deps.runClaude(input, ctx, {
-        onAgentSession: (id) => void store.setAgentSession(task.id, id, task.attempts),
+        onAgentSession: (id) => void store.setAgentSession(task.id, id, task.attempts).catch(() => undefined),
         onExit: (p) => {
           exited = p;
           this.#exiting.set(task.id, p);
@@ -300,7 +307,11 @@ export class TaskScheduler {
   async #finish(task: TaskRecord, finish: TaskFinish, pending: () => Promise<unknown>): Promise<void> {
     const { store, notifier } = this.#deps;
     const now = new Date().toISOString();
-    if (!(await store.finishTask(task.id, this.#deps.redactor.value(finish), now, task.attempts))) return;
+    const redacted = this.#deps.redactor.value(finish);
+    // The outcome is the run's whole worth: a database that is briefly away (a restart, a failover) is
+    // waited for, within the lease; the fence still keeps a write that comes too late from landing.
+    const written = await retrying(FINISH_RETRY_MS, () => store.finishTask(task.id, redacted, now, task.attempts));
+    if (!written) return;
     // The agent's own events go first, so the terminal status event is the last in the log.
     await pending().catch(() => undefined);
     const saved = await store.getTask(task.id);
@@ -318,5 +329,18 @@ export class TaskScheduler {
       ...out.detail,
       policy,
     };
+  }
+}
+
+/** Runs `write` until it succeeds or `withinMs` has passed (then its last error is thrown). */
+async function retrying<T>(withinMs: number, write: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 4000)) {
+    try {
+      return await write();
+    } catch (err) {
+      if (Date.now() + wait > deadline) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 }
