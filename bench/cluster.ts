@@ -4,7 +4,8 @@
  * Tasks are real Claude Code against the scripted model (one-turn text answer).
  *
  *   dispatch       task created → claimed by a worker (its `started_at`), --n tasks one after another,
- *                  on PostgreSQL (1 api + 1 worker process) and on SQLite (one in-process server)
+ *                  on PostgreSQL (1 api + 1 worker process) and on SQLite (one in-process server), 2 slots
+ *                  each so a free one waits while the previous task's Claude Code exits
  *   submissions/s  POST /v1/tasks from --clients concurrent clients for --seconds, to 1 and to 2 api nodes
  *                  with no worker (tasks stay queued); SQLite with one slot held by a task that never ends
  *   tasks/s        --per-worker tasks per worker submitted at once, 1 api + 1, 2 and 4 worker processes
@@ -86,8 +87,13 @@ async function submissions(clients: SwitchyardClient[]): Promise<{ perSecond: nu
   return { perSecond: latency.length / ((performance.now() - start) / 1000), n: latency.length, latency };
 }
 
-async function newCluster(db: TestDatabase, modelUrl: string, roles: Array<'api' | 'worker'>): Promise<Cluster> {
-  const cluster = await startCluster({ databaseUrl: db.url, modelUrl, roles, concurrency: 1 });
+async function newCluster(
+  db: TestDatabase,
+  modelUrl: string,
+  roles: Array<'api' | 'worker'>,
+  concurrency = 1,
+): Promise<Cluster> {
+  const cluster = await startCluster({ databaseUrl: db.url, modelUrl, roles, concurrency });
   cleanups.push(() => cluster.close());
   return cluster;
 }
@@ -107,18 +113,20 @@ try {
 
   // 1. Dispatch latency.
   {
-    const cluster = await newCluster(await freshDb(), model.url, ['api', 'worker']);
+    // Two slots: the previous task's Claude Code may still be exiting (it holds its slot until gone),
+    // and that wait is not dispatch.
+    const cluster = await newCluster(await freshDb(), model.url, ['api', 'worker'], 2);
     const onPg = await dispatch(cluster.apis[0]!.client);
     const loadPg = loadLine();
     await cleanups.pop()!();
-    const sqlite = await startBenchServer(model.url, { SWITCHYARD_CONCURRENCY: '1' });
+    const sqlite = await startBenchServer(model.url, { SWITCHYARD_CONCURRENCY: '2' });
     cleanups.push(() => sqlite.close());
     const onSqlite = await dispatch(new SwitchyardClient({ baseUrl: sqlite.url }));
     const loadSqlite = loadLine();
     await cleanups.pop()!();
     const a = summarize(onPg);
     const b = summarize(onSqlite);
-    say(`dispatch: task created → claimed (started_at − created_at), ${N} one after another after 2 warm-up:`);
+    say(`dispatch: task created → claimed (started_at − created_at), ${N} one after another after 2 warm-up, 2 slots:`);
     say(`${row('postgres, 1 api + 1 worker process (pg-boss)', a)}   [${loadPg}]`);
     say(`${row('sqlite, one server (embedded queue)', b)}   [${loadSqlite}]`);
     say(
