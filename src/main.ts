@@ -152,10 +152,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const { driver: queue, shared } = await openQueueDriver(config, {
     onError: (err) =>
       logger.warn({ err }, 'queue: pg-boss reported an error (retried; a restarting database emits several)'),
-  }).catch(async (err: unknown) => {
-    await cluster.close();
-    await store.close();
-    throw err;
   });
   const orphans = killOrphans(config.dataDir);
   if (orphans > 0) logger.warn({ orphans }, 'killed processes left by tasks of an earlier run');

@@ -64,7 +64,8 @@ export class PgBossQueueDriver implements QueueDriver {
       connectionString: options.url,
       schema: options.schema ?? BOSS_SCHEMA,
       application_name: 'switchyard-queue',
-      max: 10,
+      // Beside the Store's pool (10): fetches, completions and heartbeats are short; LISTEN has its own.
+      max: 5,
       useListenNotify: true,
       superviseIntervalSeconds: options.monitorSeconds,
       monitorIntervalSeconds: options.monitorSeconds,

@@ -22,10 +22,7 @@ export interface Stores {
   workflows: WorkflowStore;
 }
 
-/**
- * Any number of processes may open one PostgreSQL database (docs/cluster.md: work is claimed in the
- * Store and fenced by attempt); SQLite is the data dir's, which its own lock guards.
- */
+/** Any number of processes may open one PostgreSQL database (docs/cluster.md); SQLite's data dir has its own lock. */
 export async function openStore(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Stores> {
   if (config.databaseUrl !== undefined) {
     const store = await openPostgresStore(config.databaseUrl);

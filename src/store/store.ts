@@ -102,9 +102,10 @@ export interface Store {
   claimTask(id: string, now: string): Promise<TaskRecord | undefined>;
   /**
    * Takes over a task left `running` by an attempt whose worker is gone: still `running` under
-   * `deadAttempt` → `running` under `deadAttempt + 1`. Undefined if anything moved on meanwhile.
+   * `deadAttempt` → `running` under `deadAttempt + 1`. Undefined if anything moved on meanwhile, or
+   * if this turn (the first run or a follow-up) was already taken over `maxRetakes` times.
    */
-  retakeTask(id: string, deadAttempt: number, now: string): Promise<TaskRecord | undefined>;
+  retakeTask(id: string, deadAttempt: number, now: string, maxRetakes: number): Promise<TaskRecord | undefined>;
   /**
    * Ids of tasks queued since before `queuedBefore`, oldest first: the jobs a crash between the
    * queued write and the send may have lost (and, embedded, every queued task at start).

@@ -168,7 +168,10 @@ export interface WorkflowStore extends ScheduleStore {
   /** Steps and items of a run, in the order they were first written (callers group items by step). */
   getSteps(runId: string): Promise<StepRecord[]>;
 
-  /** Writes a transition atomically; returns the events with their sequence numbers. */
+  /**
+   * Writes a transition atomically; returns the events with their sequence numbers. Transitions of the
+   * same run commit in the order apply() was called, even when the caller does not wait in between.
+   */
   apply(batch: WorkflowBatch): Promise<RunEvent[]>;
   listRunEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]>;
 

@@ -63,8 +63,8 @@ export interface SchedulerDeps {
 const SLOT_WAIT_MS = 2000;
 /** How long a run's finish keeps trying while the database cannot be reached. */
 const FINISH_RETRY_MS = 30_000;
-/** A retry_safe task is run at most this many times in all: a task that kills its worker every time ends. */
-const MAX_ATTEMPTS = 3;
+/** A retry_safe turn is taken over from a dead worker at most this often: one that kills its worker every time ends. */
+const MAX_RETAKES = 2;
 
 export class TaskScheduler {
   readonly #deps: SchedulerDeps;
@@ -164,17 +164,20 @@ export class TaskScheduler {
     const task = await store.getTask(job.id);
     // Not running (a repeated send, a cancel), or running here after all: nothing to take over.
     if (task?.status !== 'running' || this.#running.has(task.id)) return undefined;
-    if (task.retry_safe && task.attempts < MAX_ATTEMPTS) {
-      const retaken = await store.retakeTask(task.id, task.attempts, now);
+    if (task.retry_safe) {
+      const retaken = await store.retakeTask(task.id, task.attempts, now, MAX_RETAKES);
       if (retaken) this.#register(retaken.id, controller);
-      return retaken;
+      if (retaken) return retaken;
+      // Moved on meanwhile (nothing to do), or out of retakes (ended below).
+      const again = await store.getTask(task.id);
+      if (again?.status !== 'running' || again.attempts !== task.attempts) return undefined;
     }
     const error: ErrorInfo = {
       kind: 'interrupted',
       message:
         `the worker running this task stopped during attempt ${task.attempts}` +
         (task.retry_safe
-          ? ` (no attempts left of ${MAX_ATTEMPTS})`
+          ? ` (it was run again ${MAX_RETAKES} times already)`
           : '; the task is not retry_safe, so it was not run again'),
       retryable: true,
     };

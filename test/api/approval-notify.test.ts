@@ -5,14 +5,13 @@
  * nobody deciding by then rejects the step, also when the server was down as it passed.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { WorkflowClient } from '../../src/client/workflow-client.ts';
 import { type RunningServer, startServer } from '../../src/main.ts';
 import type { ApprovalNotice } from '../../src/workflow/approval-notice.ts';
-import { startHarness } from '../fixtures/harness.ts';
+import { type Harness, startHarness } from '../fixtures/harness.ts';
+import { queryDatabase } from '../fixtures/test-backend.ts';
 import { json, startEngine, startService } from '../scenarios/kit.ts';
 
 const SECRET = `whsec_${Buffer.from('switchyard-test-approval-secret!').toString('base64')}`;
@@ -46,13 +45,8 @@ interface Pending {
   data: ApprovalNotice;
 }
 
-function deliveries(dataDir: string): Array<{ attempts: number; last_error: string | null; task_id: string }> {
-  const db = new DatabaseSync(path.join(dataDir, 'switchyard.db'), { readOnly: true });
-  try {
-    return db.prepare('SELECT task_id, attempts, last_error FROM webhook_deliveries').all() as never;
-  } finally {
-    db.close();
-  }
+function deliveries(h: Harness): Promise<Array<{ attempts: number; last_error: string | null; task_id: string }>> {
+  return queryDatabase(h.config, 'SELECT task_id, attempts, last_error FROM webhook_deliveries');
 }
 
 test('a waiting approval POSTs a signed approval.pending webhook and streams approval_pending; its paths decide it', {
@@ -108,7 +102,7 @@ test('a waiting approval POSTs a signed approval.pending webhook and streams app
     const quiet = (await wf.startRun('quiet', { title: 'x' })).run;
     const events = await wf.runEvents(quiet.id, 0);
     assert.ok(events.some((e) => e.type === 'approval_pending' && (e.data as ApprovalNotice).deadline === null));
-    assert.equal(deliveries(h.dataDir).length, 1);
+    assert.equal((await deliveries(h)).length, 1);
   } finally {
     await h.close();
     await hook.close();
@@ -139,7 +133,7 @@ test('the notice is durable: a delivery that failed before a restart is sent aft
     await restarted.workflows.decideApproval(run.id, 'review', { approved: false, comment: 'no' });
     assert.equal((await restarted.workflows.getRun(run.id)).status, 'failed');
     assert.equal(hook.requests.length, 2);
-    assert.equal(deliveries(h.dataDir).length, 1);
+    assert.equal((await deliveries(h)).length, 1);
   } finally {
     await restarted?.close(2000);
     await h.close();
@@ -176,10 +170,12 @@ test('a deadline rejects the approval; a server started after the deadline rejec
     assert.ok(pending, 'an approval_pending event');
     const deadline = Date.parse((pending.data as ApprovalNotice).deadline!);
     await h.server.close();
-    const db = new DatabaseSync(path.join(h.dataDir, 'switchyard.db'), { readOnly: true });
-    const stored = db.prepare('SELECT status FROM workflow_runs WHERE id = ?').get(second.id) as { status: string };
-    db.close();
-    assert.equal(stored.status, 'awaiting_approval', 'the server stopped before the deadline');
+    const [stored] = await queryDatabase<{ status: string }>(
+      h.config,
+      'SELECT status FROM workflow_runs WHERE id = ?',
+      [second.id],
+    );
+    assert.equal(stored?.status, 'awaiting_approval', 'the server stopped before the deadline');
     // Wait for the stored deadline itself to pass (not a guessed sleep).
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now()) + 20));
     restarted = await startServer(h.config);
@@ -239,10 +235,10 @@ test('a notify URL the SSRF guard refuses is never called, and the wait goes on'
     const wf = h.server.workflows;
     await wf.registerWorkflow(reviewWorkflow(`${hook.url.replace('127.0.0.1', 'localhost')}/hook`));
     const { run } = await wf.startRun('reviewed', { title: 'Rates' });
-    let row = deliveries(h.dataDir)[0];
+    let row = (await deliveries(h))[0];
     for (let i = 0; i < 400 && !row?.attempts; i++) {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      row = deliveries(h.dataDir)[0];
+      row = (await deliveries(h))[0];
     }
     assert.equal(row?.task_id, run.id);
     assert.equal(row?.attempts, 1);

@@ -4,14 +4,15 @@
  * accepted is lost, and no process of the dead server's tasks is left.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { SwitchyardClient } from '../../src/client/client.ts';
 import { type Script, startScriptedModel } from '../../src/model/scripted-model.ts';
+import { openStore } from '../../src/store/open-store.ts';
 import { fileAppears, tempDir } from '../fixtures/harness.ts';
 import { spawnServer } from '../fixtures/server-process.ts';
+import { storeOf } from '../fixtures/test-backend.ts';
 
 function processesOwnedBy(dataDir: string): number[] {
   const out: number[] = [];
@@ -130,19 +131,14 @@ test('SIGTERM drains: the running task finishes, then the process exits 0', { ti
     assert.equal((await client.get(t.id)).status, 'running');
     server.child.kill('SIGTERM');
     assert.equal(await server.exited, 0);
-    const db = execFileSync(
-      'node',
-      [
-        '-e',
-        `
-      const { DatabaseSync } = require('node:sqlite');
-      const db = new DatabaseSync(${JSON.stringify(path.join(root, 'data', 'switchyard.db'))});
-      console.log(JSON.stringify(db.prepare('SELECT status, response FROM tasks').get()));
-    `,
-      ],
-      { encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` } },
-    );
-    assert.deepEqual(JSON.parse(db), { status: 'completed', response: 'ok slow' });
+    // What the stopped server left in its store, read through the store as a restarted one would.
+    const { store } = await openStore(await storeOf(path.join(root, 'data')));
+    try {
+      const stored = await store.getTask(t.id);
+      assert.deepEqual([stored?.status, stored?.response], ['completed', 'ok slow']);
+    } finally {
+      await store.close();
+    }
   } finally {
     server.child.kill('SIGKILL');
     await model.close();

@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config.ts';
 import { type RunningServer, startServer } from '../../src/main.ts';
 import { ManualClock } from '../../src/triggers/clock.ts';
 import { tempDir } from '../fixtures/harness.ts';
+import { databaseEnvFor } from '../fixtures/test-backend.ts';
 
 const at = (text: string) => Date.parse(text);
 
@@ -46,6 +47,7 @@ async function serve(root: string, clock: ManualClock, env: Record<string, strin
       // No claude step runs here; nothing listens on this port.
       ANTHROPIC_BASE_URL: 'http://127.0.0.1:9',
       ANTHROPIC_API_KEY: 'sk-ant-test-key-not-secret',
+      ...(await databaseEnvFor(path.join(root, 'data'))),
       ...env,
     },
     {},

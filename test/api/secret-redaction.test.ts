@@ -15,6 +15,7 @@ import { type Script, startScriptedModel } from '../../src/model/scripted-model.
 import { filesContaining } from '../fixtures/files.ts';
 import { tempDir } from '../fixtures/harness.ts';
 import { spawnServer } from '../fixtures/server-process.ts';
+import { databaseText, storeOf } from '../fixtures/test-backend.ts';
 
 const KEY = 'model-key-7f3a9c2e51d84b06a1c9';
 /** What a UI shows of a key ("…51d84b06a1c9"): a partial key is a secret too. */
@@ -107,10 +108,12 @@ test('a key passed through by Claude Code is redacted in records, events, logs a
     // wrote into its config dir (its transcript): only then is the data dir final.
     server.child.kill('SIGTERM');
     await server.exited;
+    const stored = await databaseText(await storeOf(dataDir)); // PostgreSQL's rows; SQLite's file is in the data dir
     for (const secret of [KEY, TAIL]) {
       assert.ok(!seen.includes(secret), `${secret} reached the API`);
       assert.ok(!(server.stdout() + server.stderr()).includes(secret), `${secret} reached the log`);
       assert.deepEqual(filesContaining(dataDir, [secret]), [], `${secret} reached the data dir`);
+      assert.ok(!stored.includes(secret), `${secret} reached the database`);
     }
     // The control for the transcripts: Claude Code wrote one, and it holds the redacted text.
     assert.ok(

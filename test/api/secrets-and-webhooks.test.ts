@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { SwitchyardClient } from '../../src/client/client.ts';
 import { startServer } from '../../src/main.ts';
 import { startHarness } from '../fixtures/harness.ts';
+import { queryDatabase } from '../fixtures/test-backend.ts';
 
 const SECRET = `whsec_${Buffer.from('switchyard-test-webhook-secret!').toString('base64')}`;
 
@@ -69,13 +69,14 @@ test('a webhook to a loopback address is refused by the SSRF guard unless the op
     const t = await client.submit({ prompt: 'x', webhook_url: hook.url });
     await client.wait(t.id);
     // Read the delivery's record until its first attempt is written: it must be a refusal.
-    const db = new DatabaseSync(path.join(h.dataDir, 'switchyard.db'), { readOnly: true });
     let row: { attempts: number; last_error: string | null } | undefined;
     for (let i = 0; i < 200 && !row?.attempts; i++) {
-      row = db.prepare('SELECT attempts, last_error FROM webhook_deliveries').get() as typeof row;
+      [row] = await queryDatabase<NonNullable<typeof row>>(
+        h.config,
+        'SELECT attempts, last_error FROM webhook_deliveries',
+      );
       if (!row?.attempts) await new Promise((r) => setTimeout(r, 25));
     }
-    db.close();
     assert.equal(row?.attempts, 1);
     assert.match(row?.last_error ?? '', /127\.0\.0\.1.*SWITCHYARD_HTTP_ALLOW|loopback/);
     assert.equal(hook.received.length, 0);

@@ -13,6 +13,7 @@ import { assertWorked, startBoundaryHarness } from '../fixtures/boundary-harness
 import { startHarness, tempDir } from '../fixtures/harness.ts';
 import { startLlmServer } from '../fixtures/llm-server.ts';
 import { spawnServer } from '../fixtures/server-process.ts';
+import { databaseText, type StoreLocation, storeOf, testBackend } from '../fixtures/test-backend.ts';
 import { json, type Service, startService } from '../scenarios/kit.ts';
 
 /** Characters a URL, a JSON string and a header each write differently: every form must be found. */
@@ -35,12 +36,20 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-function assertDataDirClean(dataDir: string): void {
+/** The data dir's every byte and, on PostgreSQL, the database's every row. */
+async function assertStoredClean(where: StoreLocation): Promise<void> {
+  const { dataDir } = where;
   const files = filesUnder(dataDir);
-  assert.ok(
-    files.some((f) => f.endsWith('.db') || f.includes('sqlite')),
-    `no database under ${dataDir}`,
-  );
+  if (testBackend() === 'sqlite') {
+    assert.ok(
+      files.some((f) => f.endsWith('.db') || f.includes('sqlite')),
+      `no database under ${dataDir}`,
+    );
+  } else {
+    const rows = await databaseText(where);
+    assert.notEqual(rows, '', 'the database holds what the server wrote (the control)');
+    assertNoSecret(rows, 'the database');
+  }
   for (const file of files) {
     const bytes = fs.readFileSync(file);
     for (const form of [...FORMS, CORE]) {
@@ -170,10 +179,10 @@ test('a secret reaches the service and nothing else: step records, DLQ, events, 
   }
 
   // Every byte the server wrote, while running (the WAL) and after a clean stop, and its whole log.
-  assertDataDirClean(dataDir);
+  await assertStoredClean(await storeOf(dataDir));
   server.child.kill('SIGTERM');
   await server.exited;
-  assertDataDirClean(dataDir);
+  await assertStoredClean(await storeOf(dataDir));
   assert.match(server.stdout(), /"level"/, 'the log was captured');
   assertNoSecret(server.stdout(), 'the log (stdout)');
   assertNoSecret(server.stderr(), 'stderr');
@@ -402,7 +411,7 @@ steps:
   assert.equal(entry?.inputs.api_key, '[redacted]');
   assert.match(entry?.errors[0]?.message ?? '', /rejected the API key \(401\)/);
   assertNoSecret(JSON.stringify([done, entry, await wf.runEvents(run.id, 0)]), 'the run, its DLQ entry and events');
-  assertDataDirClean(h.dataDir);
+  await assertStoredClean(h.config);
 });
 
 test('a sandboxed agent sees no SWITCHYARD_SECRET_* variable and cannot read the secrets file', async (t) => {

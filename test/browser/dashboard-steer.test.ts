@@ -138,6 +138,8 @@ test('paste a bad workflow: the error is shown with its line marked; the fix reg
     assert.equal(await editor.locator('.line-bad').count(), 0);
     const card = page.locator('.workflow[data-workflow="pr-notes"]');
     await card.waitFor();
+    // The hooks come from their own poll (GET /v1/hooks), which may answer after the workflow list.
+    await card.locator('code', { hasText: 'POST /v1/hooks/pr-opened' }).waitFor();
     assert.match(await text(card), /POST \/v1\/hooks\/pr-opened/);
     const hook = page.locator('table.hooks tr[data-hook="pr-opened"]');
     await hook.waitFor();

@@ -55,9 +55,13 @@ for (const backend of storeBackends()) {
         const { task } = await store.createTask(newTask({ retry_safe: true }));
         const first = (await store.claimTask(task.id, now()))!;
         // The first worker is presumed dead; another takes the task over as attempt 2.
-        const second = (await store.retakeTask(task.id, first.attempts, now()))!;
+        const second = (await store.retakeTask(task.id, first.attempts, now(), 2))!;
         assert.equal(second.attempts, 2);
-        assert.equal(await store.retakeTask(task.id, first.attempts, now()), undefined, 'one retake per dead attempt');
+        assert.equal(
+          await store.retakeTask(task.id, first.attempts, now(), 2),
+          undefined,
+          'one retake per dead attempt',
+        );
         const event = { task_id: task.id, type: 'agent', data: { text: 'stale' }, created_at: now() };
         assert.deepEqual(await store.appendEvents([event], first.attempts), []);
         await store.setAgentSession(task.id, 'stale-session', first.attempts);
@@ -88,10 +92,30 @@ for (const backend of storeBackends()) {
       const { store, cleanup } = await open();
       try {
         const { task } = await store.createTask(newTask());
-        assert.equal(await store.retakeTask(task.id, 0, now()), undefined, 'a queued task is claimed, not retaken');
+        assert.equal(await store.retakeTask(task.id, 0, now(), 2), undefined, 'a queued task is claimed, not retaken');
         const claimed = (await store.claimTask(task.id, now()))!;
         assert.equal(await store.finishTask(task.id, done('ok'), now(), claimed.attempts), true);
-        assert.equal(await store.retakeTask(task.id, claimed.attempts, now()), undefined, 'a finished task stays');
+        assert.equal(await store.retakeTask(task.id, claimed.attempts, now(), 2), undefined, 'a finished task stays');
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    });
+
+    test('a turn is retaken at most maxRetakes times; a follow-up starts its own count', async () => {
+      const { store, cleanup } = await open();
+      try {
+        const { task } = await store.createTask(newTask({ retry_safe: true }));
+        let t = (await store.claimTask(task.id, now()))!;
+        t = (await store.retakeTask(task.id, t.attempts, now(), 2))!;
+        t = (await store.retakeTask(task.id, t.attempts, now(), 2))!;
+        assert.equal(t.attempts, 3);
+        assert.equal(await store.retakeTask(task.id, t.attempts, now(), 2), undefined, 'out of retakes');
+        assert.equal(await store.finishTask(task.id, done('ok'), now(), t.attempts), true);
+        assert.equal(await store.queueMessage(task.id, 'more'), true);
+        t = (await store.claimTask(task.id, now()))!;
+        assert.equal(t.attempts, 4);
+        assert.equal((await store.retakeTask(task.id, t.attempts, now(), 2))?.attempts, 5);
       } finally {
         await store.close();
         cleanup();

@@ -192,6 +192,31 @@ for (const [name, open] of Object.entries(factories)) {
     );
 
     it(
+      'commits transitions of a run in the order they were handed in, without waiting in between',
+      withStore(async ({ store }) => {
+        await store.createRun(newRun('r1'), [newStep('r1', 'a')]);
+        // The engine commits each transition as it happens; a step's later state must win.
+        const writes = Array.from({ length: 30 }, (_, i) =>
+          store.apply({
+            steps: [{ ...newStep('r1', 'a'), status: i === 29 ? 'failed' : 'running', attempts: i + 1 }],
+            events: [{ run_id: 'r1', type: 'step', data: { attempt: i + 1 }, created_at: 't' }],
+          }),
+        );
+        const saved = await Promise.all(writes);
+        assert.deepEqual(
+          saved.map((events) => events[0]?.seq),
+          Array.from({ length: 30 }, (_, i) => i + 1),
+        );
+        const [step] = await store.getSteps('r1');
+        assert.deepEqual([step?.status, step?.attempts], ['failed', 30]);
+        assert.deepEqual(
+          (await store.listRunEvents('r1', 0, 100)).map((e) => (e.data as { attempt: number }).attempt),
+          Array.from({ length: 30 }, (_, i) => i + 1),
+        );
+      }),
+    );
+
+    it(
       "counts a run's holders durably, from 0, and sets them back",
       withStore(async (subject) => {
         const { run } = await subject.store.createRun(newRun('r1'), []);

@@ -214,18 +214,18 @@ export class PostgresStore implements Store {
 
   async claimTask(id: string, now: string): Promise<TaskRecord | undefined> {
     const row = await this.#one(
-      `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, $1), attempts = attempts + 1
+      `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, $1), attempts = attempts + 1, retakes = 0
        WHERE id = $2 AND status = 'queued' RETURNING *`,
       [now, id],
     );
     return row ? toTask(row) : undefined;
   }
 
-  async retakeTask(id: string, deadAttempt: number, now: string): Promise<TaskRecord | undefined> {
+  async retakeTask(id: string, deadAttempt: number, now: string, maxRetakes: number): Promise<TaskRecord | undefined> {
     const row = await this.#one(
-      `UPDATE tasks SET attempts = attempts + 1, started_at = coalesce(started_at, $1)
-       WHERE id = $2 AND status = 'running' AND attempts = $3 RETURNING *`,
-      [now, id, deadAttempt],
+      `UPDATE tasks SET attempts = attempts + 1, retakes = retakes + 1, started_at = coalesce(started_at, $1)
+       WHERE id = $2 AND status = 'running' AND attempts = $3 AND retakes < $4 RETURNING *`,
+      [now, id, deadAttempt, maxRetakes],
     );
     return row ? toTask(row) : undefined;
   }

@@ -30,6 +30,8 @@ export class PostgresWorkflowStore implements WorkflowStore {
   readonly #base: PostgresStore;
   readonly #schedules: ScheduleStore;
   #deliveries: Promise<unknown> = Promise.resolve();
+  /** Per run, the last transition handed to apply() (settled or not): the next one of that run waits for it. */
+  readonly #applying = new Map<string, Promise<unknown>>();
 
   constructor(base: PostgresStore) {
     this.#base = base;
@@ -168,7 +170,24 @@ export class PostgresWorkflowStore implements WorkflowStore {
     return (await this.#all('SELECT * FROM workflow_steps WHERE run_id = $1 ORDER BY seq', [runId])).map(toStep);
   }
 
+  /**
+   * Transitions of a run commit in the order they were handed in, as SQLite's single writer does: on a
+   * pool, two transactions in flight at once may commit either way round, and the older one would then
+   * overwrite a step's newer state (a step left `running` in a run already `failed`).
+   */
   apply(batch: WorkflowBatch): Promise<RunEvent[]> {
+    const runIds = runIdsOf(batch);
+    const before = runIds.map((id) => this.#applying.get(id));
+    const applied = Promise.allSettled(before).then(() => this.#applyNow(batch));
+    const settled = applied.catch(() => undefined);
+    for (const id of runIds) this.#applying.set(id, settled);
+    void settled.then(() => {
+      for (const id of runIds) if (this.#applying.get(id) === settled) this.#applying.delete(id);
+    });
+    return applied;
+  }
+
+  #applyNow(batch: WorkflowBatch): Promise<RunEvent[]> {
     return this.#base.transaction(async (c) => {
       for (const r of batch.runs ?? []) {
         await c.query(
@@ -279,6 +298,16 @@ export class PostgresWorkflowStore implements WorkflowStore {
  * Inserts a queued run and its steps, or returns the run an earlier request with the same idempotency key
  * made (settled by the unique index: a concurrent insert of the key is waited for, then found).
  */
+/** Every run a transition writes to. */
+function runIdsOf(batch: WorkflowBatch): string[] {
+  const ids = new Set<string>();
+  for (const r of batch.runs ?? []) ids.add(r.id);
+  for (const rows of [batch.steps, batch.deleteItems, batch.events, batch.dlq, batch.webhooks]) {
+    for (const row of rows ?? []) ids.add(row.run_id);
+  }
+  return [...ids];
+}
+
 async function insertRun(
   c: PoolClient,
   run: NewRun,

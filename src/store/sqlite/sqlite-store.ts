@@ -158,7 +158,7 @@ export class SqliteStore implements Store {
   claimTask(id: string, now: string): Promise<TaskRecord | undefined> {
     return this.#writes.run(() => {
       const row = this.#get(
-        `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, ?), attempts = attempts + 1
+        `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, ?), attempts = attempts + 1, retakes = 0
          WHERE id = ? AND status = 'queued' RETURNING *`,
         now,
         id,
@@ -167,14 +167,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  retakeTask(id: string, deadAttempt: number, now: string): Promise<TaskRecord | undefined> {
+  retakeTask(id: string, deadAttempt: number, now: string, maxRetakes: number): Promise<TaskRecord | undefined> {
     return this.#writes.run(() => {
       const row = this.#get(
-        `UPDATE tasks SET attempts = attempts + 1, started_at = coalesce(started_at, ?)
-         WHERE id = ? AND status = 'running' AND attempts = ? RETURNING *`,
+        `UPDATE tasks SET attempts = attempts + 1, retakes = retakes + 1, started_at = coalesce(started_at, ?)
+         WHERE id = ? AND status = 'running' AND attempts = ? AND retakes < ? RETURNING *`,
         now,
         id,
         deadAttempt,
+        maxRetakes,
       );
       return row ? toTask(row) : undefined;
     });

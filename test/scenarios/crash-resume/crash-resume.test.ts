@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { loadConfig } from '../../../src/config.ts';
 import { startServer } from '../../../src/main.ts';
 import { tempDir } from '../../fixtures/harness.ts';
+import { databaseEnvFor } from '../../fixtures/test-backend.ts';
 import { json, startService, workflowText } from '../kit.ts';
 
 test('kill -9 mid-run and resume: no completed step runs twice', async (t) => {
@@ -33,6 +34,7 @@ test('kill -9 mid-run and resume: no completed step runs twice', async (t) => {
     SWITCHYARD_WORKFLOWS_DIR: workflows,
     SWITCHYARD_HTTP_ALLOW: '127.0.0.1',
     SWITCHYARD_LOG_LEVEL: 'warn',
+    ...(await databaseEnvFor(path.join(root, 'data'))),
   };
   t.after(async () => {
     await api.close();
