@@ -82,6 +82,9 @@ for (const backend of storeBackends()) {
         // And the stale one still loses afterwards.
         assert.equal(await store.finishTask(task.id, done('stale'), now(), first.attempts), false);
         assert.equal((await store.getTask(task.id))!.response, 'fresh');
+        // Once ended (a cancel from another node, say), even the current attempt's events stop.
+        assert.deepEqual(await store.appendEvents([{ ...event, data: { text: 'late' } }], second.attempts), []);
+        assert.equal((await store.listEvents(task.id, 0, 10)).length, 1);
       } finally {
         await store.close();
         cleanup();
