@@ -6,10 +6,10 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { isStoreUnavailable } from '../store/unavailable.ts';
 import { AppError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SandboxStatus } from '../runners/claude/sandbox.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { apiKeyAuth } from './auth.ts';
 import { bodyLimit } from './body-limit.ts';
