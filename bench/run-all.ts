@@ -21,6 +21,7 @@ const SCRIPTS = [
   'schema-heap.ts',
   'webhook-latency.ts',
   'store-backends.ts',
+  'cluster.ts',
 ];
 
 let failed = 0;

@@ -239,7 +239,6 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   await tasks.start();
   if (takesJobs) {
     await scheduler.start();
-    // Run jobs (queue 'run') are taken here too, once workflow runs are driven through the queue.
   }
   webhooks.start();
   const checkouts = new Checkouts({ dataDir: config.dataDir, httpAllow: processOptions.httpAllow, logger });
@@ -257,6 +256,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     redact: (value) => redactor.value(value),
     webhookQueued: () => webhooks.kick(),
     notifier: cluster,
+    // Run jobs go through the same driver as tasks: one worker drives a run at a time (run-driver.ts).
+    cluster: { queue, worker: takesJobs, sharedPools: shared },
   });
   await workflows.start();
   const hooks = new WebhookTriggers({ workflows, deliveries: workflowStore, secrets: config.secrets, logger });

@@ -9,6 +9,7 @@ import type { Config } from '../config.ts';
 import { AppError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { SandboxStatus } from '../runners/claude/sandbox.ts';
+import { isStoreUnavailable } from '../store/unavailable.ts';
 import type { TaskService } from '../tasks/task-service.ts';
 import { apiKeyAuth } from './auth.ts';
 import { bodyLimit } from './body-limit.ts';
@@ -50,6 +51,12 @@ export function createApp(deps: AppDeps): OpenAPIHono {
       const body: { kind: string; message: string; field?: string } = { kind: err.kind, message: err.message };
       if (err.field !== undefined) body.field = err.field;
       return c.json({ error: body }, err.status as 400);
+    }
+    if (isStoreUnavailable(err)) {
+      deps.logger.warn({ err, path: c.req.path }, 'database unreachable');
+      c.header('Retry-After', '2');
+      const message = 'the database cannot be reached right now; retry shortly';
+      return c.json({ error: { kind: 'overloaded', message } }, 503);
     }
     deps.logger.error({ err, path: c.req.path }, 'unhandled error');
     return c.json({ error: { kind: 'internal', message: 'internal error' } }, 500);

@@ -137,8 +137,8 @@ export interface Store {
   recoverInterrupted(now: string): Promise<RecoveryReport>;
 
   /**
-   * Appends events. With `attempt` (the fence), they land only while each event's task is still at
-   * that attempt; otherwise none is saved and the result is empty.
+   * Appends events. With `attempt` (the fence), they land only while each event's task is still
+   * running at that attempt; otherwise none is saved and the result is empty.
    */
   appendEvents(events: Array<Omit<TaskEvent, 'seq'>>, attempt?: number): Promise<TaskEvent[]>;
   listEvents(taskId: string, afterSeq: number, limit: number): Promise<TaskEvent[]>;

@@ -20,6 +20,7 @@ import type {
 import type { Usage } from '../domain/usage.ts';
 import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
 import type { ErrorInfo } from '../errors.ts';
+import type { RunClusterStore } from './run-cluster-store.ts';
 import type { ScheduleStore } from './schedule-store.ts';
 
 export interface WorkflowRecord {
@@ -54,7 +55,16 @@ export interface RunRecord {
 }
 
 /** The fields of a run that change while it runs. */
-export type RunPatch = Pick<RunRecord, 'id' | 'status' | 'started_at' | 'finished_at' | 'error' | 'usage' | 'holders'>;
+export type RunPatch = Pick<
+  RunRecord,
+  'id' | 'status' | 'started_at' | 'finished_at' | 'error' | 'usage' | 'holders'
+> & {
+  /**
+   * The writer's adoption of the run (run-cluster-store.ts): the whole batch is refused (RunFencedError)
+   * unless the run's adoption is still this. Absent: written unconditionally.
+   */
+  fence?: number;
+};
 
 export interface StepRecord {
   run_id: string;
@@ -134,7 +144,7 @@ export interface RunListQuery {
   cursor?: string;
 }
 
-export interface WorkflowStore extends ScheduleStore {
+export interface WorkflowStore extends ScheduleStore, RunClusterStore {
   /** Stores a definition; the version goes up only when the definition changed. */
   putWorkflow(workflow: {
     name: string;

@@ -18,7 +18,7 @@ import type { ClaudeInput } from '../runners/claude/run-claude.ts';
 import type { SandboxStatus } from '../runners/claude/sandbox.ts';
 import { type OutputEnvelope, type RunContext, RunnerError } from '../runners/runner.ts';
 import type { Redactor } from '../secrets/redactor.ts';
-import type { Store, TaskEvent, TaskFinish, TaskRecord } from '../store/store.ts';
+import { type Store, type TaskEvent, type TaskFinish, type TaskRecord, TERMINAL } from '../store/store.ts';
 import type { NormalizedRequest } from './request.ts';
 import { DEFAULT_MAX_TRANSCRIPT_BYTES, restoreTranscript, saveTranscript } from './session-transcripts.ts';
 import { announceTerminal, type TaskNotifier } from './task-events.ts';
@@ -78,6 +78,11 @@ export class TaskScheduler {
    * exiting is not in here, so a cancel finds the task's queued or running follow-up instead.
    */
   readonly #running = new Map<string, AbortController>();
+  /**
+   * Per run, its subscription to the task's end: a cancel written by another node (an api node, which
+   * runs nothing) ends the task in the Store and announces it; hearing that, the run here stops.
+   */
+  readonly #endWatch = new Map<AbortController, () => void>();
   /** Per task, the exit of its last Claude Code process: a follow-up must not resume before it. */
   readonly #exiting = new Map<string, Promise<void>>();
   #stopped = false;
@@ -157,14 +162,14 @@ export class TaskScheduler {
     const { store } = this.#deps;
     const now = new Date().toISOString();
     const claimed = await store.claimTask(job.id, now);
-    if (claimed) this.#running.set(claimed.id, controller);
+    if (claimed) this.#register(claimed.id, controller);
     if (claimed || job.deliveries === 1) return claimed;
     const task = await store.getTask(job.id);
     // Not running (a repeated send, a cancel), or running here after all: nothing to take over.
     if (task?.status !== 'running' || this.#running.has(task.id)) return undefined;
     if (task.retry_safe) {
       const retaken = await store.retakeTask(task.id, task.attempts, now, MAX_RETAKES);
-      if (retaken) this.#running.set(retaken.id, controller);
+      if (retaken) this.#register(retaken.id, controller);
       if (retaken) return retaken;
       // Moved on meanwhile (nothing to do), or out of retakes (ended below).
       const again = await store.getTask(task.id);
@@ -185,6 +190,26 @@ export class TaskScheduler {
       if (saved) await announceTerminal(store, this.#deps.notifier, this.#deps.onTerminal, saved);
     }
     return undefined;
+  }
+
+  /** The run a cancel reaches, here (`cancel`) or from another node (the task's end, announced). */
+  #register(taskId: string, controller: AbortController): void {
+    this.#running.set(taskId, controller);
+    const stop = () => controller.abort('cancel');
+    this.#endWatch.set(controller, this.#deps.notifier.onTerminal(taskId, stop));
+    // An end announced between the claim's commit and this subscription was not heard: look once.
+    void this.#deps.store.getTask(taskId).then(
+      (t) => {
+        if (t && TERMINAL.has(t.status)) stop();
+      },
+      (err: unknown) => this.#deps.onError?.(err, `reading task ${taskId} after its claim`),
+    );
+  }
+
+  /** Stops hearing the task's end: from here on, the end is this run's own. */
+  #unwatch(controller: AbortController): void {
+    this.#endWatch.get(controller)?.();
+    this.#endWatch.delete(controller);
   }
 
   /** Aborts a running task; returns false if it is not running here. */
@@ -211,6 +236,7 @@ export class TaskScheduler {
 
   #forget(taskId: string, controller: AbortController): void {
     if (this.#running.get(taskId) === controller) this.#running.delete(taskId);
+    this.#unwatch(controller);
   }
 
   async #run(task: TaskRecord, controller: AbortController): Promise<void> {
@@ -283,6 +309,8 @@ export class TaskScheduler {
         error: toErrorInfo(err),
       };
     }
+    // The finish below announces the end here too; it must not abort the exiting process.
+    this.#unwatch(controller);
     await pendingEvents.catch(() => undefined);
     if (controller.signal.reason !== 'shutdown') await this.#finish(task, finish, () => pendingEvents);
     this.#forget(task.id, controller);

@@ -154,14 +154,19 @@ export class TaskService {
     const task = await this.get(id);
     if (TERMINAL.has(task.status)) return task;
     if (!scheduler.cancel(id)) {
-      // Queued: nobody runs it yet, so the cancel is ours to write.
+      // Queued, or running on another node: the cancel is ours to write. The node running it hears the
+      // end announced and stops its run, whose own finish the Store then refuses (already terminal).
       const finished = await store.finishTask(
         id,
         {
           status: 'failed',
           response: null,
           result: { policy: task.policy },
-          error: { kind: 'cancelled', message: 'task was cancelled before it started', retryable: false },
+          error: {
+            kind: 'cancelled',
+            message: task.status === 'running' ? 'task was cancelled' : 'task was cancelled before it started',
+            retryable: false,
+          },
         },
         new Date().toISOString(),
       );

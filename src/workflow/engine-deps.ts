@@ -1,4 +1,6 @@
 /** What the workflow engine (Orchestrator, RunControl, WorkflowService) is built from. */
+import type { Notifier } from '../cluster/notifier.ts';
+import type { RunClusterStore } from '../store/run-cluster-store.ts';
 import type { WorkflowStore } from '../store/workflow-store.ts';
 import type { StepRunnerDeps } from './step-runner.ts';
 
@@ -19,4 +21,9 @@ export interface OrchestratorDeps {
   webhookQueued?: () => void;
   /** Backoff jitter source; injectable for tests. */
   random?: () => number;
+  /**
+   * Pools held in the store across every process (cluster-pools.ts); without it, in this process's
+   * memory (pools.ts: the embedded store, one process).
+   */
+  sharedPools?: { store: RunClusterStore; notifier: Notifier };
 }

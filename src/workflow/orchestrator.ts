@@ -17,8 +17,10 @@ import { addUsage, emptyUsage } from '../domain/usage.ts';
 import type { StepDefinition } from '../domain/workflow-definition.ts';
 import { AppError, type ErrorInfo, toErrorInfo } from '../errors.ts';
 import type { OutputEnvelope, RunContext, RunnerEvent } from '../runners/runner.ts';
+import { RunFencedError } from '../store/run-cluster-store.ts';
 import type { StepRecord } from '../store/workflow-store.ts';
 import { announceApproval, DEADLINE_COMMENT } from './approval-notice.ts';
+import { ClusterPools } from './cluster-pools.ts';
 import { defaultPoolFor } from './definition.ts';
 import type { OrchestratorDeps } from './engine-deps.ts';
 import { fanOut, type ItemMoves, itemUsage, settleItems } from './for-each.ts';
@@ -59,7 +61,7 @@ interface Waiter {
 export class Orchestrator {
   protected readonly deps: OrchestratorDeps;
   protected readonly active = new Map<string, ActiveRun>();
-  readonly pools: Pools<Waiter>;
+  readonly pools: Pools<Waiter> | ClusterPools<Waiter>;
   readonly #attempts = new RunningAttempts();
   readonly #timers = new StepTimers();
   readonly #writer: TransitionWriter;
@@ -84,12 +86,17 @@ export class Orchestrator {
       });
     }
     this.#limits = outputLimits(deps.runner.config);
-    this.pools = new Pools<Waiter>(
-      deps.pools.builtin,
-      deps.pools.operator,
-      (w) => w.unit.status === 'waiting_pool' && this.active.get(w.run.record.id) === w.run,
-      (a, b) => a.run === b.run && a.unit === b.unit,
-    );
+    const live = (w: Waiter) => w.unit.status === 'waiting_pool' && this.active.get(w.run.record.id) === w.run;
+    const same = (a: Waiter, b: Waiter) => a.run === b.run && a.unit === b.unit;
+    this.pools = deps.sharedPools
+      ? new ClusterPools<Waiter>(deps.pools.builtin, deps.pools.operator, deps.sharedPools, {
+          key: (w) => ({ run_id: w.run.record.id, step: w.unit.name, item_index: w.unit.item_index }),
+          live,
+          same,
+          onAdmit: (w) => this.#admitted(w),
+          onError: (err) => deps.logger.error({ err }, 'workflow engine: a cluster pool operation failed'),
+        })
+      : new Pools<Waiter>(deps.pools.builtin, deps.pools.operator, live, same);
     this.#itemMoves = {
       setStatus: (tx, run, unit, status) => this.setStatus(tx, run, unit, status),
       tryStart: (tx, run, unit) => this.tryStart(tx, run, unit),
@@ -117,18 +124,11 @@ export class Orchestrator {
     return this.#writer.onAnyTerminal(listener);
   }
 
-  /** Takes on a run just created in the store. */
-  async adopt(run: ActiveRun): Promise<void> {
-    run.record.holders = 1; // written with its first transition
-    this.active.set(run.record.id, run);
-    this.pools.declare(run.def.pools);
-    await this.transition(run, (tx) => this.settle(tx, run));
-  }
-
   /** Stops starting work, lets running attempts finish for `graceMs`, then aborts what is left. */
   async stop(graceMs: number): Promise<void> {
     this.#draining = true;
     this.#timers.clearAll();
+    if (this.pools instanceof ClusterPools) this.pools.close();
     await this.#attempts.wait(graceMs);
     this.#stopped = true;
     await this.#attempts.abortAll(new AppError('interrupted', 'the server is shutting down'));
@@ -151,9 +151,43 @@ export class Orchestrator {
     try {
       await this.#writer.commit(tx);
     } catch (err) {
-      if (!this.#stopped) for (const run of tx.runs) this.failRun(run, err);
+      // Another worker took this run over (run-driver.ts): this process lets it go without a write.
+      const fenced = err instanceof RunFencedError ? err.runId : undefined;
+      if (fenced !== undefined) this.lostRun(fenced);
+      if (!this.#stopped) for (const run of tx.runs) if (run.record.id !== fenced) this.failRun(run, err);
       throw err;
     }
+    this.committed(tx);
+  }
+
+  /** Called after each transition this engine wrote (run-driver.ts checks whether a run can be let go). */
+  protected committed(_tx: Transition): void {}
+
+  /**
+   * The store refused a transition of `runId`: another worker holds it now. Its attempts are aborted and
+   * it leaves this process's memory; nothing is written (every write would be refused too).
+   */
+  protected lostRun(runId: string): void {
+    const run = this.active.get(runId);
+    if (!run) return;
+    this.active.delete(runId);
+    for (const unit of [...run.steps.values(), ...[...run.items.values()].flat()]) this.#timers.clear(unit);
+    this.#attempts.abortRun(run, new AppError('interrupted', 'another worker took this run over'));
+    // Slots of attempts that never began go to other runs' waiters (attempts that began give theirs back
+    // when their workers return, in #execute, which then writes nothing of this run: it is no longer active).
+    const tx = new Transition();
+    for (const attempt of this.#attempts.dropUnstarted(run)) this.#release(tx, attempt.pool, attempt);
+    void this.commit(tx).catch(() => undefined);
+  }
+
+  /** Resolves once every transition written so far has settled. */
+  protected settledWrites(): Promise<void> {
+    return this.#writer.settled();
+  }
+
+  /** Whether any attempt of the run is still running here (its worker has not returned). */
+  protected attemptsRunning(run: ActiveRun): boolean {
+    return this.#attempts.has(run);
   }
 
   /**
@@ -321,6 +355,22 @@ export class Orchestrator {
     const { outputs, direct } = upstreamOutputs(run, unit.name, stepReads(unit.name, stepDef(run, unit.name)));
     const base = { inputs: run.record.inputs, outputs, direct, runId: run.record.id };
     return unit.item_index === null ? base : { ...base, item: unit.item, itemIndex: unit.item_index };
+  }
+
+  /**
+   * A cluster pool took a slot for a waiting unit (cluster-pools.ts): it starts now, unless it no longer
+   * wants the slot (its run was cancelled, let go or taken over), which then goes back at once.
+   */
+  #admitted(waiter: Waiter): void {
+    const { run, unit } = waiter;
+    if (unit.status !== 'waiting_pool' || this.active.get(run.record.id) !== run || this.#draining) {
+      this.pools.release(unit.pool ?? '', waiter);
+      return;
+    }
+    void this.transition(run, (tx) => {
+      this.#launch(tx, run, unit);
+      this.settle(tx, run);
+    });
   }
 
   /** Gives a slot back; the waiters it starts belong to other runs, each failed alone if its move throws. */

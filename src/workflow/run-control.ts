@@ -28,37 +28,30 @@ export class RunControl extends Orchestrator {
   }
 
   /**
-   * Resumes every run the store shows active: interrupted attempts are retried under their policy.
-   * A run whose last MAX_CRASHES holders all died with it in flight is failed (DLQ) instead, so a run
-   * whose resumption takes the process down cannot do it forever. The others are taken on durably
-   * (holders + 1) before any of their work starts again.
+   * Takes up a run this process has just adopted (run-driver.ts): interrupted attempts are retried
+   * under their policy, waits are armed again, and the run goes on. `holders` is the adoption's count:
+   * a run whose last MAX_CRASHES holders all died with it in flight is failed (DLQ) instead, so a run
+   * whose resumption takes the process down cannot do it forever.
    */
-  async start(): Promise<void> {
-    const runs: ActiveRun[] = [];
-    for (const record of await this.deps.store.listActiveRuns()) {
-      const run = loadRun(record, await this.deps.store.getSteps(record.id));
-      this.active.set(record.id, run);
-      this.pools.declare(run.def.pools);
-      runs.push(run);
-    }
-    const crashed = runs.filter((run) => run.record.holders >= MAX_CRASHES);
-    const resumed = runs.filter((run) => run.record.holders < MAX_CRASHES);
-    const taken = new Transition();
-    for (const run of resumed) {
-      run.record.holders++;
-      taken.touch(run);
-    }
-    await this.commit(taken);
-    for (const run of crashed) {
+  protected async resumeRun(run: ActiveRun): Promise<void> {
+    this.active.set(run.record.id, run);
+    this.pools.declare(run.def.pools);
+    if (run.record.holders - 1 >= MAX_CRASHES) {
       this.failRun(run, 'crash loop', {
         kind: 'internal',
         message:
-          `the server died ${run.record.holders} times in a row while this run was in flight; it is not ` +
+          `the server died ${run.record.holders - 1} times in a row while this run was in flight; it is not ` +
           'resumed again (redrive its DLQ entry to try once more)',
         retryable: false,
       });
+      return;
     }
-    for (const run of resumed) await this.transition(run, (tx) => this.#resumeUnits(tx, run));
+    await this.transition(run, (tx) => this.#resumeUnits(tx, run));
+  }
+
+  /** This process's adoption of the run, if it holds it (run-driver.ts): the fence of its writes. */
+  protected fenceOf(_id: string): number | undefined {
+    return undefined;
   }
 
   #resumeUnits(tx: Transition, run: ActiveRun): void {
@@ -89,7 +82,9 @@ export class RunControl extends Orchestrator {
     if (active) return active;
     const record: RunRecord | undefined = await this.deps.store.getRun(id);
     if (!record) throw new AppError('not_found', `no run with id ${JSON.stringify(id)}`, { field: 'id' });
-    return loadRun(record, await this.deps.store.getSteps(id));
+    const run = loadRun(record, await this.deps.store.getSteps(id));
+    run.fence = this.fenceOf(id);
+    return run;
   }
 
   /** Cancels a run that is not over: running attempts are aborted and fail `cancelled`, the rest is skipped. */

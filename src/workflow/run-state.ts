@@ -31,6 +31,11 @@ export interface ActiveRun {
   renderBudgets?: Map<string, RenderBudget>;
   /** Which steps are upstream of which (dag.ts ancestry), built when first needed. */
   isUpstream?: (name: string, up: string) => boolean;
+  /**
+   * This process's adoption of the run (run-cluster-store.ts): its transitions are written only while
+   * the store's adoption is still this one, so a worker another has taken the run from writes nothing.
+   */
+  fence?: number | undefined;
 }
 
 export const TERMINAL_STEP: ReadonlySet<StepStatus> = new Set(['completed', 'failed', 'skipped']);
@@ -246,7 +251,7 @@ export class Transition {
   /** A snapshot: the in-memory records keep changing after this returns, the batch must not. */
   toBatch(): WorkflowBatch {
     return {
-      runs: [...this.runs].map(({ record: r }) => ({
+      runs: [...this.runs].map(({ record: r, fence }) => ({
         id: r.id,
         status: r.status,
         started_at: r.started_at,
@@ -254,6 +259,7 @@ export class Transition {
         error: r.error,
         usage: r.usage,
         holders: r.holders,
+        ...(fence === undefined ? {} : { fence }),
       })),
       deleteItems: [...this.deleteItems],
       steps: [...this.steps].map((s) => ({ ...s, errors: [...s.errors] })),

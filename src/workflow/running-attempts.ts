@@ -55,6 +55,11 @@ export class RunningAttempts {
     return dropped;
   }
 
+  has(run: ActiveRun): boolean {
+    for (const attempt of this.#running) if (attempt.run === run) return true;
+    return false;
+  }
+
   abortRun(run: ActiveRun, reason: AppError): void {
     for (const attempt of this.#running) if (attempt.run === run) attempt.controller.abort(reason);
   }

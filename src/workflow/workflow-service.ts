@@ -11,7 +11,10 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Notifier } from '../cluster/notifier.ts';
+import { MemoryNotifier } from '../cluster/notifier-memory.ts';
 import { EventRelay } from '../cluster/notifier-relay.ts';
+import type { QueueDriver } from '../cluster/queue-driver.ts';
+import { EmbeddedQueueDriver } from '../cluster/queue-embedded.ts';
 import type { Config } from '../config.ts';
 import type { WorkflowDefinition } from '../domain/workflow-definition.ts';
 import { AppError } from '../errors.ts';
@@ -21,12 +24,13 @@ import type { RunRecord, StepRecord, WorkflowStore } from '../store/workflow-sto
 import { checkHookNamesFree, checkWebhookTriggers } from '../triggers/webhook-definition.ts';
 import type { Checkouts } from '../workspaces/checkouts.ts';
 import { checkNotify } from './approval-notice.ts';
+import { ClusterPools } from './cluster-pools.ts';
 import { topologicalOrder } from './dag.ts';
 import { fieldPath, parseWorkflow, templatesOf, validateInputs } from './definition.ts';
 import type { Logger } from './engine-deps.ts';
 import { BUILTIN_POOL_DEFAULTS } from './pools.ts';
-import { RunControl } from './run-control.ts';
-import { type ActiveRun, loadRun, newStep } from './run-state.ts';
+import { RunDriver } from './run-driver.ts';
+import { type ActiveRun, newStep } from './run-state.ts';
 import { type ClaudeStepRunner, stepPolicy } from './step-runner.ts';
 import { secretRefs } from './step-secrets.ts';
 import { runView, workflowSummary } from './views.ts';
@@ -55,6 +59,16 @@ export interface WorkflowServiceDeps {
   checkouts?: Checkouts;
   /** Tells the webhook sender an approval notice was queued (approval-notice.ts). */
   webhookQueued?: () => void;
+  /**
+   * How runs reach a worker and people's actions reach a run's holder (run-driver.ts). Without it, an
+   * in-process queue: one process drives every run (the embedded store).
+   */
+  cluster?: {
+    queue: QueueDriver;
+    worker: boolean;
+    /** Pools held in the store, across processes (cluster-pools.ts): true on PostgreSQL. */
+    sharedPools: boolean;
+  };
   /** The cluster notifier: run events and ends written on other nodes wake waiters here (notifier-relay.ts). */
   notifier?: Notifier;
 }
@@ -63,7 +77,9 @@ const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed']);
 
 export class WorkflowService implements WorkflowApi {
   readonly #deps: WorkflowServiceDeps;
-  readonly #engine: RunControl;
+  readonly #engine: RunDriver;
+  /** The in-process queue this service made for itself (no `cluster` given), stopped with it. */
+  readonly #ownQueue: EmbeddedQueueDriver | undefined;
   #dir: WorkflowsDir | undefined;
   readonly #registered = new Set<(workflow: WorkflowSummary) => void | Promise<void>>();
   /** Run events and ends, from this node's engine or (read from the store) another node's. */
@@ -72,21 +88,32 @@ export class WorkflowService implements WorkflowApi {
   constructor(deps: WorkflowServiceDeps) {
     this.#deps = deps;
     const { config } = deps;
-    this.#engine = new RunControl({
-      store: deps.store,
-      runner: {
-        config,
-        runClaude: deps.runClaude,
-        llmDefaults: config.llm,
-        httpAllow: parseAllowList(config.httpAllow),
-        checkouts: deps.checkouts,
+    this.#ownQueue = deps.cluster ? undefined : new EmbeddedQueueDriver();
+    const cluster = {
+      ...(deps.cluster ?? { queue: this.#ownQueue!, worker: true, sharedPools: false }),
+      notifier: deps.notifier ?? new MemoryNotifier(),
+      // One process (embedded queue): every run at once, as before. A shared queue: pg-boss polling loops.
+      handlers: deps.cluster?.sharedPools ? 32 : 10_000,
+    };
+    this.#engine = new RunDriver(
+      {
+        store: deps.store,
+        runner: {
+          config,
+          runClaude: deps.runClaude,
+          llmDefaults: config.llm,
+          httpAllow: parseAllowList(config.httpAllow),
+          checkouts: deps.checkouts,
+        },
+        pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
+        logger: deps.logger,
+        ...(deps.redact ? { redact: deps.redact } : {}),
+        ...(deps.random ? { random: deps.random } : {}),
+        ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
+        ...(cluster.sharedPools ? { sharedPools: { store: deps.store, notifier: cluster.notifier } } : {}),
       },
-      pools: { builtin: { ...BUILTIN_POOL_DEFAULTS, claude: config.concurrency }, operator: config.pools },
-      logger: deps.logger,
-      ...(deps.redact ? { redact: deps.redact } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
-      ...(deps.webhookQueued ? { webhookQueued: deps.webhookQueued } : {}),
-    });
+      cluster,
+    );
     this.#runFeed = new EventRelay<RunEvent, true>(
       {
         channel: 'runs',
@@ -125,6 +152,7 @@ export class WorkflowService implements WorkflowApi {
   async stop(graceMs: number): Promise<void> {
     this.#dir?.stop();
     await this.#engine.stop(graceMs);
+    await this.#ownQueue?.stop(0);
     this.#runFeed.close();
   }
 
@@ -217,15 +245,33 @@ export class WorkflowService implements WorkflowApi {
       step: unit.name,
       item_index: unit.item_index,
     });
-    return this.#engine.pools.states().map((p) => ({
-      name: p.name,
-      capacity: p.capacity,
-      source: p.source,
-      workflows: p.source === 'workflow' ? (declaring.get(p.name) ?? []).sort() : [],
-      running: p.running,
-      holders: p.holders.map((h) => ({ ...unit(h.holder), since: h.since })),
-      waiting: p.waiting.map(unit),
-    }));
+    const pools = this.#engine.pools;
+    // Cluster pools: the holders of every process, from the store (waiters are this process's).
+    const holds = pools instanceof ClusterPools ? await pools.clusterHolds() : undefined;
+    const workflowOf = new Map<string, string>();
+    for (const id of new Set(holds?.map((h) => h.run_id))) {
+      workflowOf.set(id, (await this.#deps.store.getRun(id))?.workflow ?? '');
+    }
+    return pools.states().map((p) => {
+      const mine = holds?.filter((h) => h.pool === p.name);
+      return {
+        name: p.name,
+        capacity: p.capacity,
+        source: p.source,
+        workflows: p.source === 'workflow' ? (declaring.get(p.name) ?? []).sort() : [],
+        running: mine ? mine.length : p.running,
+        holders: mine
+          ? mine.map((h) => ({
+              run_id: h.run_id,
+              workflow: workflowOf.get(h.run_id) ?? '',
+              step: h.step,
+              item_index: h.item_index,
+              since: h.since,
+            }))
+          : p.holders.map((h) => ({ ...unit(h.holder), since: h.since })),
+        waiting: p.waiting.map(unit),
+      };
+    });
   }
 
   async getWorkflow(name: string): Promise<WorkflowSummary> {
@@ -289,7 +335,7 @@ export class WorkflowService implements WorkflowApi {
           steps,
         )
       : await this.#deps.store.createRun(newRun, steps);
-    if (created) await this.#engine.adopt(loadRun(run, steps));
+    if (created) await this.#engine.runCreated(run.id);
     return { run: await this.getRun(run.id), created };
   }
 
@@ -336,18 +382,19 @@ export class WorkflowService implements WorkflowApi {
 
   async cancelRun(id: string): Promise<RunView> {
     await this.#record(id);
-    await this.#engine.cancel(id);
+    await this.#engine.act(id, { kind: 'cancel' });
     return this.getRun(id);
   }
 
   async rerunFrom(id: string, step?: string): Promise<RunView> {
-    await this.#engine.rerun(id, step);
+    await this.#engine.act(id, step === undefined ? { kind: 'rerun' } : { kind: 'rerun', step });
     return this.getRun(id);
   }
 
   async decideApproval(id: string, step: string, decision: { approved: boolean; comment?: string }): Promise<RunView> {
     await this.#record(id);
-    await this.#engine.decide(id, step, decision);
+    const { approved, comment } = decision;
+    await this.#engine.act(id, { kind: 'decide', step, approved, ...(comment === undefined ? {} : { comment }) });
     return this.getRun(id);
   }
 
@@ -372,12 +419,13 @@ export class WorkflowService implements WorkflowApi {
 
   async retryDlq(id: string): Promise<RunView> {
     const entry = await this.getDlq(id);
-    await this.#engine.redrive(entry.id);
+    await this.#engine.act(entry.run_id, { kind: 'redrive', entry: entry.id });
     return this.getRun(entry.run_id);
   }
 
   async discardDlq(id: string): Promise<DlqEntry> {
-    await this.#engine.discard(id);
+    const entry = await this.getDlq(id);
+    await this.#engine.act(entry.run_id, { kind: 'discard', entry: entry.id });
     return this.getDlq(id);
   }
 }

@@ -5,7 +5,6 @@
  * nobody deciding by then rejects the step, also when the server was down as it passed.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { WorkflowClient } from '../../src/client/workflow-client.ts';

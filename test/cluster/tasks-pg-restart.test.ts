@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import type { Task } from '../../src/client/client.ts';
+import { SwitchyardError, type Task } from '../../src/client/client.ts';
 import { startScriptedModel } from '../../src/model/scripted-model.ts';
 import { settled, startCluster } from '../fixtures/cluster.ts';
 import { postgresBinDir } from '../fixtures/postgres.ts';
@@ -70,10 +70,16 @@ test('PostgreSQL restarted under load: processes reconnect, every accepted task 
     postgres.stop();
     // While it is down a submission is refused (never accepted and then lost).
     const refused = await api.submit({ prompt: 'during' }).then(
-      () => false,
-      () => true,
+      () => undefined,
+      (err: unknown) => err,
     );
-    assert.equal(refused, true, 'a submission while the database is down is not accepted');
+    // A 503 to retry, not a 500: the client can tell an outage from a bug.
+    assert.ok(
+      refused instanceof SwitchyardError,
+      `a submission while the database is down is not accepted: ${refused}`,
+    );
+    assert.equal(refused.status, 503, refused.message);
+    assert.equal(refused.kind, 'overloaded');
     await new Promise((r) => setTimeout(r, 3000));
     postgres.start();
     // Every process is still there.

@@ -14,26 +14,10 @@ import { listMigrations, migrate } from '../../src/store/postgres/migrate.ts';
 import { openPostgresStore, type PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { PostgresWorkflowStore } from '../../src/store/postgres/postgres-workflow-store.ts';
 import { listMigrations as listSqliteMigrations } from '../../src/store/sqlite/migrate.ts';
-import type { NewTask } from '../../src/store/store.ts';
 import { postgresBinDir, postgresForTests } from '../fixtures/postgres.ts';
+import { newTask } from '../fixtures/store-backends.ts';
 
 const postgres = postgresForTests();
-
-let n = 0;
-function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  n++;
-  return {
-    id: `task-${n}`,
-    request: { prompt: `p${n}` },
-    policy: { tools: [] },
-    retry_safe: false,
-    idempotency_key: null,
-    idempotency_hash: null,
-    metadata: null,
-    webhook_url: null,
-    ...overrides,
-  };
-}
 
 const now = () => new Date().toISOString();
 

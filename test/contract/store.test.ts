@@ -12,9 +12,9 @@ import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { listMigrations } from '../../src/store/sqlite/migrate.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { NewTask, Store } from '../../src/store/store.ts';
+import type { Store } from '../../src/store/store.ts';
 import { tempDir } from '../fixtures/harness.ts';
-import { storeBackends } from '../fixtures/store-backends.ts';
+import { newTask, storeBackends } from '../fixtures/store-backends.ts';
 
 const IMPLEMENTATIONS: Array<{
   name: string;
@@ -30,22 +30,6 @@ const IMPLEMENTATIONS: Array<{
     };
   },
 }));
-
-let n = 0;
-function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  n++;
-  return {
-    id: `task-${n}-${Math.random().toString(36).slice(2)}`,
-    request: { prompt: `p${n}` },
-    policy: { tools: [] },
-    retry_safe: false,
-    idempotency_key: null,
-    idempotency_hash: null,
-    metadata: null,
-    webhook_url: null,
-    ...overrides,
-  };
-}
 
 const now = () => new Date().toISOString();
 

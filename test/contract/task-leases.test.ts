@@ -4,24 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { NewTask, Store, TaskFinish } from '../../src/store/store.ts';
-import { storeBackends } from '../fixtures/store-backends.ts';
-
-let n = 0;
-function newTask(overrides: Partial<NewTask> = {}): NewTask {
-  n++;
-  return {
-    id: `lease-${n}-${Math.random().toString(36).slice(2)}`,
-    request: { prompt: `p${n}` },
-    policy: { tools: [] },
-    retry_safe: false,
-    idempotency_key: null,
-    idempotency_hash: null,
-    metadata: null,
-    webhook_url: null,
-    ...overrides,
-  };
-}
+import type { Store, TaskFinish } from '../../src/store/store.ts';
+import { newTask, storeBackends } from '../fixtures/store-backends.ts';
 
 const now = () => new Date().toISOString();
 const done = (response: string): TaskFinish => ({ status: 'completed', response, result: null, error: null });
@@ -82,6 +66,9 @@ for (const backend of storeBackends()) {
         // And the stale one still loses afterwards.
         assert.equal(await store.finishTask(task.id, done('stale'), now(), first.attempts), false);
         assert.equal((await store.getTask(task.id))!.response, 'fresh');
+        // Once ended (a cancel from another node, say), even the current attempt's events stop.
+        assert.deepEqual(await store.appendEvents([{ ...event, data: { text: 'late' } }], second.attempts), []);
+        assert.equal((await store.listEvents(task.id, 0, 10)).length, 1);
       } finally {
         await store.close();
         cleanup();

@@ -298,8 +298,9 @@ export class PostgresStore implements Store {
         await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_TASK_EVENTS, taskId]);
         if (attempt === undefined) continue;
         // FOR SHARE: a retake (attempts + 1) waits for these events to commit, or they see it and stop.
-        const { rows } = await c.query('SELECT attempts FROM tasks WHERE id = $1 FOR SHARE', [taskId]);
-        if (Number(rows[0]?.attempts) !== attempt) return [];
+        const { rows } = await c.query('SELECT status, attempts FROM tasks WHERE id = $1 FOR SHARE', [taskId]);
+        // A cancel from another node ends the task before this worker hears of it: its events stop there.
+        if (rows[0]?.status !== 'running' || Number(rows[0]?.attempts) !== attempt) return [];
       }
       const saved: TaskEvent[] = [];
       for (const e of events) {

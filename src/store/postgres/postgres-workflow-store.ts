@@ -7,6 +7,7 @@ import type { PoolClient } from 'pg';
 import type { DlqEntry, RunEvent } from '../../domain/runs.ts';
 import type { WorkflowDefinition } from '../../domain/workflow-definition.ts';
 import { AppError } from '../../errors.ts';
+import { type RunClusterStore, RunFencedError } from '../run-cluster-store.ts';
 import type { ScheduleStore } from '../schedule-store.ts';
 import { toDlq, toEvent, toRun, toStep, toWorkflow } from '../workflow-rows.ts';
 import type {
@@ -20,6 +21,7 @@ import type {
   WorkflowStore,
 } from '../workflow-store.ts';
 import { freeText, json, type Row, readFreeText } from './columns.ts';
+import { PostgresRunClusterStore } from './postgres-run-cluster-store.ts';
 import { PostgresScheduleStore } from './postgres-schedule-store.ts';
 import { LOCK_RUN_EVENTS, LOCK_WORKFLOW, NO_CURSOR, type PostgresStore } from './postgres-store.ts';
 
@@ -29,6 +31,7 @@ const ACTIVE = "status NOT IN ('completed', 'failed')";
 export class PostgresWorkflowStore implements WorkflowStore {
   readonly #base: PostgresStore;
   readonly #schedules: ScheduleStore;
+  readonly #cluster: RunClusterStore;
   #deliveries: Promise<unknown> = Promise.resolve();
   /** Per run, the last transition handed to apply() (settled or not): the next one of that run waits for it. */
   readonly #applying = new Map<string, Promise<unknown>>();
@@ -36,7 +39,21 @@ export class PostgresWorkflowStore implements WorkflowStore {
   constructor(base: PostgresStore) {
     this.#base = base;
     this.#schedules = new PostgresScheduleStore(base);
+    this.#cluster = new PostgresRunClusterStore(base);
   }
+
+  // Run ownership, run commands and pool holds (migration 007) live in their own file; these delegate.
+  adoptRun: RunClusterStore['adoptRun'] = (id) => this.#cluster.adoptRun(id);
+  releaseRun: RunClusterStore['releaseRun'] = (id, a, p) => this.#cluster.releaseRun(id, a, p);
+  listRunsToWake: RunClusterStore['listRunsToWake'] = (n, o) => this.#cluster.listRunsToWake(n, o);
+  addRunCommand: RunClusterStore['addRunCommand'] = (c) => this.#cluster.addRunCommand(c);
+  getRunCommand: RunClusterStore['getRunCommand'] = (id) => this.#cluster.getRunCommand(id);
+  pendingRunCommands: RunClusterStore['pendingRunCommands'] = (id) => this.#cluster.pendingRunCommands(id);
+  finishRunCommand: RunClusterStore['finishRunCommand'] = (id, o, at) => this.#cluster.finishRunCommand(id, o, at);
+  takePoolHold: RunClusterStore['takePoolHold'] = (h, c) => this.#cluster.takePoolHold(h, c);
+  releasePoolHold: RunClusterStore['releasePoolHold'] = (h) => this.#cluster.releasePoolHold(h);
+  dropRunPoolHolds: RunClusterStore['dropRunPoolHolds'] = (id) => this.#cluster.dropRunPoolHolds(id);
+  listPoolHolds: RunClusterStore['listPoolHolds'] = () => this.#cluster.listPoolHolds();
 
   // Schedules (migration 004) live in their own file; these delegate.
   upsertSchedule: ScheduleStore['upsertSchedule'] = (s) => this.#schedules.upsertSchedule(s);
@@ -190,10 +207,23 @@ export class PostgresWorkflowStore implements WorkflowStore {
   #applyNow(batch: WorkflowBatch): Promise<RunEvent[]> {
     return this.#base.transaction(async (c) => {
       for (const r of batch.runs ?? []) {
-        await c.query(
-          'UPDATE workflow_runs SET status = $1, started_at = $2, finished_at = $3, error = $4, usage = $5, holders = $6 WHERE id = $7',
-          [r.status, r.started_at, r.finished_at, json(r.error), JSON.stringify(r.usage), r.holders, r.id],
+        const fenced = r.fence === undefined ? '' : ' AND adoption = $8';
+        const changed = await c.query(
+          `UPDATE workflow_runs SET status = $1, started_at = $2, finished_at = $3, error = $4, usage = $5, holders = $6 WHERE id = $7${fenced}`,
+          [
+            r.status,
+            r.started_at,
+            r.finished_at,
+            json(r.error),
+            JSON.stringify(r.usage),
+            r.holders,
+            r.id,
+            ...(r.fence === undefined ? [] : [r.fence]),
+          ],
         );
+        // Another worker took the run over: the whole batch rolls back. (The row lock this UPDATE takes
+        // holds a concurrent adoptRun until the commit, so the fence cannot move in between.)
+        if (r.fence !== undefined && changed.rowCount === 0) throw new RunFencedError(r.id);
       }
       for (const d of batch.deleteItems ?? []) {
         await c.query('DELETE FROM workflow_steps WHERE run_id = $1 AND name = $2 AND item_index IS NOT NULL', [

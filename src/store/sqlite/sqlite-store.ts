@@ -255,10 +255,11 @@ export class SqliteStore implements Store {
   appendEvents(events: Array<Omit<TaskEvent, 'seq'>>, attempt?: number): Promise<TaskEvent[]> {
     return this.#writes.run(() => {
       if (attempt !== undefined) {
-        const at = this.prepare('SELECT attempts FROM tasks WHERE id = ?');
+        const at = this.prepare('SELECT status, attempts FROM tasks WHERE id = ?');
         const stale = new Set(events.map((e) => e.task_id)).values().some((id) => {
           const row = at.get(id) as Row | undefined;
-          return !row || Number(row.attempts) !== attempt;
+          // A cancel ends the task before its run hears of it: the attempt's events stop there.
+          return row?.status !== 'running' || Number(row.attempts) !== attempt;
         });
         if (stale) return [];
       }

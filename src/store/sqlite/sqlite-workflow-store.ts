@@ -7,6 +7,7 @@ import type { SQLInputValue } from 'node:sqlite';
 import type { DlqEntry, RunEvent } from '../../domain/runs.ts';
 import type { WorkflowDefinition } from '../../domain/workflow-definition.ts';
 import { AppError } from '../../errors.ts';
+import { type RunClusterStore, RunFencedError } from '../run-cluster-store.ts';
 import type { ScheduleStore } from '../schedule-store.ts';
 import { toDlq, toEvent, toRun, toStep, toWorkflow } from '../workflow-rows.ts';
 import type {
@@ -20,6 +21,7 @@ import type {
   WorkflowStore,
 } from '../workflow-store.ts';
 import { json, type Row, text } from './columns.ts';
+import { SqliteRunClusterStore } from './sqlite-run-cluster-store.ts';
 import { SqliteScheduleStore } from './sqlite-schedule-store.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 
@@ -29,11 +31,26 @@ const ACTIVE = "status NOT IN ('completed', 'failed')";
 export class SqliteWorkflowStore implements WorkflowStore {
   readonly #base: SqliteStore;
   readonly #schedules: ScheduleStore;
+  readonly #cluster: RunClusterStore;
 
   constructor(base: SqliteStore) {
     this.#base = base;
     this.#schedules = new SqliteScheduleStore(base);
+    this.#cluster = new SqliteRunClusterStore(base);
   }
+
+  // Run ownership, run commands and pool holds (migration 007) live in their own file; these delegate.
+  adoptRun: RunClusterStore['adoptRun'] = (id) => this.#cluster.adoptRun(id);
+  releaseRun: RunClusterStore['releaseRun'] = (id, a, p) => this.#cluster.releaseRun(id, a, p);
+  listRunsToWake: RunClusterStore['listRunsToWake'] = (n, o) => this.#cluster.listRunsToWake(n, o);
+  addRunCommand: RunClusterStore['addRunCommand'] = (c) => this.#cluster.addRunCommand(c);
+  getRunCommand: RunClusterStore['getRunCommand'] = (id) => this.#cluster.getRunCommand(id);
+  pendingRunCommands: RunClusterStore['pendingRunCommands'] = (id) => this.#cluster.pendingRunCommands(id);
+  finishRunCommand: RunClusterStore['finishRunCommand'] = (id, o, at) => this.#cluster.finishRunCommand(id, o, at);
+  takePoolHold: RunClusterStore['takePoolHold'] = (h, c) => this.#cluster.takePoolHold(h, c);
+  releasePoolHold: RunClusterStore['releasePoolHold'] = (h) => this.#cluster.releasePoolHold(h);
+  dropRunPoolHolds: RunClusterStore['dropRunPoolHolds'] = (id) => this.#cluster.dropRunPoolHolds(id);
+  listPoolHolds: RunClusterStore['listPoolHolds'] = () => this.#cluster.listPoolHolds();
 
   // Schedules (migration 004) live in their own file; these delegate.
   upsertSchedule: ScheduleStore['upsertSchedule'] = (s) => this.#schedules.upsertSchedule(s);
@@ -236,8 +253,8 @@ export class SqliteWorkflowStore implements WorkflowStore {
   apply(batch: WorkflowBatch): Promise<RunEvent[]> {
     return this.#base.write(() => {
       for (const r of batch.runs ?? []) {
-        this.#run(
-          'UPDATE workflow_runs SET status = ?, started_at = ?, finished_at = ?, error = ?, usage = ?, holders = ? WHERE id = ?',
+        const changed = this.#run(
+          `UPDATE workflow_runs SET status = ?, started_at = ?, finished_at = ?, error = ?, usage = ?, holders = ? WHERE id = ?${r.fence === undefined ? '' : ' AND adoption = ?'}`,
           r.status,
           r.started_at,
           r.finished_at,
@@ -245,7 +262,10 @@ export class SqliteWorkflowStore implements WorkflowStore {
           JSON.stringify(r.usage),
           r.holders,
           r.id,
+          ...(r.fence === undefined ? [] : [r.fence]),
         );
+        // Another worker took the run over: nothing of this batch may land (the savepoint rolls it back).
+        if (r.fence !== undefined && changed === 0) throw new RunFencedError(r.id);
       }
       for (const d of batch.deleteItems ?? []) {
         this.#run(
