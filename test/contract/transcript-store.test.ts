@@ -9,26 +9,16 @@ import { describe, test } from 'node:test';
 import type { Store } from '../../src/store/store.ts';
 import { projectDirName, restoreTranscript, saveTranscript } from '../../src/tasks/session-transcripts.ts';
 import { tempDir } from '../fixtures/harness.ts';
-import { storeBackends } from '../fixtures/store-backends.ts';
+import { newTask, storeBackends } from '../fixtures/store-backends.ts';
 
 const SESSION = '0b5f1c9e-2d7a-4c1e-9f3b-6a8d2e4c1f70';
 const OTHER_SESSION = '7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f';
 
 async function runningTask(store: Store): Promise<{ id: string; attempt: number }> {
-  const id = `task-${Math.random().toString(36).slice(2)}`;
-  await store.createTask({
-    id,
-    request: { prompt: 'p' },
-    policy: {},
-    retry_safe: false,
-    idempotency_key: null,
-    idempotency_hash: null,
-    metadata: null,
-    webhook_url: null,
-  });
-  const claimed = await store.claimTask(id, new Date().toISOString());
+  const { task } = await store.createTask(newTask());
+  const claimed = await store.claimTask(task.id, new Date().toISOString());
   assert.ok(claimed);
-  return { id, attempt: claimed.attempts };
+  return { id: task.id, attempt: claimed.attempts };
 }
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
