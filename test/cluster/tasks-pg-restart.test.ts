@@ -83,7 +83,8 @@ test('PostgreSQL restarted under load: processes reconnect, every accepted task 
     await new Promise((r) => setTimeout(r, 3000));
     postgres.start();
     // Every process is still there.
-    for (const node of cluster.nodes) assert.equal(node.process.child.exitCode, null, `${node.role} exited`);
+    for (const node of cluster.nodes)
+      assert.equal(node.process.child.exitCode, null, `${node.role} exited:\n${node.process.stderr().slice(-3000)}`);
     for (let i = 0; i < 4; i++) {
       const prompt = `after ${i}`;
       accepted.push({ task: await submitWhenBack(() => api.submit({ prompt })), prompt });
@@ -101,7 +102,8 @@ test('PostgreSQL restarted under load: processes reconnect, every accepted task 
     // Only tasks running at the restart (two workers, two slots each) may have been interrupted.
     assert.ok(completed >= accepted.length - 4, `completed ${completed} of ${accepted.length}`);
     console.error(`pg restart: ${completed} of ${accepted.length} completed, the rest interrupted`);
-    for (const node of cluster.nodes) assert.equal(node.process.child.exitCode, null, `${node.role} exited`);
+    for (const node of cluster.nodes)
+      assert.equal(node.process.child.exitCode, null, `${node.role} exited:\n${node.process.stderr().slice(-3000)}`);
   } finally {
     await cluster.close();
     await model.close();

@@ -105,10 +105,16 @@ export class PostgresStore implements Store {
   /** Runs `work` in one transaction on one connection; rolls back if it throws. */
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // The pool listens for errors only on idle clients: a checked-out one whose server goes away (a
+    // PostgreSQL restart) would emit 'error' with nobody listening and end the process. The queries
+    // fail with it all the same, so this listener only has to exist.
+    const lost = () => undefined;
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       const value = await work(client);
       await client.query('COMMIT');
+      client.off('error', lost);
       client.release();
       return value;
     } catch (err) {
@@ -117,6 +123,7 @@ export class PostgresStore implements Store {
         () => undefined,
         (e: Error) => e,
       );
+      client.off('error', lost);
       client.release(broken);
       throw err;
     }
