@@ -10,14 +10,17 @@
  *                  with no worker (tasks stay queued); SQLite with one slot held by a task that never ends
  *   tasks/s        --per-worker tasks per worker submitted at once, 1 api + 1, 2 and 4 worker processes
  *                  (SWITCHYARD_CONCURRENCY=1 each), first POST → last terminal, at most --size-seconds
+ *   runs/s         --runs-per-worker two-step transform runs per worker started at once, 1 api + 1, 2 and 4
+ *                  workers: the run queue, adoption and the store, without Claude Code
  *
  * PostgreSQL is a private cluster started for the run (test/fixtures/postgres.ts, durability kept), one
  * fresh database per block. Every process and temp dir is removed at the end, on failure and on Ctrl-C.
  *
- *   node_modules/.bin/node bench/cluster.ts [--n=40] [--clients=8] [--seconds=5] [--per-worker=10] [--size-seconds=60]
+ *   node_modules/.bin/node bench/cluster.ts [--n=40] [--clients=8] [--seconds=5] [--per-worker=10] [--runs-per-worker=50] [--size-seconds=60] [--only=dispatch,submissions,tasks,runs]
  */
 import { performance } from 'node:perf_hooks';
 import { SwitchyardClient, type Task } from '../src/client/client.ts';
+import { WorkflowClient } from '../src/client/workflow-client.ts';
 import { type Script, startScriptedModel } from '../src/model/scripted-model.ts';
 import { type Cluster, startCluster } from '../test/fixtures/cluster.ts';
 import { createDatabase, type PostgresServer, startPostgres, type TestDatabase } from '../test/fixtures/postgres.ts';
@@ -29,6 +32,19 @@ const SECONDS = intArg('seconds', 5);
 const PER_WORKER = intArg('per-worker', 10);
 const SIZE_SECONDS = intArg('size-seconds', 60);
 const WORKER_SIZES = [1, 2, 4];
+const RUNS_PER_WORKER = intArg('runs-per-worker', 50);
+/** `--only=dispatch,runs`: just those blocks (dispatch, submissions, tasks, runs). */
+const ONLY = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',');
+const block = (name: string) => !ONLY || ONLY.includes(name);
+const RUN_WORKFLOW = `
+name: bench
+steps:
+  first: { worker: transform, template: "one" }
+  second: { worker: transform, depends_on: [first], template: "{{ first.response }} two" }
+`;
 
 /** One-turn answers; `hold` tasks never hear back (they keep SQLite's one slot busy). */
 const script: Script = (req) => (req.prompt === 'hold' ? { hang: true } : { text: 'ok' });
@@ -112,7 +128,7 @@ try {
   };
 
   // 1. Dispatch latency.
-  {
+  if (block('dispatch')) {
     // Two slots: the previous task's Claude Code may still be exiting (it holds its slot until gone),
     // and that wait is not dispatch.
     const cluster = await newCluster(await freshDb(), model.url, ['api', 'worker'], 2);
@@ -135,7 +151,7 @@ try {
   }
 
   // 2. Submissions per second, nothing dispatched.
-  {
+  if (block('submissions')) {
     const cluster = await newCluster(await freshDb(), model.url, ['api']);
     const one = await submissions([cluster.apis[0]!.client]);
     const loadOne = loadLine();
@@ -163,10 +179,11 @@ try {
   }
 
   // 3. Tasks per second by number of workers.
-  say(
-    `tasks/s: ${PER_WORKER} one-turn tasks per worker submitted at once, 1 api + k workers (SWITCHYARD_CONCURRENCY=1 each), first POST → last terminal, at most ${SIZE_SECONDS} s:`,
-  );
-  for (const k of WORKER_SIZES) {
+  if (block('tasks'))
+    say(
+      `tasks/s: ${PER_WORKER} one-turn tasks per worker submitted at once, 1 api + k workers (SWITCHYARD_CONCURRENCY=1 each), first POST → last terminal, at most ${SIZE_SECONDS} s:`,
+    );
+  for (const k of block('tasks') ? WORKER_SIZES : []) {
     const cluster = await newCluster(await freshDb(), model.url, [
       'api',
       ...Array.from({ length: k }, () => 'worker' as const),
@@ -189,9 +206,51 @@ try {
     );
     await cleanups.pop()!();
   }
-  say(
-    'workflow runs/s: skipped — workflow runs are not driven through the queue on main yet (the runs helper’s work).',
-  );
+
+  // 4. Workflow runs per second by number of workers: two transform steps, no Claude Code, so the
+  // figure is the run queue, adoption and the store, not the model.
+  if (block('runs'))
+    say(
+      `workflow runs/s: ${RUNS_PER_WORKER} two-step transform runs per worker started at once, 1 api + k workers, first start → last terminal, at most ${SIZE_SECONDS} s:`,
+    );
+  for (const k of block('runs') ? WORKER_SIZES : []) {
+    const cluster = await newCluster(await freshDb(), model.url, [
+      'api',
+      ...Array.from({ length: k }, () => 'worker' as const),
+    ]);
+    const api = new WorkflowClient({ baseUrl: cluster.apis[0]!.process.url });
+    await api.registerWorkflow(RUN_WORKFLOW);
+    // One run per worker first, so every worker has adopted once.
+    await Promise.all(Array.from({ length: k }, async () => api.waitRun((await api.startRun('bench', {})).id, 60_000)));
+    const total = RUNS_PER_WORKER * k;
+    const start = performance.now();
+    const runs = await Promise.all(Array.from({ length: total }, () => api.startRun('bench', {})));
+    const left = () => SIZE_SECONDS * 1000 - (performance.now() - start);
+    const ended = await Promise.all(runs.map((r) => api.waitRun(r.id, Math.max(1000, left())).catch(() => undefined)));
+    const elapsed = (performance.now() - start) / 1000;
+    const done = ended.filter((r) => r?.status === 'completed').length;
+    say(
+      `  ${`${k} worker${k > 1 ? 's' : ''}`.padEnd(10)} ${(done / elapsed).toFixed(1).padStart(6)} runs/s  (${done}/${total} completed in ${elapsed.toFixed(1)} s)   [${loadLine()}]`,
+    );
+    await cleanups.pop()!();
+  }
+  if (block('runs')) {
+    // The same on the embedded server, one process, for the ratio.
+    const sqlite = await startBenchServer(model.url);
+    cleanups.push(() => sqlite.close());
+    const api = new WorkflowClient({ baseUrl: sqlite.url });
+    await api.registerWorkflow(RUN_WORKFLOW);
+    await api.waitRun((await api.startRun('bench', {})).id, 60_000);
+    const start = performance.now();
+    const runs = await Promise.all(Array.from({ length: RUNS_PER_WORKER }, () => api.startRun('bench', {})));
+    const ended = await Promise.all(runs.map((r) => api.waitRun(r.id, SIZE_SECONDS * 1000).catch(() => undefined)));
+    const elapsed = (performance.now() - start) / 1000;
+    const done = ended.filter((r) => r?.status === 'completed').length;
+    say(
+      `  ${'sqlite'.padEnd(10)} ${(done / elapsed).toFixed(1).padStart(6)} runs/s  (${done}/${RUNS_PER_WORKER} completed in ${elapsed.toFixed(1)} s, one server)   [${loadLine()}]`,
+    );
+    await cleanups.pop()!();
+  }
 } finally {
   await cleanup();
 }

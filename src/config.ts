@@ -113,6 +113,11 @@ const schema = z.object({
   SWITCHYARD_LEASE_SECONDS: int(10, 3600, ' (s)').default(20),
   /** PostgreSQL: a task queued this long with no worker on it has its job sent again (a crash between the two writes). */
   SWITCHYARD_RECONCILE_SECONDS: int(1, 3600, ' (s)').default(15),
+  /**
+   * PostgreSQL: workflow runs one worker drives at once. Each is a pg-boss polling loop, and every new
+   * job wakes every loop on every worker (measured: 32 per worker halved runs/s with four workers).
+   */
+  SWITCHYARD_RUNS_PER_WORKER: int(1, 1000, '').default(8),
   /** On SIGTERM, how long running tasks get to finish before they are stopped and handed back. */
   SWITCHYARD_DRAIN_SECONDS: int(0, 86_400, ' (s)').default(30),
 });
@@ -157,6 +162,8 @@ export interface Config {
   leaseSeconds: number;
   /** SWITCHYARD_RECONCILE_SECONDS: how old a queued task with no job may get before its job is sent again. */
   reconcileSeconds: number;
+  /** SWITCHYARD_RUNS_PER_WORKER: workflow runs one worker drives at once (PostgreSQL). */
+  runsPerWorker: number;
   /** SWITCHYARD_DRAIN_SECONDS: the grace running tasks get on SIGTERM. */
   drainSeconds: number;
   claudePath: string | undefined;
@@ -288,6 +295,7 @@ export function loadConfig(
     role: c.SWITCHYARD_ROLE,
     leaseSeconds: c.SWITCHYARD_LEASE_SECONDS,
     reconcileSeconds: c.SWITCHYARD_RECONCILE_SECONDS,
+    runsPerWorker: c.SWITCHYARD_RUNS_PER_WORKER,
     drainSeconds: c.SWITCHYARD_DRAIN_SECONDS,
     claudePath: c.SWITCHYARD_CLAUDE_PATH,
     sandbox: c.SWITCHYARD_SANDBOX,

@@ -93,7 +93,7 @@ export class WorkflowService implements WorkflowApi {
       ...(deps.cluster ?? { queue: this.#ownQueue!, worker: true, sharedPools: false }),
       notifier: deps.notifier ?? new MemoryNotifier(),
       // One process (embedded queue): every run at once, as before. A shared queue: pg-boss polling loops.
-      handlers: deps.cluster?.sharedPools ? 32 : 10_000,
+      handlers: deps.cluster?.sharedPools ? config.runsPerWorker : 10_000,
     };
     this.#engine = new RunDriver(
       {

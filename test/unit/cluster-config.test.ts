@@ -45,6 +45,7 @@ test('an unknown role or a lease below pg-boss minimum is refused naming the var
   refused({ ...PG, SWITCHYARD_ROLE: 'scheduler' }, {}, 'SWITCHYARD_ROLE', /must be api, worker or all/);
   refused({ ...PG, SWITCHYARD_LEASE_SECONDS: '5' }, {}, 'SWITCHYARD_LEASE_SECONDS', /SWITCHYARD_LEASE_SECONDS/);
   refused({ ...PG, SWITCHYARD_RECONCILE_SECONDS: '0' }, {}, 'SWITCHYARD_RECONCILE_SECONDS', /RECONCILE/);
+  refused({ ...PG, SWITCHYARD_RUNS_PER_WORKER: '0' }, {}, 'SWITCHYARD_RUNS_PER_WORKER', /RUNS_PER_WORKER/);
 });
 
 test('the default lease notices a dead worker within 30 s', () => {
