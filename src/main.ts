@@ -118,7 +118,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
       field: 'SWITCHYARD_SANDBOX',
     });
   }
-  if (!sandbox.active && config.sandbox !== 'off' && !isLoopback(config.host)) {
+  // An api node runs no Claude Code, so it may listen beyond loopback without the sandbox.
+  if (!sandbox.active && config.sandbox !== 'off' && !isLoopback(config.host) && config.role !== 'api') {
     throw new AppError(
       'validation',
       `SWITCHYARD_HOST ${config.host} is not a loopback address and the sandbox is unavailable (${sandbox.reason}): ` +
@@ -219,7 +220,7 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     shared,
     reconcileSeconds: config.reconcileSeconds,
     maxTranscriptBytes: config.maxTranscriptBytes,
-    onError: (err, what) => logger.warn({ err }, `tasks: ${what} failed; retried later`),
+    onError: (err, what) => logger.warn({ err }, `tasks: ${what} failed`),
   });
   const tasks = new TaskService({
     config,
