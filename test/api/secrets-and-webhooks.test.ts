@@ -169,7 +169,9 @@ test('a task interrupted by a stop is reported at the next start: a terminal eve
     await h.server.close(0);
     restarted = await startServer(h.config);
     const again = new SwitchyardClient({ baseUrl: restarted.url });
-    const done = await again.get(t.id);
+    // SQLite recovers at start; on PostgreSQL the stopped worker handed its job back, and the new one
+    // takes it up a moment later and ends the task (docs/cluster.md, Tasks).
+    const done = await again.wait(t.id, 10_000);
     assert.equal(done.error?.kind, 'interrupted');
     const events = [];
     for await (const e of again.events(t.id)) events.push(e);
