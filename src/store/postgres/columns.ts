@@ -1,7 +1,7 @@
 /** Conversions between stored column values and our records, as the PostgreSQL stores use them. */
 import { json, parse } from '../columns.ts';
 
-export { json, parse, type Row, text } from '../columns.ts';
+export { json, parse, type Row, text, toTranscript } from '../columns.ts';
 
 /**
  * Free text from clients and models, stored JSON-encoded: a PostgreSQL text value cannot hold NUL, and a

@@ -23,7 +23,7 @@ import type {
   TaskTranscript,
   WebhookDelivery,
 } from '../store.ts';
-import { freeText, json, parse, type Row, readFreeText, text } from './columns.ts';
+import { freeText, json, parse, type Row, readFreeText, text, toTranscript } from './columns.ts';
 import { migrate } from './migrate.ts';
 
 /** Namespaces of transaction advisory locks (the first key of the two-key form). */
@@ -393,14 +393,7 @@ export class PostgresStore implements Store {
 
   async getTranscript(taskId: string): Promise<TaskTranscript | undefined> {
     const row = await this.#one('SELECT * FROM task_transcripts WHERE task_id = $1', [taskId]);
-    if (!row) return undefined;
-    return {
-      task_id: String(row.task_id),
-      session_id: String(row.session_id),
-      content: row.content === null ? null : new Uint8Array(row.content as Buffer),
-      size: Number(row.size),
-      updated_at: String(row.updated_at),
-    };
+    return row ? toTranscript(row) : undefined;
   }
 
   async close(): Promise<void> {

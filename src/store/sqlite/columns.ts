@@ -1,2 +1,2 @@
 /** Conversions between stored column values and our records, as the SQLite stores use them. */
-export { json, parse, type Row, text } from '../columns.ts';
+export { json, parse, type Row, text, toTranscript } from '../columns.ts';

@@ -19,7 +19,7 @@ import type {
   TaskTranscript,
   WebhookDelivery,
 } from '../store.ts';
-import { json, parse, type Row, text } from './columns.ts';
+import { json, parse, type Row, text, toTranscript } from './columns.ts';
 import { GroupCommit } from './group-commit.ts';
 import { migrate } from './migrate.ts';
 
@@ -339,14 +339,7 @@ export class SqliteStore implements Store {
 
   async getTranscript(taskId: string): Promise<TaskTranscript | undefined> {
     const row = this.#get('SELECT * FROM task_transcripts WHERE task_id = ?', taskId);
-    if (!row) return undefined;
-    return {
-      task_id: String(row.task_id),
-      session_id: String(row.session_id),
-      content: row.content === null ? null : new Uint8Array(row.content as Uint8Array),
-      size: Number(row.size),
-      updated_at: String(row.updated_at),
-    };
+    return row ? toTranscript(row) : undefined;
   }
 
   async close(): Promise<void> {
