@@ -38,8 +38,14 @@ export class ClusterPools<W> extends Pools<W> {
   readonly #mine = new Map<string, Array<{ holder: W; since: string }>>();
   readonly #pumping = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
-  /** Cluster-wide holders per pool, as last read (run views show it). */
+  /** Cluster-wide holders per pool, as last read, plus this process's own takes since (run views show it). */
   #counts = new Map<string, number>();
+  /**
+   * Built-in pools (claude, llm, http) limit what one process runs at once (its memory, its sockets), so
+   * they stay this process's, in memory; operator and workflow pools name a shared resource and hold
+   * across the cluster.
+   */
+  readonly #local: Set<string>;
   readonly #timer: NodeJS.Timeout;
   readonly #off: () => void;
 
@@ -56,6 +62,7 @@ export class ClusterPools<W> extends Pools<W> {
     },
   ) {
     super(builtin, operator, waiters.live, waiters.same);
+    this.#local = new Set(Object.keys(builtin).filter((name) => !Object.hasOwn(operator, name)));
     this.#store = shared.store;
     this.#notifier = shared.notifier;
     this.#key = waiters.key;
@@ -76,11 +83,13 @@ export class ClusterPools<W> extends Pools<W> {
   }
 
   override usage(name: string): PoolUsage {
+    if (this.#local.has(name)) return super.usage(name);
     return { running: this.#counts.get(name) ?? 0, capacity: this.capacity(name) };
   }
 
   /** Never admits at once: the unit waits (`waiting_pool`) until its row is taken, then `onAdmit`. */
   override acquire(name: string, waiter: W): boolean {
+    if (this.#local.has(name)) return super.acquire(name, waiter);
     const queue = this.#queues.get(name) ?? [];
     this.#queues.set(name, queue);
     queue.push(waiter);
@@ -91,6 +100,8 @@ export class ClusterPools<W> extends Pools<W> {
 
   /** Gives the holder's row back (asynchronously), tells every process, and admits the next waiters. */
   override release(name: string, holder: W): W[] {
+    if (this.#local.has(name)) return super.release(name, holder);
+    this.#counts.set(name, Math.max(0, (this.#counts.get(name) ?? 0) - 1));
     const held = this.#mine.get(name) ?? [];
     const i = held.findIndex((h) => this.#same(h.holder, holder));
     const since = i >= 0 ? held.splice(i, 1)[0]!.since : undefined;
@@ -102,18 +113,28 @@ export class ClusterPools<W> extends Pools<W> {
     return [];
   }
 
-  override admit(_name: string): W[] {
+  override admit(name: string): W[] {
+    if (this.#local.has(name)) return super.admit(name);
     return [];
   }
 
   /** This process's view (its holders and waiters); clusterStates reads every process's holders. */
   override states(): PoolState<W>[] {
-    return super.states().map((p) => ({
-      ...p,
-      running: this.#counts.get(p.name) ?? 0,
-      holders: [...(this.#mine.get(p.name) ?? [])],
-      waiting: (this.#queues.get(p.name) ?? []).filter((w) => this.#alive(w)),
-    }));
+    return super.states().map((p) =>
+      this.#local.has(p.name)
+        ? p
+        : {
+            ...p,
+            running: this.#counts.get(p.name) ?? 0,
+            holders: [...(this.#mine.get(p.name) ?? [])],
+            waiting: (this.#queues.get(p.name) ?? []).filter((w) => this.#alive(w)),
+          },
+    );
+  }
+
+  /** Whether the pool holds across the cluster (its holders are store rows), or is this process's. */
+  isShared(name: string): boolean {
+    return !this.#local.has(name);
   }
 
   /** Every pool's holders across the cluster, from the store. */
@@ -147,6 +168,7 @@ export class ClusterPools<W> extends Pools<W> {
           const held = this.#mine.get(name) ?? [];
           this.#mine.set(name, held);
           held.push({ holder: waiter, since });
+          this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
           this.#onAdmit(waiter);
         }
       } while (this.#again.has(name));

@@ -253,7 +253,8 @@ export class WorkflowService implements WorkflowApi {
       workflowOf.set(id, (await this.#deps.store.getRun(id))?.workflow ?? '');
     }
     return pools.states().map((p) => {
-      const mine = holds?.filter((h) => h.pool === p.name);
+      const shared = pools instanceof ClusterPools && pools.isShared(p.name);
+      const mine = shared ? holds?.filter((h) => h.pool === p.name) : undefined;
       return {
         name: p.name,
         capacity: p.capacity,
